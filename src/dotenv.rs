@@ -1,0 +1,182 @@
+//! Dotenv files that wharf shares with their owner (`.env.wharf`, legacy `.env.uve`).
+//!
+//! Parsing follows the common dotenv dialect (python-dotenv, dotenvy, uv's `--env-file`): `KEY=VALUE`,
+//! an optional `export ` prefix, `#` comments (inline after unquoted values when preceded by space),
+//! single quotes (literal), double quotes (`\n \t \" \\` escapes, may span lines), LF or CRLF.
+//! Values are returned raw: `${HOME}` stays unexpanded, because wharf expands it itself with the
+//! current home. Rewriting ([`Document::set`]) replaces only the lines of the keys it is given and
+//! keeps every other byte, comment and the file's line ending.
+//!
+//! Hand-written rather than the `dotenvy` crate: that crate substitutes variables from the process
+//! environment while parsing and does not keep line positions, and we need both raw values and a
+//! byte-preserving rewrite.
+
+/// A parsed file: its lines (raw, for rewriting) and the entries found in them.
+#[derive(Debug, Clone, Default)]
+pub struct Document {
+    /// Logical entries: (key, value, index of the first raw line, count of raw lines).
+    entries: Vec<(String, String, usize, usize)>,
+    lines: Vec<String>,
+    crlf: bool,
+}
+
+impl Document {
+    pub fn parse(text: &str) -> Document {
+        let crlf = text.contains("\r\n");
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let lines: Vec<String> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect();
+        // `split` yields a trailing empty piece for a final newline; drop it so rewrites keep one.
+        let lines = match lines.last() {
+            Some(l) if l.is_empty() => lines[..lines.len() - 1].to_vec(),
+            _ => lines,
+        };
+        let mut entries = Vec::new();
+        let mut i = 0;
+        while i < lines.len() {
+            let (entry, used) = parse_entry(&lines[i..]);
+            if let Some((k, v)) = entry {
+                entries.push((k, v, i, used));
+            }
+            i += used.max(1);
+        }
+        Document { entries, lines, crlf }
+    }
+
+    /// The last value given for `key` (later lines win, as in every dotenv loader).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries.iter().rev().find(|e| e.0 == key).map(|e| e.1.as_str())
+    }
+
+    /// Set `key` to `value`: the first line of the key is replaced, later duplicates removed,
+    /// and a missing key appended. Every other line is kept as it was.
+    pub fn set(&mut self, key: &str, value: &str) {
+        let line = format!("{key}={}", quote(value));
+        let spans: Vec<(usize, usize)> = self.entries.iter().filter(|e| e.0 == key).map(|e| (e.2, e.3)).collect();
+        match spans.first() {
+            None => self.lines.push(line),
+            Some(&(first, _)) => {
+                let mut drop = vec![false; self.lines.len()];
+                for &(start, n) in &spans {
+                    drop[start..start + n].iter_mut().for_each(|d| *d = true);
+                }
+                let old = std::mem::take(&mut self.lines);
+                for (i, l) in old.into_iter().enumerate() {
+                    if i == first {
+                        self.lines.push(line.clone());
+                    } else if !drop[i] {
+                        self.lines.push(l);
+                    }
+                }
+            }
+        }
+        *self = Document::parse(&self.render());
+    }
+
+    pub fn render(&self) -> String {
+        let eol = if self.crlf { "\r\n" } else { "\n" };
+        let mut out = self.lines.join(eol);
+        out.push_str(eol);
+        out
+    }
+}
+
+/// Quote a value so every dotenv loader reads it back unchanged (and still expands `${HOME}`).
+fn quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "/_-.:@%+,${}".contains(c));
+    if plain {
+        value.to_string()
+    } else {
+        let escaped = value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+        format!("\"{escaped}\"")
+    }
+}
+
+/// Parse one logical entry starting at `lines[0]`; returns it (if the line holds one) and how many
+/// raw lines it used (a double-quoted value may span several).
+fn parse_entry(lines: &[String]) -> (Option<(String, String)>, usize) {
+    let line = lines[0].trim_start();
+    if line.is_empty() || line.starts_with('#') {
+        return (None, 1);
+    }
+    let line = line.strip_prefix("export").filter(|r| r.starts_with([' ', '\t'])).map_or(line, str::trim_start);
+    let Some((key, rest)) = line.split_once('=') else {
+        return (None, 1);
+    };
+    let key = key.trim();
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+        return (None, 1);
+    }
+    let rest = rest.trim_start();
+    let (value, used) = match rest.chars().next() {
+        Some('\'') => match rest[1..].find('\'') {
+            Some(end) => (rest[1..1 + end].to_string(), 1),
+            None => (rest[1..].to_string(), 1),
+        },
+        Some('"') => parse_double_quoted(&rest[1..], &lines[1..]),
+        _ => (strip_inline_comment(rest).trim_end().to_string(), 1),
+    };
+    (Some((key.to_string(), value)), used)
+}
+
+fn strip_inline_comment(v: &str) -> &str {
+    let b = v.as_bytes();
+    (0..b.len()).find(|&i| b[i] == b'#' && i > 0 && b[i - 1].is_ascii_whitespace()).map_or(v, |i| &v[..i])
+}
+
+fn parse_double_quoted(first: &str, more: &[String]) -> (String, usize) {
+    let mut out = String::new();
+    let mut used = 1;
+    let mut chunk = first.to_string();
+    loop {
+        let mut chars = chunk.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return (out, used),
+                '\\' => match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some('r') => out.push('\r'),
+                    Some(o) => out.push(o),
+                    None => {}
+                },
+                c => out.push(c),
+            }
+        }
+        // No closing quote on this line: the value goes on in the next raw line.
+        match more.get(used - 1) {
+            Some(next) => {
+                out.push('\n');
+                chunk = next.clone();
+                used += 1;
+            }
+            None => return (out, used),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_quotes_export_comments_and_crlf() {
+        let d = Document::parse(
+            "# mine\r\nexport A = \"x y\" # c\r\nB='lit ${X}'\r\nC=plain # note\r\nD=\"l1\nl2\"\r\nE=a#b\r\n",
+        );
+        assert_eq!(d.get("A"), Some("x y"));
+        assert_eq!(d.get("B"), Some("lit ${X}"));
+        assert_eq!(d.get("C"), Some("plain"));
+        assert_eq!(d.get("D"), Some("l1\nl2"));
+        assert_eq!(d.get("E"), Some("a#b"));
+    }
+
+    #[test]
+    fn set_rewrites_only_its_key_and_keeps_line_endings() {
+        let mut d = Document::parse("# keep\r\nexport K='old'\r\nOTHER=1\r\nK=dup\r\n");
+        d.set("K", "${HOME}/new");
+        d.set("N", "has space");
+        assert_eq!(d.render(), "# keep\r\nK=${HOME}/new\r\nOTHER=1\r\nN=\"has space\"\r\n");
+        assert_eq!(Document::parse(&d.render()).get("N"), Some("has space"));
+    }
+}

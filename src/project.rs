@@ -1,0 +1,206 @@
+//! The identity of a project and the two files that tie it to its environment.
+//!
+//! - Key: the canonical absolute path (symlinks resolved), stored as `${HOME}/…` when under home.
+//! - `path_hash`: first 8 hex chars of SHA-256 of the canonical path as UTF-8 (stable, documented).
+//! - `name`: `[project].name` of `pyproject.toml`, else the folder name, sanitised (see [`sanitize_name`]).
+//! - Environment folder: `<envs dir>/<name>_<hash8>`.
+//! - Marker in the project, `.env.wharf` (dotenv; the legacy `.env.uve` of v1 registries is read too):
+//!   ```text
+//!   UV_PROJECT_ENVIRONMENT=${HOME}/.local/share/wharf/envs/demo_1a2b3c4d
+//!   WHARF_PROJECT_ID=5f0c2d9e8a7b6c41
+//!   ```
+//!   Other lines belong to the user and survive every rewrite.
+//! - Back-link in the environment, `<env>/.wharf-project.json`:
+//!   `{"project": "${HOME}/code/demo", "id": "…", "created_at": "…", "wharf_version": "0.1.0"}`.
+//!   It lets `doctor --repair` rebuild the registry and `prune` attribute an env folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::dotenv::Document;
+use crate::fsx::{self, FsError};
+use crate::home_path::HomePath;
+
+pub const MARKER: &str = ".env.wharf";
+pub const LEGACY_MARKER: &str = ".env.uve";
+pub const BACKLINK: &str = ".wharf-project.json";
+pub const KEY_ENV: &str = "UV_PROJECT_ENVIRONMENT";
+pub const KEY_ID: &str = "WHARF_PROJECT_ID";
+const MAX_NAME: usize = 42;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("project folder `{path}` cannot be resolved: {source}\n  hint: check that the folder exists")]
+    Resolve { path: PathBuf, source: std::io::Error },
+    #[error("`{0}` is not a folder")]
+    NotADir(PathBuf),
+    #[error("`{0}` is not valid UTF-8; wharf stores paths as text")]
+    NotUtf8(PathBuf),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error("back-link `{path}` is not valid: {source}")]
+    BadBackLink { path: PathBuf, source: serde_json::Error },
+}
+
+/// Resolve a project folder to its canonical absolute path.
+pub fn canonical(path: &Path) -> Result<PathBuf, ProjectError> {
+    let p = path.canonicalize().map_err(|source| ProjectError::Resolve { path: path.to_path_buf(), source })?;
+    if !p.is_dir() {
+        return Err(ProjectError::NotADir(p));
+    }
+    if p.to_str().is_none() {
+        return Err(ProjectError::NotUtf8(p));
+    }
+    Ok(p)
+}
+
+/// First 8 hex chars of SHA-256 of the canonical path as UTF-8.
+pub fn path_hash(canonical: &Path) -> String {
+    let digest = Sha256::digest(canonical.to_string_lossy().as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lowercase; each run of characters outside `[a-z0-9]` becomes one `-`; trimmed; at most 42
+/// characters (the shebang limit leaves little room); empty becomes `project`.
+pub fn sanitize_name(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed: String = out.trim_matches('-').chars().take(MAX_NAME).collect();
+    let trimmed = trimmed.trim_end_matches('-');
+    if trimmed.is_empty() { "project".to_string() } else { trimmed.to_string() }
+}
+
+/// The project's name: `[project].name` from `pyproject.toml`, else the folder name.
+pub fn project_name(dir: &Path) -> String {
+    let from_pyproject = std::fs::read_to_string(dir.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("project")?.get("name")?.as_str().map(str::to_owned));
+    let raw = from_pyproject
+        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    sanitize_name(&raw)
+}
+
+pub fn env_dir_name(name: &str, hash: &str) -> String {
+    format!("{name}_{hash}")
+}
+
+/// A random project id: 16 hex characters.
+pub fn new_id() -> String {
+    let n = getrandom::u64().unwrap_or_else(|_| {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)
+    });
+    format!("{n:016x}")
+}
+
+/// What a marker says (values raw, `${HOME}` not expanded).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarkerInfo {
+    pub file: PathBuf,
+    pub env: Option<String>,
+    pub id: Option<String>,
+}
+
+/// Read the marker of a project: `.env.wharf`, or when `legacy` is allowed and it is absent, `.env.uve`.
+pub fn read_marker(project: &Path, legacy: bool) -> Result<Option<MarkerInfo>, FsError> {
+    let names: &[&str] = if legacy { &[MARKER, LEGACY_MARKER] } else { &[MARKER] };
+    for name in names {
+        let file = project.join(name);
+        if let Some(text) = fsx::read_optional(&file)? {
+            let doc = Document::parse(&text);
+            return Ok(Some(MarkerInfo {
+                env: doc.get(KEY_ENV).map(str::to_owned),
+                id: doc.get(KEY_ID).map(str::to_owned),
+                file,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Write wharf's two keys into `.env.wharf`, keeping every other line of an existing file.
+pub fn write_marker(project: &Path, env: &HomePath, id: &str) -> Result<(), FsError> {
+    let file = project.join(MARKER);
+    let mut doc = Document::parse(&fsx::read_optional(&file)?.unwrap_or_default());
+    let before = doc.render();
+    doc.set(KEY_ENV, env.as_str());
+    doc.set(KEY_ID, id);
+    let after = doc.render();
+    if after != before || !file.exists() {
+        let text = if after.trim().is_empty() { String::new() } else { after };
+        fsx::write_atomic(&file, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `<env>/.wharf-project.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BackLink {
+    pub project: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub wharf_version: String,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+pub fn read_backlink(env_dir: &Path) -> Result<Option<BackLink>, ProjectError> {
+    let path = env_dir.join(BACKLINK);
+    match fsx::read_optional(&path)? {
+        None => Ok(None),
+        Some(text) => {
+            serde_json::from_str(&text).map(Some).map_err(|source| ProjectError::BadBackLink { path, source })
+        }
+    }
+}
+
+pub fn write_backlink(env_dir: &Path, link: &BackLink) -> Result<(), FsError> {
+    let path = env_dir.join(BACKLINK);
+    let mut text = serde_json::to_string_pretty(link).unwrap_or_default();
+    text.push('\n');
+    if fsx::read_optional(&path)?.as_deref() != Some(text.as_str()) {
+        fsx::write_atomic(&path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_sanitised() {
+        assert_eq!(sanitize_name("My Project!!v2"), "my-project-v2");
+        assert_eq!(sanitize_name("__"), "project");
+        assert_eq!(sanitize_name(&"a".repeat(60)).len(), 42);
+        assert_eq!(sanitize_name("Ünïcode"), "n-code");
+    }
+
+    #[test]
+    fn hash_is_first_8_hex_of_sha256() {
+        // sha256("/tmp/x") = 2f4d4... computed independently with `printf /tmp/x | sha256sum`.
+        let expected = format!("{:x}", Sha256::digest(b"/tmp/x"));
+        assert_eq!(path_hash(Path::new("/tmp/x")), expected[..8]);
+    }
+
+    #[test]
+    fn pyproject_name_wins_over_folder() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("pyproject.toml"), "[project]\nname = \"Torch_Stuff\"\n").unwrap();
+        assert_eq!(project_name(d.path()), "torch-stuff");
+    }
+}

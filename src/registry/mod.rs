@@ -1,0 +1,198 @@
+//! `Registry`: the only door to `registry.json`.
+//!
+//! Every access follows one path: lock the sidecar `registry.lock` (shared to read, exclusive to
+//! change) → read → migrate in memory → (mutate → save) → unlock. Saving writes the whole document
+//! atomically (see [`crate::fsx::write_atomic`]), pretty-printed with sorted keys, and only when the
+//! bytes changed. The first save of a file found in an older version first copies it to
+//! `registry.json.v<N>.bak`.
+//!
+//! Refusals, so that nothing is ever lost:
+//! - a file over 256 MiB, that is not JSON, or that has the wrong shape is *corrupt*: reported, never
+//!   replaced (only `wharf doctor --repair` sets it aside);
+//! - a file from a newer wharf is never written.
+
+pub mod migrate;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::fsx::{self, Context, FsError};
+use crate::lock::{self, LockError, LockGuard, Mode};
+use crate::paths::{Env, Layout};
+
+pub use migrate::Found;
+pub use schema::{EnvRef, ModelRef, ProjectEntry, RegistryDoc, CURRENT_VERSION};
+
+/// Larger than this, a registry is taken for corrupt rather than read into memory.
+pub const MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(
+        "registry `{path}` is corrupt: {reason}\n  hint: it was left as it is; `wharf doctor --repair` sets it \
+         aside and rebuilds the entries from the environments' back-links"
+    )]
+    Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "registry was written by a newer wharf (version {found}, this one reads up to {supported}): `{path}`\n  \
+         hint: upgrade wharf; this one will not touch the file"
+    )]
+    TooNew { path: PathBuf, found: String, supported: u32 },
+}
+
+impl RegistryError {
+    /// True when the registry itself could not be read (the CLI's exit code 3).
+    pub fn is_unreadable(&self) -> bool {
+        matches!(self, RegistryError::Corrupt { .. } | RegistryError::TooNew { .. } | RegistryError::Lock(_))
+            || matches!(self, RegistryError::Fs(e) if e.action == "cannot read")
+    }
+}
+
+/// A document as read, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub doc: RegistryDoc,
+    /// The version the file was in (`V2` for a file that does not exist yet).
+    pub found: Found,
+    /// Migration steps applied in memory.
+    pub steps: Vec<&'static str>,
+    pub exists: bool,
+    raw: Vec<u8>,
+}
+
+type WaitNotice = Box<dyn Fn(&Path) + Send + Sync>;
+
+pub struct Registry {
+    file: PathBuf,
+    lock_file: PathBuf,
+    timeout: Duration,
+    env: Env,
+    on_wait: WaitNotice,
+}
+
+impl Registry {
+    pub fn open(layout: &Layout, env: &Env) -> Registry {
+        Registry {
+            file: layout.registry_file.clone(),
+            lock_file: layout.lock_file.clone(),
+            timeout: layout.lock_timeout,
+            env: env.clone(),
+            on_wait: Box::new(|_| {}),
+        }
+    }
+
+    /// Called once when a lock is contended (the CLI prints "waiting for lock on `…`").
+    pub fn with_wait_notice(mut self, f: impl Fn(&Path) + Send + Sync + 'static) -> Registry {
+        self.on_wait = Box::new(f);
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.file
+    }
+
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    fn lock(&self, mode: Mode) -> Result<LockGuard, LockError> {
+        lock::acquire(&self.lock_file, mode, self.timeout, &*self.on_wait)
+    }
+
+    /// Read under a shared lock.
+    pub fn read(&self) -> Result<Loaded, RegistryError> {
+        let _guard = self.lock(Mode::Shared)?;
+        self.load()
+    }
+
+    /// Lock exclusively, read, let `f` change the document, save if it changed, unlock.
+    pub fn update<T, E>(&self, f: impl FnOnce(&mut RegistryDoc, &Loaded) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<RegistryError>,
+    {
+        let _guard = self.lock(Mode::Exclusive).map_err(RegistryError::from)?;
+        self.update_locked(f)
+    }
+
+    /// Like [`Registry::update`], but gives up at once (`Ok(None)`) if the lock is busy.
+    pub fn try_update<T, E>(&self, f: impl FnOnce(&mut RegistryDoc, &Loaded) -> Result<T, E>) -> Result<Option<T>, E>
+    where
+        E: From<RegistryError>,
+    {
+        let _guard = match lock::try_acquire(&self.lock_file, Mode::Exclusive) {
+            Ok(g) => g,
+            Err(LockError::Busy { .. }) => return Ok(None),
+            Err(e) => return Err(RegistryError::from(e).into()),
+        };
+        self.update_locked(f).map(Some)
+    }
+
+    fn update_locked<T, E>(&self, f: impl FnOnce(&mut RegistryDoc, &Loaded) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<RegistryError>,
+    {
+        let loaded = self.load()?;
+        let mut doc = loaded.doc.clone();
+        let out = f(&mut doc, &loaded)?;
+        self.save(&loaded, &doc)?;
+        Ok(out)
+    }
+
+    /// Read and migrate; the caller holds the lock.
+    fn load(&self) -> Result<Loaded, RegistryError> {
+        let corrupt = |reason: String| RegistryError::Corrupt { path: self.file.clone(), reason };
+        let raw = match std::fs::metadata(&self.file) {
+            Ok(m) if m.len() > MAX_BYTES => return Err(corrupt(format!("{} bytes is over the 256 MiB limit", m.len()))),
+            Ok(_) => std::fs::read(&self.file).ctx("cannot read", &self.file)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Loaded { doc: RegistryDoc::default(), found: Found::V2, steps: vec![], exists: false, raw: vec![] })
+            }
+            Err(e) => return Err(FsError::new("cannot read", &self.file, e).into()),
+        };
+        let value: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| corrupt(e.to_string()))?;
+        let (value, found, steps) = migrate::migrate(value, &self.env).map_err(|e| match e {
+            migrate::MigrateError::Newer(found) => {
+                RegistryError::TooNew { path: self.file.clone(), found, supported: CURRENT_VERSION }
+            }
+            migrate::MigrateError::Shape(reason) => corrupt(reason),
+        })?;
+        let doc: RegistryDoc = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+        Ok(Loaded { doc, found, steps, exists: true, raw })
+    }
+
+    /// Write `doc` if it differs from what was read; the caller holds the exclusive lock.
+    fn save(&self, loaded: &Loaded, doc: &RegistryDoc) -> Result<(), RegistryError> {
+        let bytes = render(doc);
+        if loaded.exists && bytes == loaded.raw {
+            return Ok(());
+        }
+        if loaded.exists && loaded.found < Found::V2 {
+            let bak = backup_path(&self.file, loaded.found);
+            if !bak.exists() {
+                fsx::write_atomic(&bak, &loaded.raw)?;
+            }
+        }
+        fsx::write_atomic(&self.file, &bytes)?;
+        Ok(())
+    }
+}
+
+/// Pretty JSON with sorted keys (going through `Value`, whose map is a `BTreeMap`), newline-terminated.
+pub fn render(doc: &RegistryDoc) -> Vec<u8> {
+    let value = serde_json::to_value(doc).unwrap_or_default();
+    let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// `registry.json.v<N>.bak`.
+pub fn backup_path(file: &Path, found: Found) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".v{}.bak", found.number()));
+    file.with_file_name(name)
+}

@@ -1,0 +1,308 @@
+//! The verdict on one registered project, decided against the filesystem.
+//!
+//! | status     | when |
+//! |------------|------|
+//! | `valid`    | project, env and marker exist, the marker names the registered env, every model is right |
+//! | `orphaned` | project, env or marker missing (`project_missing`, `env_missing`, `marker_missing`, `moved`) |
+//! | `mismatch` | marker names another env, back-link names another project, a model is missing or differs |
+//! | `error`    | undecidable: `permission_denied`, `io_error`, `unset_variable` |
+//!
+//! A project collects every reason that applies; its status is the gravest one's, in the order
+//! error > orphaned > mismatch > valid, so nothing undecidable is ever pruned by default.
+//! Validation only reads: it never changes a file.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::home_path::{expand_vars, HomePath, HomePathError};
+use crate::paths::Env;
+use crate::project::{self, ProjectError};
+use crate::registry::{ProjectEntry, RegistryDoc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Valid,
+    Mismatch,
+    Orphaned,
+    Error,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Valid, Status::Orphaned, Status::Mismatch, Status::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Valid => "valid",
+            Status::Orphaned => "orphaned",
+            Status::Mismatch => "mismatch",
+            Status::Error => "error",
+        }
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Status, String> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown status `{s}` (expected valid, orphaned, mismatch or error)"))
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    ProjectMissing,
+    EnvMissing,
+    MarkerMissing,
+    MarkerMismatch,
+    ModelMissing,
+    ModelCorrupt,
+    BacklinkMismatch,
+    Moved,
+    PermissionDenied,
+    IoError,
+    UnsetVariable,
+}
+
+impl Code {
+    pub fn status(self) -> Status {
+        match self {
+            Code::ProjectMissing | Code::EnvMissing | Code::MarkerMissing | Code::Moved => Status::Orphaned,
+            Code::MarkerMismatch | Code::ModelMissing | Code::ModelCorrupt | Code::BacklinkMismatch => Status::Mismatch,
+            Code::PermissionDenied | Code::IoError | Code::UnsetVariable => Status::Error,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub code: Code,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub status: Status,
+    pub reasons: Vec<Reason>,
+}
+
+impl Verdict {
+    fn from_reasons(reasons: Vec<Reason>) -> Verdict {
+        let status = reasons.iter().map(|r| r.code.status()).max().unwrap_or(Status::Valid);
+        Verdict { status, reasons }
+    }
+
+    pub fn has(&self, code: Code) -> bool {
+        self.reasons.iter().any(|r| r.code == code)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Re-hash model files instead of trusting their size.
+    pub full: bool,
+}
+
+/// One project's verdict together with the paths it was judged on.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub key: String,
+    pub project: Option<PathBuf>,
+    pub env: Option<PathBuf>,
+    pub verdict: Verdict,
+}
+
+/// What a `stat` said, in validation's terms.
+enum Presence {
+    Dir,
+    Missing(&'static str),
+    Failed(Reason),
+}
+
+fn stat_dir(path: &Path, what: &str) -> Presence {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Presence::Dir,
+        Ok(_) => Presence::Missing("is not a folder"),
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            Presence::Missing("does not exist")
+        }
+        Err(e) => Presence::Failed(io_reason(&e, what, path)),
+    }
+}
+
+fn io_reason(e: &io::Error, what: &str, path: &Path) -> Reason {
+    let code = if e.kind() == io::ErrorKind::PermissionDenied { Code::PermissionDenied } else { Code::IoError };
+    Reason { code, message: format!("{what} `{}`: {e}", path.display()) }
+}
+
+fn expand(stored: &str, env: &Env, reasons: &mut Vec<Reason>) -> Option<PathBuf> {
+    match HomePath::from_stored(stored).expand(env) {
+        Ok(p) => Some(p),
+        Err(e @ HomePathError::UnsetVar { .. }) => {
+            reasons.push(Reason { code: Code::UnsetVariable, message: e.to_string() });
+            None
+        }
+        Err(e) => {
+            reasons.push(Reason { code: Code::IoError, message: e.to_string() });
+            None
+        }
+    }
+}
+
+/// Judge one entry on its own (`moved` needs the others: see [`validate_all`]).
+pub fn validate_entry(key: &str, entry: &ProjectEntry, env: &Env, opts: Options) -> Judged {
+    let mut reasons = Vec::new();
+    let project = expand(key, env, &mut reasons);
+    let env_dir = expand(&entry.env.path, env, &mut reasons);
+    let project_here = project.as_deref().is_some_and(|p| check_dir(p, "project", Code::ProjectMissing, &mut reasons));
+    let env_here = env_dir.as_deref().is_some_and(|e| check_dir(e, "environment", Code::EnvMissing, &mut reasons));
+    if let (true, Some(p), Some(e)) = (project_here, &project, &env_dir) {
+        check_marker(p, e, entry, env, &mut reasons);
+    }
+    if let (true, Some(p), Some(e)) = (env_here, &project, &env_dir) {
+        check_backlink(p, e, env, &mut reasons);
+    }
+    check_models(entry, env, opts, &mut reasons);
+    Judged { key: key.to_string(), project, env: env_dir, verdict: Verdict::from_reasons(reasons) }
+}
+
+fn check_dir(path: &Path, what: &str, missing: Code, reasons: &mut Vec<Reason>) -> bool {
+    match stat_dir(path, what) {
+        Presence::Dir => true,
+        Presence::Missing(why) => {
+            reasons.push(Reason { code: missing, message: format!("{what} `{}` {why}", path.display()) });
+            false
+        }
+        Presence::Failed(r) => {
+            reasons.push(r);
+            false
+        }
+    }
+}
+
+fn check_marker(project_dir: &Path, env_dir: &Path, entry: &ProjectEntry, env: &Env, reasons: &mut Vec<Reason>) {
+    let marker = match project::read_marker(project_dir, entry.legacy_marker) {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            let message = format!("no `{}` in `{}`; run `wharf init` there", project::MARKER, project_dir.display());
+            return reasons.push(Reason { code: Code::MarkerMissing, message });
+        }
+        Err(e) => return reasons.push(io_reason(&e.source, "cannot read marker", &e.path)),
+    };
+    let file = marker.file.display();
+    match marker.env.as_deref().map(|raw| expand_vars(raw, env)) {
+        None => reasons.push(Reason {
+            code: Code::MarkerMismatch,
+            message: format!("`{file}` names no environment ({} is missing)", project::KEY_ENV),
+        }),
+        Some(Err(e)) => reasons.push(Reason { code: Code::UnsetVariable, message: format!("`{file}`: {e}") }),
+        Some(Ok(named)) if Path::new(&named) != env_dir => reasons.push(Reason {
+            code: Code::MarkerMismatch,
+            message: format!("`{file}` names `{named}`, the registry has `{}`", env_dir.display()),
+        }),
+        Some(Ok(_)) => {}
+    }
+    if let (Some(mine), Some(theirs)) = (&entry.id, &marker.id) {
+        if mine != theirs {
+            reasons.push(Reason {
+                code: Code::MarkerMismatch,
+                message: format!("`{file}` has project id {theirs}, the registry has {mine}"),
+            });
+        }
+    }
+}
+
+fn check_backlink(project_dir: &Path, env_dir: &Path, env: &Env, reasons: &mut Vec<Reason>) {
+    match project::read_backlink(env_dir) {
+        Ok(None) => {}
+        Ok(Some(link)) => match expand_vars(&link.project, env) {
+            Ok(p) if Path::new(&p) == project_dir => {}
+            Ok(p) => reasons.push(Reason {
+                code: Code::BacklinkMismatch,
+                message: format!("environment `{}` belongs to `{p}`", env_dir.display()),
+            }),
+            Err(e) => reasons.push(Reason { code: Code::UnsetVariable, message: e.to_string() }),
+        },
+        Err(ProjectError::Fs(e)) => reasons.push(io_reason(&e.source, "cannot read back-link", &e.path)),
+        Err(e) => reasons.push(Reason { code: Code::BacklinkMismatch, message: e.to_string() }),
+    }
+}
+
+fn check_models(entry: &ProjectEntry, env: &Env, opts: Options, reasons: &mut Vec<Reason>) {
+    for model in &entry.models {
+        let Some(stored) = &model.path else { continue };
+        let Some(path) = expand(stored, env, reasons) else { continue };
+        let name = &model.name;
+        let fix = "run `wharf pull` in the project";
+        match std::fs::metadata(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => reasons.push(Reason {
+                code: Code::ModelMissing,
+                message: format!("model `{name}`: `{}` is missing; {fix}", path.display()),
+            }),
+            Err(e) => reasons.push(io_reason(&e, "cannot read model", &path)),
+            Ok(m) if model.size.is_some_and(|s| s != m.len()) => reasons.push(Reason {
+                code: Code::ModelCorrupt,
+                message: format!("model `{name}`: `{}` is {} bytes, expected {}; {fix}", path.display(), m.len(), model.size.unwrap_or(0)),
+            }),
+            Ok(_) if opts.full => match (&model.sha256, sha256_file(&path)) {
+                (Some(want), Ok(got)) if !want.eq_ignore_ascii_case(&got) => reasons.push(Reason {
+                    code: Code::ModelCorrupt,
+                    message: format!("model `{name}`: sha256 of `{}` is {got}, expected {want}; {fix}", path.display()),
+                }),
+                (_, Err(e)) => reasons.push(io_reason(&e, "cannot hash model", &path)),
+                _ => {}
+            },
+            Ok(_) => {}
+        }
+    }
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    io::copy(&mut f, &mut h)?;
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// Judge every entry (in parallel), then mark `moved` the missing projects whose id lives on at
+/// another registered path. Results are in key order.
+pub fn validate_all(doc: &RegistryDoc, env: &Env, opts: Options) -> Vec<Judged> {
+    let entries: Vec<(&String, &ProjectEntry)> = doc.projects.iter().collect();
+    let mut judged: Vec<Judged> = entries.par_iter().map(|(k, e)| validate_entry(k, e, env, opts)).collect();
+    let live_by_id: HashMap<&str, &str> = entries
+        .iter()
+        .zip(&judged)
+        .filter(|(_, j)| !j.verdict.has(Code::ProjectMissing))
+        .filter_map(|((k, e), _)| Some((e.id.as_deref()?, k.as_str())))
+        .collect();
+    for ((key, entry), j) in entries.iter().zip(judged.iter_mut()) {
+        let Some(id) = entry.id.as_deref() else { continue };
+        match live_by_id.get(id) {
+            Some(other) if *other != key.as_str() && j.verdict.has(Code::ProjectMissing) => {
+                let mut reasons = std::mem::take(&mut j.verdict.reasons);
+                reasons.push(Reason {
+                    code: Code::Moved,
+                    message: format!("project {id} now lives at `{other}`; `wharf prune` removes this old entry"),
+                });
+                j.verdict = Verdict::from_reasons(reasons);
+            }
+            _ => {}
+        }
+    }
+    judged
+}

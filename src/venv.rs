@@ -1,0 +1,103 @@
+//! Creating the environment folder: `uv venv` when `uv` is on `PATH`, else `python3 -m venv`.
+//!
+//! Like `uv venv`, the environment gets no pip unless asked (`seed`): wharf's environments are meant
+//! for `uv run --env-file .env.wharf` and `uv pip`, and skipping pip makes `init` fast. An existing
+//! environment (one with `pyvenv.cfg`) is left alone, so `init` stays idempotent.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::fsx::{self, FsError};
+use crate::paths::{vars, Env};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VenvError {
+    #[error("cannot run `{program}`: {source}\n  hint: install uv or python3 (with its venv module), or pass `--no-venv`")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("`{command}` failed ({status}) creating `{dir}`:\n{stderr}\n  hint: pass `--python` to choose another interpreter, or `--no-venv`")]
+    Failed { command: String, dir: PathBuf, status: std::process::ExitStatus, stderr: String },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VenvOptions {
+    /// Only create the folder.
+    pub no_venv: bool,
+    /// Interpreter request passed through (`--python`).
+    pub python: Option<String>,
+    /// Install pip into the environment.
+    pub seed: bool,
+}
+
+/// True when `dir` already holds a Python environment.
+pub fn is_venv(dir: &Path) -> bool {
+    dir.join("pyvenv.cfg").is_file()
+}
+
+/// Find an executable on the environment's `PATH`.
+pub fn which(program: &str, env: &Env) -> Option<PathBuf> {
+    let path = env.var(vars::PATH)?;
+    std::env::split_paths(path).map(|d| d.join(program)).find(|p| is_executable(p))
+}
+
+#[cfg(unix)]
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
+}
+
+/// Make sure `dir` exists and, unless `no_venv`, is an environment. Returns true if it created one.
+pub fn ensure(dir: &Path, opts: &VenvOptions, env: &Env) -> Result<bool, VenvError> {
+    if opts.no_venv {
+        let existed = dir.is_dir();
+        fsx::create_dir_private(dir)?;
+        return Ok(!existed);
+    }
+    if is_venv(dir) {
+        return Ok(false);
+    }
+    if let Some(parent) = dir.parent() {
+        fsx::create_dir_private(parent)?;
+    }
+    let mut cmd = match which("uv", env) {
+        Some(uv) => {
+            let mut c = Command::new(uv);
+            c.args(["venv", "--quiet", "--allow-existing"]);
+            if let Some(py) = &opts.python {
+                c.args(["--python", py]);
+            }
+            if opts.seed {
+                c.arg("--seed");
+            }
+            c
+        }
+        None => {
+            let mut c = Command::new(opts.python.as_deref().unwrap_or("python3"));
+            c.args(["-m", "venv"]);
+            if !opts.seed {
+                c.arg("--without-pip");
+            }
+            c
+        }
+    };
+    cmd.arg(dir);
+    let command = format!("{cmd:?}").replace('"', "");
+    let out = cmd
+        .output()
+        .map_err(|source| VenvError::Spawn { program: cmd.get_program().to_string_lossy().into_owned(), source })?;
+    if !out.status.success() {
+        return Err(VenvError::Failed {
+            command,
+            dir: dir.to_path_buf(),
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(true)
+}
