@@ -44,15 +44,27 @@ pub struct LockGuard {
     _file: File,
 }
 
-fn open(path: &Path) -> Result<File, LockError> {
+/// Open (creating) the lock file. A reader that may not write there (a read-only registry) still
+/// gets a shared lock through a read-only descriptor.
+fn open(path: &Path, mode: Mode) -> Result<File, LockError> {
+    let err = |source| LockError::Open { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent() {
-        crate::fsx::create_dir_private(dir).map_err(|e| LockError::Open { path: path.to_path_buf(), source: e.source })?;
+        if let Err(e) = crate::fsx::create_dir_private(dir) {
+            if mode == Mode::Exclusive || !dir.is_dir() {
+                return Err(err(e.source));
+            }
+        }
     }
     let mut o = OpenOptions::new();
     o.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(path).map_err(|source| LockError::Open { path: path.to_path_buf(), source })
+    match o.open(path) {
+        Err(e) if mode == Mode::Shared && e.kind() == io::ErrorKind::PermissionDenied => {
+            File::open(path).map_err(err)
+        }
+        r => r.map_err(err),
+    }
 }
 
 /// Take the lock on a clone of `file`, keeping it held through the open file description.
@@ -74,7 +86,7 @@ fn lock_clone(file: &File, mode: Mode, blocking: bool) -> io::Result<bool> {
 
 /// Try once, without waiting.
 pub fn try_acquire(path: &Path, mode: Mode) -> Result<LockGuard, LockError> {
-    let file = open(path)?;
+    let file = open(path, mode)?;
     match lock_clone(&file, mode, false) {
         Ok(true) => Ok(LockGuard { _file: file }),
         Ok(false) => Err(LockError::Busy { path: path.to_path_buf() }),
@@ -84,7 +96,7 @@ pub fn try_acquire(path: &Path, mode: Mode) -> Result<LockGuard, LockError> {
 
 /// Acquire, printing `on_wait` once through the callback if we have to wait, for at most `timeout`.
 pub fn acquire(path: &Path, mode: Mode, timeout: Duration, on_wait: &dyn Fn(&Path)) -> Result<LockGuard, LockError> {
-    let file = open(path)?;
+    let file = open(path, mode)?;
     let lock_err = |source| LockError::Lock { path: path.to_path_buf(), source };
     if lock_clone(&file, mode, false).map_err(lock_err)? {
         return Ok(LockGuard { _file: file });

@@ -1,1 +1,255 @@
-//! todo
+//! `wharf prune`: a pure plan, then an apply that re-checks every folder before deleting it.
+//!
+//! [`plan`] turns verdicts into candidates: entries that go (orphaned; mismatch with `--mismatch`) and
+//! env folders that may go with them (and, with `--untracked`, folders under the envs dir no entry
+//! references). [`apply`] then judges each folder on the filesystem and deletes only:
+//! - a real folder strictly inside the envs dir (component-wise after resolving; never the root,
+//!   a sibling, or through a symlink — see [`crate::fsx::check_within`]);
+//! - that is an environment (`pyvenv.cfg` or a wharf back-link);
+//! - that no kept entry uses, and whose back-link does not name a live project (one that exists and
+//!   whose marker names this folder).
+//!
+//! Anything refused is reported `skipped` with the reason; its registry entry may still go. A dry run
+//! performs the same judgement and reports the same items, deleting nothing. The caller writes the
+//! registry once, after apply.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::fsx::{self, Within};
+use crate::home_path::expand_vars;
+use crate::paths::Env;
+use crate::project;
+use crate::registry::{Registry, RegistryDoc, RegistryError};
+use crate::validate::{self, Judged, Status};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PruneOptions {
+    pub mismatch: bool,
+    pub untracked: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Env,
+    Entry,
+    Model,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemAction {
+    Removed,
+    AlreadyGone,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    pub kind: Kind,
+    pub path: String,
+    pub project: Option<String>,
+    pub action: ItemAction,
+    pub reason: Option<String>,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub dry_run: bool,
+    pub items: Vec<Item>,
+    pub reclaimed_bytes: u64,
+}
+
+impl Summary {
+    pub fn count(&self, kind: Kind, action: ItemAction) -> usize {
+        self.items.iter().filter(|i| i.kind == kind && i.action == action).count()
+    }
+}
+
+/// An env folder that may be deleted, and why it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvCandidate {
+    pub path: PathBuf,
+    /// The project it belonged to (expanded path), or `None` for an untracked folder.
+    pub project: Option<String>,
+    /// Set when the plan itself already refuses it.
+    pub skip: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Registry keys to remove, with their expanded project path.
+    pub entries: Vec<(String, String)>,
+    pub envs: Vec<EnvCandidate>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.envs.is_empty()
+    }
+}
+
+fn display(j: &Judged) -> String {
+    j.project.as_ref().map_or(j.key.clone(), |p| p.display().to_string())
+}
+
+/// Decide what to prune from the verdicts. `untracked` are folders under the envs dir (only used with
+/// `--untracked`). Pure: no filesystem access.
+pub fn plan(judged: &[Judged], opts: PruneOptions, untracked: &[PathBuf]) -> Plan {
+    let goes = |j: &Judged| match j.verdict.status {
+        Status::Orphaned => true,
+        Status::Mismatch => opts.mismatch,
+        Status::Valid | Status::Error => false,
+    };
+    let kept_envs: HashMap<&Path, String> = judged
+        .iter()
+        .filter(|j| !goes(j))
+        .filter_map(|j| Some((j.env.as_deref()?, display(j))))
+        .collect();
+    let mut out = Plan::default();
+    let mut seen = BTreeSet::new();
+    for j in judged.iter().filter(|j| goes(j)) {
+        out.entries.push((j.key.clone(), display(j)));
+        let Some(env) = &j.env else { continue };
+        if !seen.insert(env.clone()) {
+            continue;
+        }
+        let skip = kept_envs.get(env.as_path()).map(|p| format!("in use by project `{p}`"));
+        out.envs.push(EnvCandidate { path: env.clone(), project: Some(display(j)), skip });
+    }
+    if opts.untracked {
+        let known: BTreeSet<&Path> = judged.iter().filter_map(|j| j.env.as_deref()).collect();
+        for dir in untracked.iter().filter(|d| !known.contains(d.as_path())) {
+            out.envs.push(EnvCandidate { path: dir.clone(), project: None, skip: None });
+        }
+    }
+    out
+}
+
+/// Folders directly under the envs dir (symlinks included, so they can be reported).
+pub fn scan_envs_dir(envs_dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(envs_dir) else { return Vec::new() };
+    let mut dirs: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir() || t.is_symlink()))
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Why a folder that passed the root check still may not go.
+fn env_refusal(dir: &Path, env: &Env) -> Option<String> {
+    let link = project::read_backlink(dir).ok().flatten();
+    if link.is_none() && !dir.join("pyvenv.cfg").is_file() {
+        return Some("not an environment (no `pyvenv.cfg` and no wharf back-link)".into());
+    }
+    let project = expand_vars(&link?.project, env).ok()?;
+    let marker = project::read_marker(Path::new(&project), true).ok().flatten()?;
+    let named = expand_vars(marker.env.as_deref()?, env).ok()?;
+    (Path::new(&named) == dir).then(|| format!("its back-link names live project `{project}`"))
+}
+
+fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Item {
+    let item = |action, reason: Option<String>, bytes| Item {
+        kind: Kind::Env,
+        path: c.path.display().to_string(),
+        project: c.project.clone(),
+        action,
+        reason,
+        bytes,
+    };
+    if let Some(why) = &c.skip {
+        return item(ItemAction::Skipped, Some(why.clone()), 0);
+    }
+    let resolved = match fsx::check_within(envs_dir, &c.path) {
+        Within::Gone => return item(ItemAction::AlreadyGone, None, 0),
+        Within::Refused(r) => return item(ItemAction::Skipped, Some(r.to_string()), 0),
+        Within::Inside(p) => p,
+    };
+    if let Some(why) = env_refusal(&resolved, env) {
+        return item(ItemAction::Skipped, Some(why), 0);
+    }
+    let bytes = fsx::dir_size(&resolved);
+    if dry_run {
+        return item(ItemAction::Removed, None, bytes);
+    }
+    match fsx::remove_dir_within(envs_dir, &c.path) {
+        Ok(Within::Inside(_)) => item(ItemAction::Removed, None, bytes),
+        Ok(Within::Gone) => item(ItemAction::AlreadyGone, None, 0),
+        Ok(Within::Refused(r)) => item(ItemAction::Skipped, Some(r.to_string()), 0),
+        Err(e) => item(ItemAction::Failed, Some(e.to_string()), 0),
+    }
+}
+
+/// Carry out `plan`: judge and (unless a dry run) delete each folder, and drop the entries from `doc`.
+pub fn apply(plan: &Plan, doc: &mut RegistryDoc, envs_dir: &Path, env: &Env, dry_run: bool) -> Summary {
+    let mut items: Vec<Item> = plan.envs.iter().map(|c| judge_env(c, envs_dir, env, dry_run)).collect();
+    for (key, shown) in &plan.entries {
+        if !dry_run {
+            doc.projects.remove(key);
+        }
+        items.push(Item {
+            kind: Kind::Entry,
+            path: shown.clone(),
+            project: Some(shown.clone()),
+            action: ItemAction::Removed,
+            reason: None,
+            bytes: 0,
+        });
+    }
+    let reclaimed_bytes = items.iter().filter(|i| i.action == ItemAction::Removed).map(|i| i.bytes).sum();
+    Summary { dry_run, items, reclaimed_bytes }
+}
+
+/// Keep only the parts of `plan` that a confirmed preview showed as removable.
+pub fn restrict(plan: &mut Plan, preview: &Summary) {
+    let ok: BTreeSet<(Kind, &str)> = preview
+        .items
+        .iter()
+        .filter(|i| i.action == ItemAction::Removed)
+        .map(|i| (i.kind, i.path.as_str()))
+        .collect();
+    plan.entries.retain(|(_, shown)| ok.contains(&(Kind::Entry, shown.as_str())));
+    plan.envs.retain(|c| ok.contains(&(Kind::Env, c.path.to_string_lossy().as_ref())));
+}
+
+/// The whole command: read, judge, plan, optionally confirm a preview, then apply under the
+/// exclusive lock with one registry write. Returns `None` when `confirm` declined.
+pub fn run(
+    registry: &Registry,
+    envs_dir: &Path,
+    opts: PruneOptions,
+    confirm: Option<&dyn Fn(&Summary) -> bool>,
+) -> Result<Option<Summary>, RegistryError> {
+    let env = registry.env();
+    let compute = |doc: &mut RegistryDoc, dry_run: bool, preview: Option<&Summary>| {
+        let judged = validate::validate_all(doc, env, validate::Options::default());
+        let mut p = plan(&judged, opts, &scan_envs_dir(envs_dir));
+        if let Some(preview) = preview {
+            restrict(&mut p, preview);
+        }
+        apply(&p, doc, envs_dir, env, dry_run)
+    };
+    let preview = if opts.dry_run || confirm.is_some() {
+        let mut doc = registry.read()?.doc;
+        Some(compute(&mut doc, true, None))
+    } else {
+        None
+    };
+    if opts.dry_run {
+        return Ok(preview);
+    }
+    if let (Some(ask), Some(preview)) = (confirm, &preview) {
+        if !ask(preview) {
+            return Ok(None);
+        }
+    }
+    registry.update(|doc, _| Ok::<_, RegistryError>(Some(compute(doc, false, preview.as_ref()))))
+}

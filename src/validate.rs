@@ -3,7 +3,7 @@
 //! | status     | when |
 //! |------------|------|
 //! | `valid`    | project, env and marker exist, the marker names the registered env, every model is right |
-//! | `orphaned` | project, env or marker missing (`project_missing`, `env_missing`, `marker_missing`, `moved`) |
+//! | `orphaned` | project, env or marker missing (`project_missing`, `env_missing`, `marker_missing`, `moved`; `not_registered` from `check PATH`) |
 //! | `mismatch` | marker names another env, back-link names another project, a model is missing or differs |
 //! | `error`    | undecidable: `permission_denied`, `io_error`, `unset_variable` |
 //!
@@ -75,12 +75,16 @@ pub enum Code {
     PermissionDenied,
     IoError,
     UnsetVariable,
+    /// Only from `check PATH` on a folder with no entry.
+    NotRegistered,
 }
 
 impl Code {
     pub fn status(self) -> Status {
         match self {
-            Code::ProjectMissing | Code::EnvMissing | Code::MarkerMissing | Code::Moved => Status::Orphaned,
+            Code::ProjectMissing | Code::EnvMissing | Code::MarkerMissing | Code::Moved | Code::NotRegistered => {
+                Status::Orphaned
+            },
             Code::MarkerMismatch | Code::ModelMissing | Code::ModelCorrupt | Code::BacklinkMismatch => Status::Mismatch,
             Code::PermissionDenied | Code::IoError | Code::UnsetVariable => Status::Error,
         }
@@ -305,4 +309,49 @@ pub fn validate_all(doc: &RegistryDoc, env: &Env, opts: Options) -> Vec<Judged> 
         }
     }
     judged
+}
+
+/// The outcome of a validating command (`list`, `check`).
+#[derive(Debug, Clone)]
+pub struct Validation {
+    pub doc: crate::registry::RegistryDoc,
+    pub judged: Vec<Judged>,
+    /// Set when `last_validated` could not be recorded (busy lock, read-only registry).
+    pub warning: Option<String>,
+}
+
+/// Validate every project (or only the key `only`) and record `last_validated = now` for them in
+/// one best-effort write: if the lock is busy or the registry cannot be written, the verdicts are
+/// still given, with a warning.
+pub fn run(
+    registry: &crate::registry::Registry,
+    only: Option<&str>,
+    opts: Options,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Validation, crate::registry::RegistryError> {
+    use crate::registry::RegistryError;
+    let env = registry.env();
+    let judge = |doc: &RegistryDoc| match only {
+        None => validate_all(doc, env, opts),
+        Some(k) => doc.projects.get(k).map(|e| vec![validate_entry(k, e, env, opts)]).unwrap_or_default(),
+    };
+    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let stamped = registry.try_update(|doc, _| {
+        let judged = judge(doc);
+        for j in &judged {
+            if let Some(e) = doc.projects.get_mut(&j.key) {
+                e.last_validated = Some(stamp.clone());
+            }
+        }
+        Ok::<_, RegistryError>((doc.clone(), judged))
+    });
+    let warning = match stamped {
+        Ok(Some((doc, judged))) => return Ok(Validation { doc, judged, warning: None }),
+        Ok(None) => "the registry is busy".to_string(),
+        Err(e @ (RegistryError::Corrupt { .. } | RegistryError::TooNew { .. })) => return Err(e),
+        Err(e) => e.to_string(),
+    };
+    let doc = registry.read()?.doc;
+    let judged = judge(&doc);
+    Ok(Validation { doc, judged, warning: Some(format!("last_validated not recorded: {warning}")) })
 }

@@ -132,6 +132,50 @@ impl Registry {
         self.update_locked(f).map(Some)
     }
 
+    /// `wharf doctor --repair`: like [`Registry::update`], but a corrupt file is first renamed to
+    /// `registry.json.corrupt-<stamp>` (never deleted) and `f` starts from an empty document.
+    /// A file from a newer wharf is still refused. Returns where the corrupt file went.
+    pub fn recover<T, E>(
+        &self,
+        stamp: &str,
+        f: impl FnOnce(&mut RegistryDoc, &Loaded) -> Result<T, E>,
+    ) -> Result<(Option<PathBuf>, T), E>
+    where
+        E: From<RegistryError>,
+    {
+        let _guard = self.lock(Mode::Exclusive).map_err(RegistryError::from)?;
+        match self.load() {
+            Err(RegistryError::Corrupt { .. }) => {
+                let mut name = self.file.file_name().unwrap_or_default().to_os_string();
+                name.push(format!(".corrupt-{stamp}"));
+                let aside = self.file.with_file_name(name);
+                std::fs::rename(&self.file, &aside).ctx("cannot move aside", &self.file).map_err(RegistryError::from)?;
+                let out = self.update_locked(f)?;
+                Ok((Some(aside), out))
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => self.update_locked(f).map(|t| (None, t)),
+        }
+    }
+
+    /// Rewrite the file in the current version now (with the `.v<N>.bak` copy), or with `dry_run`
+    /// only say what would happen.
+    pub fn migrate(&self, dry_run: bool) -> Result<MigrateReport, RegistryError> {
+        let report = |l: &Loaded| MigrateReport {
+            registry: self.file.display().to_string(),
+            dry_run,
+            from: l.found.number(),
+            to: CURRENT_VERSION,
+            steps: l.steps.iter().map(|s| s.to_string()).collect(),
+            backup: (l.exists && l.found < Found::V2).then(|| backup_path(&self.file, l.found).display().to_string()),
+            entries: l.doc.projects.len(),
+        };
+        if dry_run {
+            return Ok(report(&self.read()?));
+        }
+        self.update(|_, l| Ok(report(l)))
+    }
+
     fn update_locked<T, E>(&self, f: impl FnOnce(&mut RegistryDoc, &Loaded) -> Result<T, E>) -> Result<T, E>
     where
         E: From<RegistryError>,
@@ -167,6 +211,9 @@ impl Registry {
 
     /// Write `doc` if it differs from what was read; the caller holds the exclusive lock.
     fn save(&self, loaded: &Loaded, doc: &RegistryDoc) -> Result<(), RegistryError> {
+        if !loaded.exists && *doc == RegistryDoc::default() {
+            return Ok(());
+        }
         let bytes = render(doc);
         if loaded.exists && bytes == loaded.raw {
             return Ok(());
@@ -180,6 +227,18 @@ impl Registry {
         fsx::write_atomic(&self.file, &bytes)?;
         Ok(())
     }
+}
+
+/// What `migrate` did or would do.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrateReport {
+    pub registry: String,
+    pub dry_run: bool,
+    pub from: u32,
+    pub to: u32,
+    pub steps: Vec<String>,
+    pub backup: Option<String>,
+    pub entries: usize,
 }
 
 /// Pretty JSON with sorted keys (going through `Value`, whose map is a `BTreeMap`), newline-terminated.

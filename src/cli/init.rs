@@ -1,0 +1,70 @@
+//! `wharf init [PATH]`: register a project and create its environment.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use wharf::init::{self, Action, InitOptions, InitOutcome};
+use wharf::venv::VenvOptions;
+
+use super::{CliError, Ctx};
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project folder (default: the current folder)
+    pub path: Option<PathBuf>,
+    /// Only create the environment folder, no Python environment in it
+    #[arg(long)]
+    pub no_venv: bool,
+    /// The interpreter to create the environment with (passed to `uv venv --python` or run instead of python3)
+    #[arg(long, value_name = "PYTHON", conflicts_with = "no_venv")]
+    pub python: Option<String>,
+    /// Install pip into the environment (like `uv venv --seed`)
+    #[arg(long, conflicts_with = "no_venv")]
+    pub seed: bool,
+    /// Ignore the id and environment an existing marker names: new id, standard environment
+    /// (other lines of .env.wharf are kept)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Serialize)]
+struct InitDoc {
+    project: InitOutcome,
+}
+
+pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
+    let path = match args.path {
+        Some(p) => p,
+        None => Ctx::cwd()?,
+    };
+    let opts = InitOptions {
+        venv: VenvOptions { no_venv: args.no_venv, python: args.python, seed: args.seed },
+        force: args.force,
+    };
+    let outcome = init::init(&ctx.registry(), &ctx.layout, &path, &opts, ctx.now).map_err(|e| match e {
+        init::InitError::Registry(r) => CliError::Registry(r),
+        init::InitError::Project(p) => CliError::Usage(p.to_string()),
+        other => CliError::failed(other),
+    })?;
+    if ctx.out.json {
+        ctx.out.json(&InitDoc { project: outcome });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let shown = outcome.path.display();
+    let what = match &outcome.action {
+        Action::Created => format!("registered `{shown}`"),
+        Action::Existing => format!("`{shown}` was already registered"),
+        Action::Relinked { from } => format!("relinked `{shown}` from `{from}` (the project moved; its environment is kept)"),
+        Action::Copied { from } => format!("registered `{shown}` as a new project (a copy of `{from}`)"),
+        Action::Adopted => format!("registered `{shown}` with the environment its marker names"),
+    };
+    ctx.out.status(what);
+    let env_note = if outcome.created_env { "created" } else { "kept" };
+    ctx.out.status(format!("  environment ({env_note}): {}", outcome.env.expanded));
+    ctx.out.status(format!("  marker: {}/.env.wharf (use `uv run --env-file .env.wharf …`)", shown));
+    ctx.out.line(&outcome.env.expanded);
+    Ok(ExitCode::SUCCESS)
+}

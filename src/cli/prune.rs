@@ -1,0 +1,108 @@
+//! `wharf prune`: remove orphaned entries and their environments, after asking.
+//!
+//! On a terminal it shows what would go and asks (default No) unless `--yes`. Without a terminal
+//! and without `--yes` it deletes nothing and exits 2: unattended deletion must be asked for.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use wharf::prune::{self, ItemAction, Kind, PruneOptions, Summary};
+
+use super::{CliError, Ctx};
+use crate::output::human_bytes;
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Also remove projects whose marker or back-link names another environment
+    #[arg(long)]
+    pub mismatch: bool,
+    /// Also remove environment folders under the envs dir that no entry references
+    #[arg(long)]
+    pub untracked: bool,
+    /// Show exactly what would be removed, in the same shape, and remove nothing
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Do not ask; needed when not on a terminal
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
+    let opts = PruneOptions { mismatch: args.mismatch, untracked: args.untracked, dry_run: args.dry_run };
+    let registry = ctx.registry();
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !args.dry_run && !args.yes && !interactive {
+        registry.read()?; // an unreadable registry still says so with exit 3
+        return Err(CliError::Usage(
+            "not on a terminal, so nothing was removed\n  hint: pass `--yes` to prune without asking, or `--dry-run` to see what would go".into(),
+        ));
+    }
+    let ask = |preview: &Summary| confirm(preview, ctx);
+    let confirm_fn: Option<&dyn Fn(&Summary) -> bool> = if args.yes || args.dry_run { None } else { Some(&ask) };
+    let Some(summary) = prune::run(&registry, &ctx.layout.envs_dir, opts, confirm_fn)? else {
+        ctx.out.status("nothing removed");
+        return Ok(ExitCode::SUCCESS);
+    };
+    report(&summary, ctx);
+    let failed = summary.items.iter().any(|i| i.action == ItemAction::Failed);
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn confirm(preview: &Summary, ctx: &Ctx) -> bool {
+    let going: Vec<_> = preview.items.iter().filter(|i| i.action == ItemAction::Removed).collect();
+    if going.is_empty() {
+        return true;
+    }
+    eprintln!("wharf will remove:");
+    for i in &going {
+        eprintln!("  {:<5} {} {}", kind(i.kind), i.path, if i.bytes > 0 { human_bytes(i.bytes) } else { String::new() });
+    }
+    eprint!("Remove {} ({})? [y/N] ", counts(preview), human_bytes(preview.reclaimed_bytes));
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    let yes = matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+    if !yes {
+        ctx.out.status("aborted");
+    }
+    yes
+}
+
+fn kind(k: Kind) -> &'static str {
+    match k {
+        Kind::Env => "env",
+        Kind::Entry => "entry",
+        Kind::Model => "model",
+    }
+}
+
+fn counts(s: &Summary) -> String {
+    let envs = s.count(Kind::Env, ItemAction::Removed);
+    let entries = s.count(Kind::Entry, ItemAction::Removed);
+    format!("{envs} environment{} and {entries} entr{}", if envs == 1 { "" } else { "s" }, if entries == 1 { "y" } else { "ies" })
+}
+
+fn report(s: &Summary, ctx: &Ctx) {
+    if ctx.out.json {
+        ctx.out.json(s);
+        return;
+    }
+    let rows: Vec<Vec<String>> = s
+        .items
+        .iter()
+        .map(|i| {
+            let action = serde_json::to_value(i.action).unwrap_or_default().as_str().unwrap_or("").to_string();
+            let bytes = if i.bytes > 0 { human_bytes(i.bytes) } else { String::new() };
+            vec![action, kind(i.kind).into(), i.path.clone(), bytes, i.reason.clone().unwrap_or_default()]
+        })
+        .collect();
+    if rows.is_empty() {
+        ctx.out.status("nothing to prune");
+        return;
+    }
+    ctx.out.table(&["ACTION", "KIND", "PATH", "SIZE", "REASON"], &rows, None);
+    let verb = if s.dry_run { "Would remove" } else { "Removed" };
+    ctx.out.status(format!("{verb} {} ({})", counts(s), human_bytes(s.reclaimed_bytes)));
+}

@@ -1,0 +1,129 @@
+//! Where output goes: data on stdout (a table, or one JSON document with `--json`), diagnostics and
+//! progress on stderr. A closed stdout (`wharf list | head`) ends the process quietly with exit 0.
+//! Colour only when stdout is a terminal and `NO_COLOR` is unset.
+
+use std::io::{self, IsTerminal, Write};
+
+use serde::Serialize;
+
+/// The JSON output contract's version, at the top of every `--json` document.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub color: bool,
+}
+
+impl Output {
+    pub fn new(json: bool, quiet: bool, verbose: bool, no_color_env: bool) -> Output {
+        let color = !json && !no_color_env && io::stdout().is_terminal();
+        Output { json, quiet, verbose, color }
+    }
+
+    /// Write one line of data to stdout.
+    pub fn line(&self, s: impl AsRef<str>) {
+        let mut out = io::stdout().lock();
+        exit_on_broken_pipe(writeln!(out, "{}", s.as_ref()));
+    }
+
+    /// Print `doc` as the command's JSON document, with `"schema"` first.
+    pub fn json<T: Serialize>(&self, doc: &T) {
+        let mut value = serde_json::to_value(doc).unwrap_or_default();
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("schema".into(), SCHEMA.into());
+        }
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        self.line(text);
+    }
+
+    /// A status message on stderr (hidden by `-q`).
+    pub fn status(&self, s: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", s.as_ref());
+        }
+    }
+
+    /// Detail shown with `-v`.
+    pub fn detail(&self, s: impl AsRef<str>) {
+        if self.verbose && !self.quiet {
+            eprintln!("{}", s.as_ref());
+        }
+    }
+
+    /// A warning on stderr (shown even with `-q`).
+    pub fn warn(&self, s: impl AsRef<str>) {
+        eprintln!("warning: {}", s.as_ref());
+    }
+
+    pub fn paint(&self, s: &str, code: &str) -> String {
+        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+
+    /// Print rows as aligned columns under a header.
+    pub fn table(&self, header: &[&str], rows: &[Vec<String>], color_col: Option<(usize, fn(&str) -> &'static str)>) {
+        let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for row in rows {
+            for (w, cell) in width.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let render = |cells: Vec<String>, raw: &[String]| {
+            let last = cells.len().saturating_sub(1);
+            let mut s = String::new();
+            for (i, (cell, w)) in cells.iter().zip(&width).enumerate() {
+                s.push_str(cell);
+                if i < last {
+                    let pad = w.saturating_sub(raw[i].chars().count()) + 2;
+                    s.push_str(&" ".repeat(pad));
+                }
+            }
+            s.trim_end().to_string()
+        };
+        let head: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+        self.line(render(head.iter().map(|h| self.paint(h, "1")).collect(), &head));
+        for row in rows {
+            let painted = row
+                .iter()
+                .enumerate()
+                .map(|(i, c)| match color_col {
+                    Some((col, f)) if col == i => self.paint(c, f(c)),
+                    _ => c.clone(),
+                })
+                .collect();
+            self.line(render(painted, row));
+        }
+    }
+}
+
+fn exit_on_broken_pipe(r: io::Result<()>) {
+    if let Err(e) = r {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// `1.4 GiB`, `312 KiB`, `17 B`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bytes_read_like_humans_write_them() {
+        assert_eq!(super::human_bytes(17), "17 B");
+        assert_eq!(super::human_bytes(1536), "1.5 KiB");
+        assert_eq!(super::human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+}
