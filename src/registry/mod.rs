@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::fsx::{self, Context, FsError};
@@ -73,6 +74,7 @@ pub struct Registry {
     timeout: Duration,
     env: Env,
     on_wait: WaitNotice,
+    writes: AtomicUsize,
 }
 
 impl Registry {
@@ -83,6 +85,7 @@ impl Registry {
             timeout: layout.lock_timeout,
             env: env.clone(),
             on_wait: Box::new(|_| {}),
+            writes: AtomicUsize::new(0),
         }
     }
 
@@ -94,6 +97,11 @@ impl Registry {
 
     pub fn path(&self) -> &Path {
         &self.file
+    }
+
+    /// How many times this handle has written `registry.json` (prune promises one write).
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::Relaxed)
     }
 
     pub fn env(&self) -> &Env {
@@ -225,6 +233,7 @@ impl Registry {
             }
         }
         fsx::write_atomic(&self.file, &bytes)?;
+        self.writes.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }
