@@ -82,8 +82,7 @@ impl Document {
 
 /// Quote a value so every dotenv loader reads it back unchanged (and still expands `${HOME}`).
 fn quote(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || "/_-.:@%+,${}".contains(c));
+    let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "/_-.:@%+,${}".contains(c));
     if plain {
         value.to_string()
     } else {

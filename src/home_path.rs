@@ -12,7 +12,9 @@ pub const HOME_VAR: &str = "${HOME}";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HomePathError {
-    #[error("`{path}` uses `${{{var}}}`, which is not set\n  hint: set `{var}` or run `wharf init` in the project again")]
+    #[error(
+        "`{path}` uses `${{{var}}}`, which is not set\n  hint: set `{var}` or run `wharf init` in the project again"
+    )]
     UnsetVar { path: String, var: String },
     #[error("`{path}` has an unterminated `${{`")]
     Unterminated { path: String },
@@ -73,9 +75,8 @@ pub fn expand_vars(s: &str, env: &Env) -> Result<String, HomePathError> {
         if name == "HOME" {
             out.push_str(&env.home().to_string_lossy());
         } else {
-            let value = env
-                .var(name)
-                .ok_or_else(|| HomePathError::UnsetVar { path: s.to_string(), var: name.to_string() })?;
+            let value =
+                env.var(name).ok_or_else(|| HomePathError::UnsetVar { path: s.to_string(), var: name.to_string() })?;
             out.push_str(value);
         }
         rest = &after[end + 1..];

@@ -108,7 +108,12 @@ fn decide(doc: &RegistryDoc, f: &Facts) -> Plan {
             return fresh(Action::Copied { from: old_key.clone() });
         }
         let env = expand_key(&e.env.path, f.env).unwrap_or_else(|| PathBuf::from(&e.env.expanded));
-        return Plan { action: Action::Relinked { from: old_key.clone() }, env, id: e.id.clone(), carried: Some(e.clone()) };
+        return Plan {
+            action: Action::Relinked { from: old_key.clone() },
+            env,
+            id: e.id.clone(),
+            carried: Some(e.clone()),
+        };
     }
     let Some(named) = named else { return fresh(Action::Created) };
     // An unregistered env: take it on unless its back-link says it belongs to another live project.

@@ -60,9 +60,7 @@ fn open(path: &Path, mode: Mode) -> Result<File, LockError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
     match o.open(path) {
-        Err(e) if mode == Mode::Shared && e.kind() == io::ErrorKind::PermissionDenied => {
-            File::open(path).map_err(err)
-        }
+        Err(e) if mode == Mode::Shared && e.kind() == io::ErrorKind::PermissionDenied => File::open(path).map_err(err),
         r => r.map_err(err),
     }
 }
@@ -145,7 +143,8 @@ mod tests {
         let held = acquire(&p, Mode::Exclusive, Duration::from_secs(1), &|_| {}).unwrap();
         assert!(matches!(try_acquire(&p, Mode::Shared), Err(LockError::Busy { .. })));
         let waited = Cell::new(0);
-        let err = acquire(&p, Mode::Exclusive, Duration::from_millis(200), &|_| waited.set(waited.get() + 1)).unwrap_err();
+        let err =
+            acquire(&p, Mode::Exclusive, Duration::from_millis(200), &|_| waited.set(waited.get() + 1)).unwrap_err();
         assert_eq!(waited.get(), 1);
         assert!(err.to_string().contains("WHARF_LOCK_TIMEOUT"), "{err}");
         drop(held);

@@ -13,7 +13,12 @@ fn main() -> ExitCode {
     let setup = || -> Result<cli::Ctx, cli::CliError> {
         let env = wharf::Env::from_process().map_err(cli::CliError::failed)?;
         let layout = wharf::Layout::from_env(&env).map_err(|e| cli::CliError::Usage(e.to_string()))?;
-        let out = output::Output::new(json, cli.global.quiet, cli.global.verbose, env.var(wharf::paths::vars::NO_COLOR).is_some());
+        let out = output::Output::new(
+            json,
+            cli.global.quiet,
+            cli.global.verbose,
+            env.var(wharf::paths::vars::NO_COLOR).is_some(),
+        );
         Ok(cli::Ctx { env, layout, out, now: chrono::Utc::now() })
     };
     let result = setup().and_then(|ctx| cli::run(cli, &ctx));

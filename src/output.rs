@@ -9,6 +9,9 @@ use serde::Serialize;
 /// The JSON output contract's version, at the top of every `--json` document.
 pub const SCHEMA: u32 = 1;
 
+/// A column whose cells are coloured by a function of their text.
+pub type ColorColumn = (usize, fn(&str) -> &'static str);
+
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
     pub json: bool,
@@ -59,11 +62,15 @@ impl Output {
     }
 
     pub fn paint(&self, s: &str, code: &str) -> String {
-        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
 
     /// Print rows as aligned columns under a header.
-    pub fn table(&self, header: &[&str], rows: &[Vec<String>], color_col: Option<(usize, fn(&str) -> &'static str)>) {
+    pub fn table(&self, header: &[&str], rows: &[Vec<String>], color_col: Option<ColorColumn>) {
         let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
         for row in rows {
             for (w, cell) in width.iter_mut().zip(row) {
@@ -115,7 +122,11 @@ pub fn human_bytes(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 #[cfg(test)]

@@ -51,9 +51,8 @@ pub struct Env {
 impl Env {
     /// Snapshot the current process environment.
     pub fn from_process() -> Result<Env, PathsError> {
-        let vars: HashMap<String, String> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
+        let vars: HashMap<String, String> =
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
         let home = match vars.get(vars::HOME) {
             Some(h) if !h.is_empty() => PathBuf::from(h),
             _ => dirs::home_dir().ok_or(PathsError::NoHome)?,
@@ -100,19 +99,15 @@ impl Layout {
         let wharf_home = env.abs_var(vars::WHARF_HOME)?;
         let data_root = match &wharf_home {
             Some(p) => p.clone(),
-            None => env
-                .abs_var(vars::XDG_DATA_HOME)?
-                .unwrap_or_else(|| env.home().join(".local/share"))
-                .join("wharf"),
+            None => env.abs_var(vars::XDG_DATA_HOME)?.unwrap_or_else(|| env.home().join(".local/share")).join("wharf"),
         };
         let envs_dir = env.abs_var(vars::WHARF_ENVS_DIR)?.unwrap_or_else(|| data_root.join("envs"));
         let cache_dir = match (env.abs_var(vars::WHARF_CACHE_DIR)?, &wharf_home) {
             (Some(p), _) => p,
             (None, Some(h)) => h.join("cache"),
-            (None, None) => env
-                .abs_var(vars::XDG_CACHE_HOME)?
-                .unwrap_or_else(|| env.home().join(".cache"))
-                .join("wharf"),
+            (None, None) => {
+                env.abs_var(vars::XDG_CACHE_HOME)?.unwrap_or_else(|| env.home().join(".cache")).join("wharf")
+            }
         };
         let lock_timeout = match env.var(vars::WHARF_LOCK_TIMEOUT) {
             None => DEFAULT_LOCK_TIMEOUT,

@@ -76,7 +76,11 @@ pub fn sanitize_name(raw: &str) -> String {
     }
     let trimmed: String = out.trim_matches('-').chars().take(MAX_NAME).collect();
     let trimmed = trimmed.trim_end_matches('-');
-    if trimmed.is_empty() { "project".to_string() } else { trimmed.to_string() }
+    if trimmed.is_empty() {
+        "project".to_string()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// The project's name: `[project].name` from `pyproject.toml`, else the folder name.
@@ -85,9 +89,7 @@ pub fn project_name(dir: &Path) -> String {
         .ok()
         .and_then(|t| t.parse::<toml::Table>().ok())
         .and_then(|t| t.get("project")?.get("name")?.as_str().map(str::to_owned));
-    let raw = from_pyproject
-        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_default();
+    let raw = from_pyproject.or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_default();
     sanitize_name(&raw)
 }
 

@@ -107,11 +107,8 @@ pub fn plan(judged: &[Judged], opts: PruneOptions, untracked: &[PathBuf]) -> Pla
         Status::Mismatch => opts.mismatch,
         Status::Valid | Status::Error => false,
     };
-    let kept_envs: HashMap<&Path, String> = judged
-        .iter()
-        .filter(|j| !goes(j))
-        .filter_map(|j| Some((j.env.as_deref()?, display(j))))
-        .collect();
+    let kept_envs: HashMap<&Path, String> =
+        judged.iter().filter(|j| !goes(j)).filter_map(|j| Some((j.env.as_deref()?, display(j)))).collect();
     let mut out = Plan::default();
     let mut seen = BTreeSet::new();
     for j in judged.iter().filter(|j| goes(j)) {
@@ -210,12 +207,8 @@ pub fn apply(plan: &Plan, doc: &mut RegistryDoc, envs_dir: &Path, env: &Env, dry
 
 /// Keep only the parts of `plan` that a confirmed preview showed as removable.
 pub fn restrict(plan: &mut Plan, preview: &Summary) {
-    let ok: BTreeSet<(Kind, &str)> = preview
-        .items
-        .iter()
-        .filter(|i| i.action == ItemAction::Removed)
-        .map(|i| (i.kind, i.path.as_str()))
-        .collect();
+    let ok: BTreeSet<(Kind, &str)> =
+        preview.items.iter().filter(|i| i.action == ItemAction::Removed).map(|i| (i.kind, i.path.as_str())).collect();
     plan.entries.retain(|(_, shown)| ok.contains(&(Kind::Entry, shown.as_str())));
     plan.envs.retain(|c| ok.contains(&(Kind::Env, c.path.to_string_lossy().as_ref())));
 }

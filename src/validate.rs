@@ -84,7 +84,7 @@ impl Code {
         match self {
             Code::ProjectMissing | Code::EnvMissing | Code::MarkerMissing | Code::Moved | Code::NotRegistered => {
                 Status::Orphaned
-            },
+            }
             Code::MarkerMismatch | Code::ModelMissing | Code::ModelCorrupt | Code::BacklinkMismatch => Status::Mismatch,
             Code::PermissionDenied | Code::IoError | Code::UnsetVariable => Status::Error,
         }
@@ -259,7 +259,12 @@ fn check_models(entry: &ProjectEntry, env: &Env, opts: Options, reasons: &mut Ve
             Err(e) => reasons.push(io_reason(&e, "cannot read model", &path)),
             Ok(m) if model.size.is_some_and(|s| s != m.len()) => reasons.push(Reason {
                 code: Code::ModelCorrupt,
-                message: format!("model `{name}`: `{}` is {} bytes, expected {}; {fix}", path.display(), m.len(), model.size.unwrap_or(0)),
+                message: format!(
+                    "model `{name}`: `{}` is {} bytes, expected {}; {fix}",
+                    path.display(),
+                    m.len(),
+                    model.size.unwrap_or(0)
+                ),
             }),
             Ok(_) if opts.full => match (&model.sha256, sha256_file(&path)) {
                 (Some(want), Ok(got)) if !want.eq_ignore_ascii_case(&got) => reasons.push(Reason {

@@ -12,7 +12,9 @@ use crate::paths::{vars, Env};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VenvError {
-    #[error("cannot run `{program}`: {source}\n  hint: install uv or python3 (with its venv module), or pass `--no-venv`")]
+    #[error(
+        "cannot run `{program}`: {source}\n  hint: install uv or python3 (with its venv module), or pass `--no-venv`"
+    )]
     Spawn { program: String, source: std::io::Error },
     #[error("`{command}` failed ({status}) creating `{dir}`:\n{stderr}\n  hint: pass `--python` to choose another interpreter, or `--no-venv`")]
     Failed { command: String, dir: PathBuf, status: std::process::ExitStatus, stderr: String },

@@ -21,7 +21,8 @@ fn registry_with_envs(t: &TestHome, envs: &[(&str, &str)]) {
         })
         .collect();
     fs::create_dir_all(t.envs_dir()).unwrap();
-    fs::write(t.registry_file(), serde_json::to_vec_pretty(&json!({"version": 2, "projects": projects})).unwrap()).unwrap();
+    fs::write(t.registry_file(), serde_json::to_vec_pretty(&json!({"version": 2, "projects": projects})).unwrap())
+        .unwrap();
 }
 
 fn item<'a>(doc: &'a Value, kind: &str, path: &Path) -> &'a Value {

@@ -101,7 +101,8 @@ fn init_on_a_migrated_project_writes_env_wharf_beside_the_legacy_marker() {
 #[test]
 fn v0_registry_walks_every_step() {
     let t = TestHome::new();
-    let raw = fs::read_to_string(fixture("registries/v0-bare.json")).unwrap().replace("@HOME@", t.home.to_str().unwrap());
+    let raw =
+        fs::read_to_string(fixture("registries/v0-bare.json")).unwrap().replace("@HOME@", t.home.to_str().unwrap());
     fs::create_dir_all(&t.wharf_home).unwrap();
     fs::write(t.registry_file(), &raw).unwrap();
     let (dry, out) = t.json(&["migrate", "--dry-run"]);
@@ -122,7 +123,13 @@ fn a_newer_registry_is_never_written() {
     fs::create_dir_all(&t.wharf_home).unwrap();
     fs::write(t.registry_file(), &raw).unwrap();
     let p = t.project("code/a");
-    for args in [vec!["list"], vec!["check", "--all"], vec!["init", "--no-venv", p.to_str().unwrap()], vec!["prune", "--yes"], vec!["migrate"]] {
+    for args in [
+        vec!["list"],
+        vec!["check", "--all"],
+        vec!["init", "--no-venv", p.to_str().unwrap()],
+        vec!["prune", "--yes"],
+        vec!["migrate"],
+    ] {
         let out = t.run(&args);
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         let err = text(&out.stderr);

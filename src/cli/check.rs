@@ -58,7 +58,8 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     if let (Some((dir, _)), true) = (&only, views.is_empty()) {
         views.push(unregistered(dir));
     }
-    let fail_on = if args.fail_on.is_empty() { vec![Status::Orphaned, Status::Mismatch, Status::Error] } else { args.fail_on };
+    let fail_on =
+        if args.fail_on.is_empty() { vec![Status::Orphaned, Status::Mismatch, Status::Error] } else { args.fail_on };
     let ok = views.iter().all(|p| !fail_on.contains(&p.status));
     if ctx.out.json {
         ctx.out.json(&CheckDoc { ok, projects: views });
@@ -76,7 +77,11 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// A project folder with no registry entry: not valid, and the fix is `wharf init`.

@@ -39,9 +39,14 @@ pub fn run(args: DoctorArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
             ctx.out.line(format!("moved the corrupt registry aside to `{a}`"));
         }
         if report.repaired {
-            ctx.out.line(format!("rebuilt {} entr{} from back-links", report.rebuilt.len(), if report.rebuilt.len() == 1 { "y" } else { "ies" }));
+            ctx.out.line(format!(
+                "rebuilt {} entr{} from back-links",
+                report.rebuilt.len(),
+                if report.rebuilt.len() == 1 { "y" } else { "ies" }
+            ));
         } else if unreadable || !report.unregistered.is_empty() {
-            ctx.out.status("hint: `wharf doctor --repair` rebuilds the missing entries from the environments' back-links");
+            ctx.out
+                .status("hint: `wharf doctor --repair` rebuilds the missing entries from the environments' back-links");
         }
     }
     Ok(if unreadable { ExitCode::from(3) } else { ExitCode::SUCCESS })

@@ -57,7 +57,9 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let what = match &outcome.action {
         Action::Created => format!("registered `{shown}`"),
         Action::Existing => format!("`{shown}` was already registered"),
-        Action::Relinked { from } => format!("relinked `{shown}` from `{from}` (the project moved; its environment is kept)"),
+        Action::Relinked { from } => {
+            format!("relinked `{shown}` from `{from}` (the project moved; its environment is kept)")
+        }
         Action::Copied { from } => format!("registered `{shown}` as a new project (a copy of `{from}`)"),
         Action::Adopted => format!("registered `{shown}` with the environment its marker names"),
     };

@@ -100,8 +100,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn registry(&self) -> Registry {
-        Registry::open(&self.layout, &self.env)
-            .with_wait_notice(|p| eprintln!("waiting for lock on `{}`", p.display()))
+        Registry::open(&self.layout, &self.env).with_wait_notice(|p| eprintln!("waiting for lock on `{}`", p.display()))
     }
 
     pub fn cwd() -> Result<PathBuf, CliError> {

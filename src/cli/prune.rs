@@ -57,7 +57,12 @@ fn confirm(preview: &Summary, ctx: &Ctx) -> bool {
     }
     eprintln!("wharf will remove:");
     for i in &going {
-        eprintln!("  {:<5} {} {}", kind(i.kind), i.path, if i.bytes > 0 { human_bytes(i.bytes) } else { String::new() });
+        eprintln!(
+            "  {:<5} {} {}",
+            kind(i.kind),
+            i.path,
+            if i.bytes > 0 { human_bytes(i.bytes) } else { String::new() }
+        );
     }
     eprint!("Remove {} ({})? [y/N] ", counts(preview), human_bytes(preview.reclaimed_bytes));
     let _ = std::io::stderr().flush();
@@ -81,7 +86,11 @@ fn kind(k: Kind) -> &'static str {
 fn counts(s: &Summary) -> String {
     let envs = s.count(Kind::Env, ItemAction::Removed);
     let entries = s.count(Kind::Entry, ItemAction::Removed);
-    format!("{envs} environment{} and {entries} entr{}", if envs == 1 { "" } else { "s" }, if entries == 1 { "y" } else { "ies" })
+    format!(
+        "{envs} environment{} and {entries} entr{}",
+        if envs == 1 { "" } else { "s" },
+        if entries == 1 { "y" } else { "ies" }
+    )
 }
 
 fn report(s: &Summary, ctx: &Ctx) {

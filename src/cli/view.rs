@@ -40,7 +40,13 @@ pub struct ProjectView {
 }
 
 fn model_view(m: &ModelRef) -> ModelView {
-    ModelView { name: m.name.clone(), source: m.source.clone(), sha256: m.sha256.clone(), size: m.size, path: m.path.clone() }
+    ModelView {
+        name: m.name.clone(),
+        source: m.source.clone(),
+        sha256: m.sha256.clone(),
+        size: m.size,
+        path: m.path.clone(),
+    }
 }
 
 pub fn project_view(j: &Judged, e: &ProjectEntry) -> ProjectView {
@@ -87,7 +93,11 @@ pub fn print_table(out: &Output, views: &[ProjectView], sizes: bool) {
     for v in views.iter().filter(|v| !v.reasons.is_empty()) {
         out.line(format!("\n{} {}", out.paint(v.status.as_str(), super::status_color(v.status.as_str())), v.path));
         for r in &v.reasons {
-            out.line(format!("  {}: {}", serde_json::to_value(r.code).unwrap_or_default().as_str().unwrap_or(""), r.message));
+            out.line(format!(
+                "  {}: {}",
+                serde_json::to_value(r.code).unwrap_or_default().as_str().unwrap_or(""),
+                r.message
+            ));
         }
     }
 }

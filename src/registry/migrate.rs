@@ -97,7 +97,8 @@ fn v0_to_v1(v: Value, _env: &Env) -> Result<Value, MigrateError> {
     Ok(Value::Object(obj))
 }
 
-const V1_KNOWN: &[&str] = &["venv_path", "venv_path_expanded", "project_name", "path_hash", "created_at", "last_validated"];
+const V1_KNOWN: &[&str] =
+    &["venv_path", "venv_path_expanded", "project_name", "path_hash", "created_at", "last_validated"];
 
 fn v1_to_v2(v: Value, env: &Env) -> Result<Value, MigrateError> {
     let mut obj = into_object(v, "the registry")?;
@@ -106,9 +107,9 @@ fn v1_to_v2(v: Value, env: &Env) -> Result<Value, MigrateError> {
     for (key, entry) in venvs {
         let mut e = into_object(entry, &format!("entry `{key}`"))?;
         let text = |e: &Map<String, Value>, k: &str| e.get(k).and_then(Value::as_str).map(str::to_owned);
-        let raw_env = text(&e, "venv_path").or_else(|| text(&e, "venv_path_expanded")).ok_or_else(|| {
-            MigrateError::Shape(format!("entry `{key}` has no `venv_path`"))
-        })?;
+        let raw_env = text(&e, "venv_path")
+            .or_else(|| text(&e, "venv_path_expanded"))
+            .ok_or_else(|| MigrateError::Shape(format!("entry `{key}` has no `venv_path`")))?;
         // `${HOME}` and other set variables expand now; an unset one falls back to the expansion the
         // old tool recorded; without that the raw text stays and validation names the variable.
         let expanded = expand_vars(&raw_env, env).ok().or_else(|| text(&e, "venv_path_expanded"));

@@ -157,7 +157,9 @@ impl Registry {
                 let mut name = self.file.file_name().unwrap_or_default().to_os_string();
                 name.push(format!(".corrupt-{stamp}"));
                 let aside = self.file.with_file_name(name);
-                std::fs::rename(&self.file, &aside).ctx("cannot move aside", &self.file).map_err(RegistryError::from)?;
+                std::fs::rename(&self.file, &aside)
+                    .ctx("cannot move aside", &self.file)
+                    .map_err(RegistryError::from)?;
                 let out = self.update_locked(f)?;
                 Ok((Some(aside), out))
             }
@@ -199,10 +201,18 @@ impl Registry {
     fn load(&self) -> Result<Loaded, RegistryError> {
         let corrupt = |reason: String| RegistryError::Corrupt { path: self.file.clone(), reason };
         let raw = match std::fs::metadata(&self.file) {
-            Ok(m) if m.len() > MAX_BYTES => return Err(corrupt(format!("{} bytes is over the 256 MiB limit", m.len()))),
+            Ok(m) if m.len() > MAX_BYTES => {
+                return Err(corrupt(format!("{} bytes is over the 256 MiB limit", m.len())))
+            }
             Ok(_) => std::fs::read(&self.file).ctx("cannot read", &self.file)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Loaded { doc: RegistryDoc::default(), found: Found::V2, steps: vec![], exists: false, raw: vec![] })
+                return Ok(Loaded {
+                    doc: RegistryDoc::default(),
+                    found: Found::V2,
+                    steps: vec![],
+                    exists: false,
+                    raw: vec![],
+                })
             }
             Err(e) => return Err(FsError::new("cannot read", &self.file, e).into()),
         };

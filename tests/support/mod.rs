@@ -70,7 +70,11 @@ impl TestHome {
     pub fn project(&self, rel: &str) -> PathBuf {
         let p = self.home.join(rel);
         std::fs::create_dir_all(&p).unwrap();
-        std::fs::write(p.join("pyproject.toml"), format!("[project]\nname = \"{}\"\n", p.file_name().unwrap().to_string_lossy())).unwrap();
+        std::fs::write(
+            p.join("pyproject.toml"),
+            format!("[project]\nname = \"{}\"\n", p.file_name().unwrap().to_string_lossy()),
+        )
+        .unwrap();
         p
     }
 
