@@ -104,8 +104,8 @@ pub fn run(registry: &Registry, envs_dir: &Path, repair: bool, stamp: &str) -> R
     let loaded = registry.read();
     let doc = match &loaded {
         Ok(l) => {
-            report.state = if l.exists { RegistryState::Ok } else { RegistryState::Missing };
-            report.version_found = l.exists.then_some(l.found.number());
+            report.state = if l.info.exists { RegistryState::Ok } else { RegistryState::Missing };
+            report.version_found = l.info.exists.then_some(l.info.found.number());
             report.entries = l.doc.projects.len();
             &l.doc
         }

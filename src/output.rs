@@ -32,14 +32,21 @@ impl Output {
         exit_on_broken_pipe(writeln!(out, "{}", s.as_ref()));
     }
 
-    /// Print `doc` as the command's JSON document, with `"schema"` first.
+    /// Print `doc` as the command's JSON document, with `"schema"` first. Streamed: a list of
+    /// 100,000 projects is never built as a second tree in memory.
     pub fn json<T: Serialize>(&self, doc: &T) {
-        let mut value = serde_json::to_value(doc).unwrap_or_default();
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("schema".into(), SCHEMA.into());
+        #[derive(Serialize)]
+        struct WithSchema<'a, T: Serialize> {
+            schema: u32,
+            #[serde(flatten)]
+            doc: &'a T,
         }
-        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        self.line(text);
+        let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+        let written = serde_json::to_writer_pretty(&mut out, &WithSchema { schema: SCHEMA, doc })
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
+            .and_then(|()| out.flush());
+        exit_on_broken_pipe(written);
     }
 
     /// A status message on stderr (hidden by `-q`).

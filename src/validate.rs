@@ -129,24 +129,6 @@ pub struct Judged {
     pub verdict: Verdict,
 }
 
-/// What a `stat` said, in validation's terms.
-enum Presence {
-    Dir,
-    Missing(&'static str),
-    Failed(Reason),
-}
-
-fn stat_dir(path: &Path, what: &str) -> Presence {
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => Presence::Dir,
-        Ok(_) => Presence::Missing("is not a folder"),
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
-            Presence::Missing("does not exist")
-        }
-        Err(e) => Presence::Failed(io_reason(&e, what, path)),
-    }
-}
-
 fn io_reason(e: &io::Error, what: &str, path: &Path) -> Reason {
     let code = if e.kind() == io::ErrorKind::PermissionDenied { Code::PermissionDenied } else { Code::IoError };
     Reason { code, message: format!("{what} `{}`: {e}", path.display()) }
@@ -167,44 +149,64 @@ fn expand(stored: &str, env: &Env, reasons: &mut Vec<Reason>) -> Option<PathBuf>
 }
 
 /// Judge one entry on its own (`moved` needs the others: see [`validate_all`]).
+///
+/// The marker and the back-link are read directly: a file read inside a folder proves the folder
+/// exists, so the common valid case costs two small reads and no `stat`. Only when a read fails is
+/// the folder examined, to say why.
 pub fn validate_entry(key: &str, entry: &ProjectEntry, env: &Env, opts: Options) -> Judged {
     let mut reasons = Vec::new();
     let project = expand(key, env, &mut reasons);
     let env_dir = expand(&entry.env.path, env, &mut reasons);
-    let project_here = project.as_deref().is_some_and(|p| check_dir(p, "project", Code::ProjectMissing, &mut reasons));
-    let env_here = env_dir.as_deref().is_some_and(|e| check_dir(e, "environment", Code::EnvMissing, &mut reasons));
-    if let (true, Some(p), Some(e)) = (project_here, &project, &env_dir) {
-        check_marker(p, e, entry, env, &mut reasons);
+    if let Some(p) = &project {
+        check_marker(p, env_dir.as_deref(), entry, env, &mut reasons);
     }
-    if let (true, Some(p), Some(e)) = (env_here, &project, &env_dir) {
-        check_backlink(p, e, env, &mut reasons);
+    if let Some(e) = &env_dir {
+        check_backlink(project.as_deref(), e, env, &mut reasons);
     }
     check_models(entry, env, opts, &mut reasons);
     Judged { key: key.to_string(), project, env: env_dir, verdict: Verdict::from_reasons(reasons) }
 }
 
-fn check_dir(path: &Path, what: &str, missing: Code, reasons: &mut Vec<Reason>) -> bool {
-    match stat_dir(path, what) {
-        Presence::Dir => true,
-        Presence::Missing(why) => {
-            reasons.push(Reason { code: missing, message: format!("{what} `{}` {why}", path.display()) });
-            false
+/// After a failed read inside `dir`: is `dir` itself missing (push `missing` and return true)?
+fn folder_missing(dir: &Path, what: &str, missing: Code, reasons: &mut Vec<Reason>) -> bool {
+    let why = match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => return false,
+        Ok(_) => "is not a folder".to_string(),
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            "does not exist".to_string()
         }
-        Presence::Failed(r) => {
-            reasons.push(r);
-            false
+        Err(e) => {
+            reasons.push(io_reason(&e, &format!("cannot read {what}"), dir));
+            return true;
         }
-    }
+    };
+    reasons.push(Reason { code: missing, message: format!("{what} `{}` {why}", dir.display()) });
+    true
 }
 
-fn check_marker(project_dir: &Path, env_dir: &Path, entry: &ProjectEntry, env: &Env, reasons: &mut Vec<Reason>) {
+fn check_marker(
+    project_dir: &Path,
+    env_dir: Option<&Path>,
+    entry: &ProjectEntry,
+    env: &Env,
+    reasons: &mut Vec<Reason>,
+) {
     let marker = match project::read_marker(project_dir, entry.legacy_marker) {
         Ok(Some(m)) => m,
         Ok(None) => {
-            let message = format!("no `{}` in `{}`; run `wharf init` there", project::MARKER, project_dir.display());
-            return reasons.push(Reason { code: Code::MarkerMissing, message });
+            if !folder_missing(project_dir, "project", Code::ProjectMissing, reasons) {
+                let message =
+                    format!("no `{}` in `{}`; run `wharf init` there", project::MARKER, project_dir.display());
+                reasons.push(Reason { code: Code::MarkerMissing, message });
+            }
+            return;
         }
-        Err(e) => return reasons.push(io_reason(&e.source, "cannot read marker", &e.path)),
+        Err(e) => {
+            if !folder_missing(project_dir, "project", Code::ProjectMissing, reasons) {
+                reasons.push(io_reason(&e.source, "cannot read marker", &e.path));
+            }
+            return;
+        }
     };
     let file = marker.file.display();
     match marker.env.as_deref().map(|raw| expand_vars(raw, env)) {
@@ -213,11 +215,13 @@ fn check_marker(project_dir: &Path, env_dir: &Path, entry: &ProjectEntry, env: &
             message: format!("`{file}` names no environment ({} is missing)", project::KEY_ENV),
         }),
         Some(Err(e)) => reasons.push(Reason { code: Code::UnsetVariable, message: format!("`{file}`: {e}") }),
-        Some(Ok(named)) if Path::new(&named) != env_dir => reasons.push(Reason {
-            code: Code::MarkerMismatch,
-            message: format!("`{file}` names `{named}`, the registry has `{}`", env_dir.display()),
-        }),
-        Some(Ok(_)) => {}
+        Some(Ok(named)) => match env_dir {
+            Some(e) if Path::new(&named) != e => reasons.push(Reason {
+                code: Code::MarkerMismatch,
+                message: format!("`{file}` names `{named}`, the registry has `{}`", e.display()),
+            }),
+            _ => {}
+        },
     }
     if let (Some(mine), Some(theirs)) = (&entry.id, &marker.id) {
         if mine != theirs {
@@ -229,18 +233,24 @@ fn check_marker(project_dir: &Path, env_dir: &Path, entry: &ProjectEntry, env: &
     }
 }
 
-fn check_backlink(project_dir: &Path, env_dir: &Path, env: &Env, reasons: &mut Vec<Reason>) {
+fn check_backlink(project_dir: Option<&Path>, env_dir: &Path, env: &Env, reasons: &mut Vec<Reason>) {
     match project::read_backlink(env_dir) {
-        Ok(None) => {}
+        Ok(None) => {
+            folder_missing(env_dir, "environment", Code::EnvMissing, reasons);
+        }
         Ok(Some(link)) => match expand_vars(&link.project, env) {
-            Ok(p) if Path::new(&p) == project_dir => {}
+            Ok(p) if project_dir.is_none_or(|d| Path::new(&p) == d) => {}
             Ok(p) => reasons.push(Reason {
                 code: Code::BacklinkMismatch,
                 message: format!("environment `{}` belongs to `{p}`", env_dir.display()),
             }),
             Err(e) => reasons.push(Reason { code: Code::UnsetVariable, message: e.to_string() }),
         },
-        Err(ProjectError::Fs(e)) => reasons.push(io_reason(&e.source, "cannot read back-link", &e.path)),
+        Err(ProjectError::Fs(e)) => {
+            if !folder_missing(env_dir, "environment", Code::EnvMissing, reasons) {
+                reasons.push(io_reason(&e.source, "cannot read back-link", &e.path));
+            }
+        }
         Err(e) => reasons.push(Reason { code: Code::BacklinkMismatch, message: e.to_string() }),
     }
 }
@@ -348,7 +358,7 @@ pub fn run(
                 e.last_validated = Some(stamp.clone());
             }
         }
-        Ok::<_, RegistryError>((doc.clone(), judged))
+        Ok::<_, RegistryError>(judged)
     });
     let warning = match stamped {
         Ok(Some((doc, judged))) => return Ok(Validation { doc, judged, warning: None }),

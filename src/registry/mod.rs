@@ -58,12 +58,18 @@ impl RegistryError {
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub doc: RegistryDoc,
+    pub info: LoadInfo,
+    raw: Vec<u8>,
+}
+
+/// Where a document came from.
+#[derive(Debug, Clone)]
+pub struct LoadInfo {
     /// The version the file was in (`V2` for a file that does not exist yet).
     pub found: Found,
     /// Migration steps applied in memory.
     pub steps: Vec<&'static str>,
     pub exists: bool,
-    raw: Vec<u8>,
 }
 
 type WaitNotice = Box<dyn Fn(&Path) + Send + Sync>;
@@ -119,7 +125,19 @@ impl Registry {
     }
 
     /// Lock exclusively, read, let `f` change the document, save if it changed, unlock.
-    pub fn update<T, E>(&self, f: impl FnOnce(&mut RegistryDoc, &Loaded) -> Result<T, E>) -> Result<T, E>
+    pub fn update<T, E>(&self, f: impl FnOnce(&mut RegistryDoc, &LoadInfo) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<RegistryError>,
+    {
+        let _guard = self.lock(Mode::Exclusive).map_err(RegistryError::from)?;
+        self.update_locked(f).map(|(_, t)| t)
+    }
+
+    /// Like [`Registry::update`], and hand back the document as saved (no copy is made).
+    pub fn update_keep<T, E>(
+        &self,
+        f: impl FnOnce(&mut RegistryDoc, &LoadInfo) -> Result<T, E>,
+    ) -> Result<(RegistryDoc, T), E>
     where
         E: From<RegistryError>,
     {
@@ -127,8 +145,11 @@ impl Registry {
         self.update_locked(f)
     }
 
-    /// Like [`Registry::update`], but gives up at once (`Ok(None)`) if the lock is busy.
-    pub fn try_update<T, E>(&self, f: impl FnOnce(&mut RegistryDoc, &Loaded) -> Result<T, E>) -> Result<Option<T>, E>
+    /// Like [`Registry::update_keep`], but gives up at once (`Ok(None)`) if the lock is busy.
+    pub fn try_update<T, E>(
+        &self,
+        f: impl FnOnce(&mut RegistryDoc, &LoadInfo) -> Result<T, E>,
+    ) -> Result<Option<(RegistryDoc, T)>, E>
     where
         E: From<RegistryError>,
     {
@@ -146,7 +167,7 @@ impl Registry {
     pub fn recover<T, E>(
         &self,
         stamp: &str,
-        f: impl FnOnce(&mut RegistryDoc, &Loaded) -> Result<T, E>,
+        f: impl FnOnce(&mut RegistryDoc, &LoadInfo) -> Result<T, E>,
     ) -> Result<(Option<PathBuf>, T), E>
     where
         E: From<RegistryError>,
@@ -160,41 +181,44 @@ impl Registry {
                 std::fs::rename(&self.file, &aside)
                     .ctx("cannot move aside", &self.file)
                     .map_err(RegistryError::from)?;
-                let out = self.update_locked(f)?;
+                let (_, out) = self.update_locked(f)?;
                 Ok((Some(aside), out))
             }
             Err(e) => Err(e.into()),
-            Ok(_) => self.update_locked(f).map(|t| (None, t)),
+            Ok(_) => self.update_locked(f).map(|(_, t)| (None, t)),
         }
     }
 
     /// Rewrite the file in the current version now (with the `.v<N>.bak` copy), or with `dry_run`
     /// only say what would happen.
     pub fn migrate(&self, dry_run: bool) -> Result<MigrateReport, RegistryError> {
-        let report = |l: &Loaded| MigrateReport {
+        let report = |doc: &RegistryDoc, l: &LoadInfo| MigrateReport {
             registry: self.file.display().to_string(),
             dry_run,
             from: l.found.number(),
             to: CURRENT_VERSION,
             steps: l.steps.iter().map(|s| s.to_string()).collect(),
             backup: (l.exists && l.found < Found::V2).then(|| backup_path(&self.file, l.found).display().to_string()),
-            entries: l.doc.projects.len(),
+            entries: doc.projects.len(),
         };
         if dry_run {
-            return Ok(report(&self.read()?));
+            let l = self.read()?;
+            return Ok(report(&l.doc, &l.info));
         }
-        self.update(|_, l| Ok(report(l)))
+        self.update(|doc, l| Ok(report(doc, l)))
     }
 
-    fn update_locked<T, E>(&self, f: impl FnOnce(&mut RegistryDoc, &Loaded) -> Result<T, E>) -> Result<T, E>
+    fn update_locked<T, E>(
+        &self,
+        f: impl FnOnce(&mut RegistryDoc, &LoadInfo) -> Result<T, E>,
+    ) -> Result<(RegistryDoc, T), E>
     where
         E: From<RegistryError>,
     {
-        let loaded = self.load()?;
-        let mut doc = loaded.doc.clone();
-        let out = f(&mut doc, &loaded)?;
-        self.save(&loaded, &doc)?;
-        Ok(out)
+        let Loaded { mut doc, info, raw } = self.load()?;
+        let out = f(&mut doc, &info)?;
+        self.save(&info, &raw, &doc)?;
+        Ok((doc, out))
     }
 
     /// Read and migrate; the caller holds the lock.
@@ -206,16 +230,19 @@ impl Registry {
             }
             Ok(_) => std::fs::read(&self.file).ctx("cannot read", &self.file)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Loaded {
-                    doc: RegistryDoc::default(),
-                    found: Found::V2,
-                    steps: vec![],
-                    exists: false,
-                    raw: vec![],
-                })
+                let info = LoadInfo { found: Found::V2, steps: vec![], exists: false };
+                return Ok(Loaded { doc: RegistryDoc::default(), info, raw: vec![] });
             }
             Err(e) => return Err(FsError::new("cannot read", &self.file, e).into()),
         };
+        // The common case, a current file, is read straight into the structs; anything else (older,
+        // newer, or broken) goes through `Value` so migrations and diagnostics see the raw shape.
+        if let Ok(doc) = serde_json::from_slice::<RegistryDoc>(&raw) {
+            if doc.version == CURRENT_VERSION {
+                let info = LoadInfo { found: Found::V2, steps: vec![], exists: true };
+                return Ok(Loaded { doc, info, raw });
+            }
+        }
         let value: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| corrupt(e.to_string()))?;
         let (value, found, steps) = migrate::migrate(value, &self.env).map_err(|e| match e {
             migrate::MigrateError::Newer(found) => {
@@ -224,22 +251,22 @@ impl Registry {
             migrate::MigrateError::Shape(reason) => corrupt(reason),
         })?;
         let doc: RegistryDoc = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
-        Ok(Loaded { doc, found, steps, exists: true, raw })
+        Ok(Loaded { doc, info: LoadInfo { found, steps, exists: true }, raw })
     }
 
     /// Write `doc` if it differs from what was read; the caller holds the exclusive lock.
-    fn save(&self, loaded: &Loaded, doc: &RegistryDoc) -> Result<(), RegistryError> {
-        if !loaded.exists && *doc == RegistryDoc::default() {
+    fn save(&self, info: &LoadInfo, raw: &[u8], doc: &RegistryDoc) -> Result<(), RegistryError> {
+        if !info.exists && *doc == RegistryDoc::default() {
             return Ok(());
         }
         let bytes = render(doc);
-        if loaded.exists && bytes == loaded.raw {
+        if info.exists && bytes == raw {
             return Ok(());
         }
-        if loaded.exists && loaded.found < Found::V2 {
-            let bak = backup_path(&self.file, loaded.found);
+        if info.exists && info.found < Found::V2 {
+            let bak = backup_path(&self.file, info.found);
             if !bak.exists() {
-                fsx::write_atomic(&bak, &loaded.raw)?;
+                fsx::write_atomic(&bak, raw)?;
             }
         }
         fsx::write_atomic(&self.file, &bytes)?;
@@ -260,10 +287,9 @@ pub struct MigrateReport {
     pub entries: usize,
 }
 
-/// Pretty JSON with sorted keys (going through `Value`, whose map is a `BTreeMap`), newline-terminated.
+/// Pretty JSON with sorted keys (see `schema.rs`), newline-terminated.
 pub fn render(doc: &RegistryDoc) -> Vec<u8> {
-    let value = serde_json::to_value(doc).unwrap_or_default();
-    let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
+    let mut bytes = serde_json::to_vec_pretty(doc).unwrap_or_default();
     bytes.push(b'\n');
     bytes
 }
