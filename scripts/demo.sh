@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# wharf's main job, end to end, on the sample project in fixtures/ — offline, in a temp folder.
+# It builds wharf, registers a copy of the sample project (creating its environment), registers a
+# scratch project and deletes it, then shows list, check, and a prune that cleans up the orphan.
+# Nothing outside the temp folder is touched: WHARF_HOME points into it.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+wharf="$here/target/release/wharf"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/wharf-demo.XXXXXX")
+export WHARF_HOME="$work/wharf-home"
+trap 'echo; echo "(demo files are in $work; remove them with: rm -rf $work)"' EXIT
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+cp -R "$here/fixtures/sample-project" "$work/sample-project"
+mkdir -p "$work/scratch"
+
+step wharf init sample-project
+"$wharf" init "$work/sample-project"
+step cat sample-project/.env.wharf
+cat "$work/sample-project/.env.wharf"
+step wharf init scratch --no-venv
+"$wharf" init --no-venv "$work/scratch"
+step rm -rf scratch
+rm -rf "$work/scratch"
+step wharf list --sizes
+"$wharf" list --sizes
+step wharf check sample-project
+"$wharf" check "$work/sample-project"
+step "wharf check --all    # exits 1: scratch is orphaned"
+"$wharf" check --all || echo "(exit $?)"
+step wharf prune --dry-run
+"$wharf" prune --dry-run
+step wharf prune --yes
+"$wharf" prune --yes
+step wharf check --all --json
+"$wharf" check --all --json
