@@ -55,7 +55,8 @@ fn open_private(path: &Path) -> io::Result<File> {
     o.open(path)
 }
 
-/// Write `bytes` to `path` atomically (see the module invariants).
+/// Write `bytes` to `path` atomically (see the module invariants). A new file is 0600; a file that
+/// existed keeps its permissions (a user's `.env.wharf` stays as readable as they made it).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     create_dir_private(dir)?;
@@ -64,6 +65,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     let result = (|| {
         let mut f = open_private(&tmp).ctx("cannot create", &tmp)?;
         f.write_all(bytes).ctx("cannot write", &tmp)?;
+        if let Ok(old) = fs::metadata(path) {
+            f.set_permissions(old.permissions()).ctx("cannot set permissions of", &tmp)?;
+        }
         f.sync_all().ctx("cannot sync", &tmp)?;
         fs::rename(&tmp, path).ctx("cannot replace", path)?;
         sync_dir(dir);
@@ -224,6 +228,19 @@ mod tests {
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "two");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_private_and_rewrites_keep_the_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("new");
+        write_atomic(&p, b"x").unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomic(&p, b"y").unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o644);
     }
 
     #[cfg(unix)]

@@ -106,28 +106,27 @@ pub fn acquire(path: &Path, mode: Mode, timeout: Duration, on_wait: &dyn Fn(&Pat
     std::thread::spawn(move || {
         let mut rw = fd_lock::RwLock::new(clone);
         match mode {
-            Mode::Exclusive => match rw.write() {
-                Ok(g) => {
-                    if tx.send(Ok(())).is_ok() {
-                        std::mem::forget(g);
-                    }
-                }
-                Err(e) => drop(tx.send(Err(e))),
-            },
-            Mode::Shared => match rw.read() {
-                Ok(g) => {
-                    if tx.send(Ok(())).is_ok() {
-                        std::mem::forget(g);
-                    }
-                }
-                Err(e) => drop(tx.send(Err(e))),
-            },
+            Mode::Exclusive => hand_over(rw.write(), &tx),
+            Mode::Shared => hand_over(rw.read(), &tx),
         }
     });
     match rx.recv_timeout(timeout) {
         Ok(Ok(())) => Ok(LockGuard { _file: file }),
         Ok(Err(source)) => Err(lock_err(source)),
         Err(_) => Err(LockError::Timeout { path: path.to_path_buf(), waited: timeout }),
+    }
+}
+
+/// On the helper thread: keep the lock (forget the guard) only if the waiter is still there to take
+/// it; otherwise the guard drops and the lock is released at once.
+fn hand_over<G>(got: io::Result<G>, tx: &mpsc::SyncSender<io::Result<()>>) {
+    match got {
+        Ok(guard) => {
+            if tx.send(Ok(())).is_ok() {
+                std::mem::forget(guard);
+            }
+        }
+        Err(e) => drop(tx.send(Err(e))),
     }
 }
 
