@@ -1,6 +1,6 @@
 //! Dotenv files that wharf shares with their owner (`.env.wharf`, legacy `.env.uve`).
 //!
-//! Parsing follows the common dotenv dialect (python-dotenv, dotenvy, uv's `--env-file`): `KEY=VALUE`,
+//! Parsing follows the common dotenv dialect (python-dotenv, dotenvy, direnv's `dotenv`): `KEY=VALUE`,
 //! an optional `export ` prefix, `#` comments (inline after unquoted values when preceded by space),
 //! single quotes (literal), double quotes (`\n \t \" \\` escapes, may span lines), LF or CRLF.
 //! Values are returned raw: `${HOME}` stays unexpanded, because wharf expands it itself with the

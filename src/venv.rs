@@ -1,7 +1,7 @@
 //! Creating the environment folder: `uv venv` when `uv` is on `PATH`, else `python3 -m venv`.
 //!
 //! Like `uv venv`, the environment gets no pip unless asked (`seed`): wharf's environments are meant
-//! for `uv run --env-file .env.wharf` and `uv pip`, and skipping pip makes `init` fast. An existing
+//! for `uv run` and `uv pip` (with the marker exported), and skipping pip makes `init` fast. An existing
 //! environment (one with `pyvenv.cfg`) is left alone, so `init` stays idempotent.
 
 use std::path::{Path, PathBuf};

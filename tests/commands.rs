@@ -153,3 +153,49 @@ fn completions_and_help_are_there() {
     let help = t.run(&["prune", "--help"]);
     assert!(text(&help.stdout).contains("--dry-run"));
 }
+
+/// The `uv` binary for the uv tests: `WHARF_TEST_UV`, else one on PATH. `.ci/run` installs uv from
+/// PyPI and sets `WHARF_TEST_REQUIRE_UV=1`, so there a missing uv fails instead of skipping.
+fn uv() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("WHARF_TEST_UV").map(std::path::PathBuf::from).filter(|p| p.is_file()).or_else(|| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join("uv")).find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(std::env::var_os("WHARF_TEST_REQUIRE_UV").is_none(), "uv is required here: pip install uv");
+        eprintln!("skipped: no uv found (set WHARF_TEST_UV or put uv on PATH)");
+    }
+    found
+}
+
+#[test]
+fn init_uses_uv_when_it_is_on_path_and_uv_then_runs_in_that_env() {
+    let Some(uv) = uv() else { return };
+    let t = TestHome::new();
+    let p = t.project("code/uvproj");
+    fs::write(p.join("pyproject.toml"), "[project]\nname = \"uvproj\"\nversion = \"0.1.0\"\ndependencies = []\n")
+        .unwrap();
+    let path = format!("{}:{}", uv.parent().unwrap().display(), support::path_without_uv());
+    let out = t.cmd().env("PATH", &path).args(["init", "--json", p.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let env = Path::new(v["project"]["env"]["expanded"].as_str().unwrap()).to_path_buf();
+    let cfg = fs::read_to_string(env.join("pyvenv.cfg")).unwrap();
+    assert!(cfg.contains("uv = "), "made by `uv venv`: {cfg}");
+    // The marker, exported into the shell, is what points uv at wharf's environment.
+    let run = std::process::Command::new("bash")
+        .current_dir(&p)
+        .env_clear()
+        .env("PATH", &path)
+        .env("HOME", &t.home)
+        .env("UV_CACHE_DIR", t.root().join("uv-cache"))
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .args([
+            "-c",
+            "set -a; . ./.env.wharf; set +a; uv run --offline --quiet python -c 'import sys; print(sys.prefix)'",
+        ])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(text(&run.stdout).trim(), env.to_str().unwrap());
+    assert!(!p.join(".venv").exists(), "uv did not make a .venv of its own");
+}

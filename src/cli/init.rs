@@ -66,7 +66,10 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     ctx.out.status(what);
     let env_note = if outcome.created_env { "created" } else { "kept" };
     ctx.out.status(format!("  environment ({env_note}): {}", outcome.env.expanded));
-    ctx.out.status(format!("  marker: {}/.env.wharf (use `uv run --env-file .env.wharf …`)", shown));
+    ctx.out.status(format!("  marker: {shown}/.env.wharf"));
+    ctx.out.status(
+        "  use it: `set -a; . ./.env.wharf; set +a` then `uv run …` (or `dotenv .env.wharf` in direnv's .envrc)",
+    );
     ctx.out.line(&outcome.env.expanded);
     Ok(ExitCode::SUCCESS)
 }
