@@ -170,3 +170,33 @@ fn sample_project_markers_keep_user_settings_on_first_init() {
         "{marker}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_project_reached_through_a_symlink_is_keyed_by_its_real_path() {
+    let t = TestHome::new();
+    let real = t.project("code/real");
+    let link = t.home.join("shortcut");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let v = t.init(&link);
+    assert_eq!(v["project"]["path"], real.to_str().unwrap());
+    assert_eq!(v["project"]["key"], "${HOME}/code/real");
+    let again = t.init(&real);
+    assert_eq!(again["project"]["action"]["kind"], "existing");
+    assert_eq!(t.registry()["projects"].as_object().unwrap().len(), 1);
+}
+
+#[test]
+fn an_env_whose_back_link_names_another_project_is_a_mismatch() {
+    let t = TestHome::new();
+    let a = t.project("code/a");
+    let v = t.init(&a);
+    let env = env_of(&v);
+    let link = env.join(".wharf-project.json");
+    let text = fs::read_to_string(&link).unwrap().replace("${HOME}/code/a", "${HOME}/code/intruder");
+    fs::write(&link, text).unwrap();
+    let (check, out) = t.json(&["check", a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(check["projects"][0]["status"], "mismatch");
+    assert_eq!(codes(&check, &a), ["backlink_mismatch"]);
+}

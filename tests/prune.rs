@@ -186,3 +186,47 @@ fn pruning_many_orphans_writes_the_registry_once() {
     assert_eq!(registry.writes(), 1);
     assert_eq!(t.registry()["projects"].as_object().unwrap().len(), 10);
 }
+
+/// Run `wharf prune` on a real pseudo-terminal (util-linux `script`), answering `answer`.
+#[cfg(unix)]
+fn prune_on_a_terminal(t: &TestHome, answer: &str) -> std::process::Output {
+    use std::io::Write;
+    let wharf = assert_cmd::cargo::cargo_bin("wharf");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{} prune", wharf.display()), "/dev/null"])
+        .env_clear()
+        .env("PATH", support::path_without_uv())
+        .env("HOME", &t.home)
+        .env("WHARF_HOME", &t.wharf_home)
+        .env("NO_COLOR", "1")
+        .env("TERM", "dumb")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the command on a pty");
+    child.stdin.as_mut().unwrap().write_all(answer.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn on_a_terminal_prune_asks_and_no_is_the_default() {
+    let t = TestHome::new();
+    let gone = t.project("code/gone");
+    let v = t.init(&gone);
+    let env = Path::new(v["project"]["env"]["expanded"].as_str().unwrap()).to_path_buf();
+    fs::remove_dir_all(&gone).unwrap();
+
+    let out = prune_on_a_terminal(&t, "\n");
+    let screen = text(&out.stdout);
+    assert!(screen.contains("[y/N]"), "{screen}");
+    assert!(screen.contains(env.to_str().unwrap()), "the question lists what would go: {screen}");
+    assert!(env.is_dir(), "Enter means no");
+    assert_eq!(t.registry()["projects"].as_object().unwrap().len(), 1);
+
+    let out = prune_on_a_terminal(&t, "y\n");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(!env.exists());
+    assert_eq!(t.registry()["projects"].as_object().unwrap().len(), 0);
+}

@@ -138,3 +138,23 @@ fn a_newer_registry_is_never_written() {
     assert_eq!(fs::read_to_string(t.registry_file()).unwrap(), raw);
     assert!(!p.join(".env.wharf").exists());
 }
+
+#[test]
+fn unknown_keys_at_every_level_survive_a_write() {
+    let t = TestHome::new();
+    fs::create_dir_all(&t.wharf_home).unwrap();
+    fs::copy(fixture("registries/v2-unknown-keys.json"), t.registry_file()).unwrap();
+    let p = t.project("code/other");
+    t.init(&p); // a write that changes another entry
+    let reg = t.registry();
+    assert_eq!(reg["annotations"], serde_json::json!({"owner": "platform-team", "z": [1, 2, 3]}));
+    let app = &reg["projects"]["${HOME}/code/app"];
+    assert_eq!(app["labels"], serde_json::json!(["gpu", "nightly"]));
+    assert_eq!(app["env"]["python"], "3.12");
+    assert_eq!(app["models"][0]["quant"], "q4");
+    // Sorted keys: "annotations" < "projects" < "version" in the text itself.
+    let text = fs::read_to_string(t.registry_file()).unwrap();
+    let pos = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
+    assert!(pos("annotations") < pos("projects") && pos("projects") < pos("version"), "{text}");
+    assert!(!t.wharf_home.join("registry.json.v2.bak").exists(), "no backup for a file already current");
+}
