@@ -106,6 +106,12 @@ pub fn new_id() -> String {
     format!("{n:016x}")
 }
 
+/// The nearest folder at or above `start` that holds a marker (`.env.wharf` or `.env.uve`), so that
+/// `wharf check` works from anywhere inside a project, as `uv` and `cargo` do.
+pub fn find_root(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find(|d| d.join(MARKER).is_file() || d.join(LEGACY_MARKER).is_file()).map(Path::to_path_buf)
+}
+
 /// What a marker says (values raw, `${HOME}` not expanded).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MarkerInfo {

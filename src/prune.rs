@@ -224,7 +224,8 @@ pub fn run(
     let env = registry.env();
     let compute = |doc: &mut RegistryDoc, dry_run: bool, preview: Option<&Summary>| {
         let judged = validate::validate_all(doc, env, validate::Options::default());
-        let mut p = plan(&judged, opts, &scan_envs_dir(envs_dir));
+        let untracked = if opts.untracked { scan_envs_dir(envs_dir) } else { Vec::new() };
+        let mut p = plan(&judged, opts, &untracked);
         if let Some(preview) = preview {
             restrict(&mut p, preview);
         }

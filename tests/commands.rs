@@ -199,3 +199,19 @@ fn init_uses_uv_when_it_is_on_path_and_uv_then_runs_in_that_env() {
     assert_eq!(text(&run.stdout).trim(), env.to_str().unwrap());
     assert!(!p.join(".venv").exists(), "uv did not make a .venv of its own");
 }
+
+#[test]
+fn check_without_a_path_finds_the_project_from_a_subfolder() {
+    let t = TestHome::new();
+    let p = t.project("code/app");
+    t.init(&p);
+    let deep = p.join("src/app/models");
+    fs::create_dir_all(&deep).unwrap();
+    let out = t.cmd().current_dir(&deep).args(["check", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["projects"][0]["path"], p.to_str().unwrap());
+    // An explicit PATH means exactly that folder.
+    let out = t.run(&["check", deep.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -16,7 +16,7 @@ use super::{CliError, Ctx};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The project to check (default: the current folder)
+    /// The project to check (default: the project around the current folder, found by its marker)
     #[arg(conflicts_with = "all")]
     pub path: Option<PathBuf>,
     /// Check every registered project
@@ -45,7 +45,10 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
                 Some(p) => p.clone(),
                 None => Ctx::cwd()?,
             };
-            let dir = project::canonical(&path).map_err(|e| CliError::Usage(e.to_string()))?;
+            let mut dir = project::canonical(&path).map_err(|e| CliError::Usage(e.to_string()))?;
+            if args.path.is_none() {
+                dir = project::find_root(&dir).unwrap_or(dir);
+            }
             Some((dir.clone(), HomePath::from_path(&dir, ctx.env.home()).map_err(CliError::failed)?.to_string()))
         }
     };

@@ -24,8 +24,9 @@ pub struct InitArgs {
     /// Install pip into the environment (like `uv venv --seed`)
     #[arg(long, conflicts_with = "no_venv")]
     pub seed: bool,
-    /// Ignore the id and environment an existing marker names: new id, standard environment
-    /// (other lines of .env.wharf are kept)
+    /// For a project not yet registered: ignore the id and environment its marker names (say, a
+    /// copied or hand-edited .env.wharf) and take a new id and the standard environment. Other
+    /// lines of .env.wharf are kept
     #[arg(long)]
     pub force: bool,
 }
