@@ -7,6 +7,7 @@
 
 pub mod doctor;
 pub mod dotenv;
+pub mod fetch;
 pub mod fsx;
 pub mod home_path;
 pub mod init;
@@ -15,6 +16,7 @@ pub mod paths;
 pub mod project;
 pub mod prune;
 pub mod registry;
+pub mod store;
 pub mod validate;
 pub mod venv;
 

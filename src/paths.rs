@@ -26,7 +26,20 @@ pub mod vars {
     pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
     pub const NO_COLOR: &str = "NO_COLOR";
     pub const PATH: &str = "PATH";
+    pub const HF_ENDPOINT: &str = "HF_ENDPOINT";
+    pub const HF_TOKEN: &str = "HF_TOKEN";
+    pub const HF_HOME: &str = "HF_HOME";
+    pub const HF_HUB_CACHE: &str = "HF_HUB_CACHE";
+    pub const HF_HUB_OFFLINE: &str = "HF_HUB_OFFLINE";
+    pub const WHARF_OFFLINE: &str = "WHARF_OFFLINE";
+    pub const WHARF_MIRRORS: &str = "WHARF_MIRRORS";
+    pub const WHARF_MAX_RETRIES: &str = "WHARF_MAX_RETRIES";
+    pub const WHARF_RETRY_BASE_MS: &str = "WHARF_RETRY_BASE_MS";
+    pub const WHARF_STALL_TIMEOUT: &str = "WHARF_STALL_TIMEOUT";
 }
+
+/// The public Hugging Face hub.
+pub const DEFAULT_HF_ENDPOINT: &str = "https://huggingface.co";
 
 /// Default time to wait for the registry lock.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,6 +52,8 @@ pub enum PathsError {
     NotAbsolute { var: &'static str, value: String },
     #[error("`{var}` must be a number of seconds, got `{value}`")]
     BadTimeout { var: &'static str, value: String },
+    #[error("`{var}` must be a whole number, got `{value}`")]
+    BadNumber { var: &'static str, value: String },
 }
 
 /// A snapshot of the environment: the home directory and the variables wharf reads.
@@ -81,6 +96,60 @@ impl Env {
             Some(v) => Err(PathsError::NotAbsolute { var: name, value: v.to_string() }),
         }
     }
+}
+
+fn truthy(v: Option<&str>) -> bool {
+    v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+fn number<T: std::str::FromStr>(env: &Env, var: &'static str, default: T) -> Result<T, PathsError> {
+    match env.var(var) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| PathsError::BadNumber { var, value: v.to_string() }),
+    }
+}
+
+/// The model store's configuration from the environment; `offline` and `allow_http` are the
+/// command-line flags (the variables `WHARF_OFFLINE` and `HF_HUB_OFFLINE` also turn offline on).
+pub fn store_config(
+    env: &Env,
+    layout: &Layout,
+    offline: bool,
+    allow_http: bool,
+) -> Result<crate::store::pull::StoreConfig, PathsError> {
+    let hub_cache = match (env.abs_var(vars::HF_HUB_CACHE)?, env.abs_var(vars::HF_HOME)?) {
+        (Some(p), _) => p,
+        (None, Some(h)) => h.join("hub"),
+        (None, None) => {
+            env.abs_var(vars::XDG_CACHE_HOME)?.unwrap_or_else(|| env.home().join(".cache")).join("huggingface/hub")
+        }
+    };
+    let mut endpoints = vec![env.var(vars::HF_ENDPOINT).unwrap_or(DEFAULT_HF_ENDPOINT).to_string()];
+    endpoints.extend(
+        env.var(vars::WHARF_MIRRORS)
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned),
+    );
+    let stall = number(env, vars::WHARF_STALL_TIMEOUT, 30.0f64)?;
+    Ok(crate::store::pull::StoreConfig {
+        hub_cache,
+        wharf_cache: layout.cache_dir.clone(),
+        endpoints,
+        token: env.var(vars::HF_TOKEN).map(str::to_owned),
+        offline: offline || truthy(env.var(vars::WHARF_OFFLINE)) || truthy(env.var(vars::HF_HUB_OFFLINE)),
+        allow_http,
+        retry: crate::fetch::retry::RetryPolicy {
+            max_retries: number(env, vars::WHARF_MAX_RETRIES, 3u32)?,
+            base: Duration::from_millis(number(env, vars::WHARF_RETRY_BASE_MS, 500u64)?),
+            max_wait: Duration::from_secs(60),
+        },
+        stall: Duration::from_secs_f64(stall.max(0.1)),
+        blob_lock_timeout: Duration::from_secs(3600),
+        parallel_files: 8,
+    })
 }
 
 /// The folders and files wharf uses, resolved from an [`Env`].

@@ -9,6 +9,7 @@ mod init;
 mod list;
 mod migrate;
 mod prune;
+mod pull;
 mod view;
 
 use std::path::PathBuf;
@@ -55,6 +56,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Remove orphaned entries and their environments
     Prune(prune::PruneArgs),
+    /// Fetch models (Hugging Face files or repos, URLs, local files) into the verified store
+    Pull(pull::PullArgs),
     /// Bring the registry file to the current schema version
     Migrate(migrate::MigrateArgs),
     /// Diagnose the registry; with --repair, rebuild it from the environments' back-links
@@ -115,6 +118,7 @@ pub fn run(cli: Cli, ctx: &Ctx) -> Result<ExitCode, CliError> {
         Command::List(a) => list::run(a, ctx),
         Command::Check(a) => check::run(a, ctx),
         Command::Prune(a) => prune::run(a, ctx),
+        Command::Pull(a) => pull::run(a, ctx),
         Command::Migrate(a) => migrate::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
         Command::Completions(a) => completions::run(a),

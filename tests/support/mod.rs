@@ -2,6 +2,8 @@
 //! a cleared environment (only PATH is kept), so nothing from the developer's machine leaks in.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -40,7 +42,12 @@ impl TestHome {
 
     /// `wharf` with this home; PATH is kept so `python3` is found, but not `uv` unless asked.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("wharf").unwrap();
+        Command::from_std(self.std_cmd())
+    }
+
+    /// The same, as a plain `std::process::Command` (to spawn several at once).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("wharf"));
         c.env_clear()
             .env("PATH", path_without_uv())
             .env("HOME", &self.home)

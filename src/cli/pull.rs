@@ -1,0 +1,147 @@
+//! `wharf pull SPEC...`: fetch models into the store and print where each one is.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use wharf::fetch::progress::{Event, Progress};
+use wharf::fetch::source::Source;
+use wharf::store::{ModelStore, PullOptions, Pulled};
+
+use super::{CliError, Ctx};
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// hf://ORG/REPO[@REV]/PATH, hf://ORG/REPO[@REV], https://…[#sha256=HEX] or file:///…
+    #[arg(value_name = "SPEC", required = true)]
+    pub specs: Vec<String>,
+    /// Use only what is in the store: no network call, no write (also WHARF_OFFLINE=1, HF_HUB_OFFLINE=1)
+    #[arg(long)]
+    pub offline: bool,
+    /// The SHA-256 the file must have
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// For a whole repo: only files matching this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// For a whole repo: skip files matching this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Allow plain http to hosts that are not loopback
+    #[arg(long)]
+    pub allow_http: bool,
+}
+
+#[derive(Serialize)]
+struct PullDoc {
+    models: Vec<Pulled>,
+}
+
+pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
+    let sources = args
+        .specs
+        .iter()
+        .map(|s| Source::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    if let Some(h) = &args.sha256 {
+        if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(CliError::Usage(format!("--sha256 needs 64 hex digits, got `{h}`")));
+        }
+    }
+    let cfg = wharf::paths::store_config(&ctx.env, &ctx.layout, args.offline, args.allow_http)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let store = ModelStore::new(cfg).map_err(CliError::failed)?;
+    let opts = PullOptions {
+        include: args.include,
+        exclude: args.exclude,
+        sha256: args.sha256.map(|h| h.to_ascii_lowercase()),
+    };
+    let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
+    let mut models = Vec::new();
+    for source in &sources {
+        let pulled = runtime.block_on(store.get_model(source, &opts, &bars)).map_err(CliError::failed)?;
+        models.extend(pulled);
+    }
+    bars.finish();
+    if ctx.out.json {
+        ctx.out.json(&PullDoc { models });
+    } else {
+        for m in &models {
+            ctx.out.status(format!("{} {}", if m.cached { "cached    " } else { "downloaded" }, m.source));
+            ctx.out.line(m.path.display().to_string());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One bar per file on a terminal; notes about retries and waits otherwise.
+struct Bars {
+    draw: bool,
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn new(draw: bool) -> Bars {
+        Bars { draw, multi: MultiProgress::new(), bars: Mutex::new(HashMap::new()) }
+    }
+
+    fn finish(&self) {
+        for b in self.bars.lock().map(|m| m.values().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn event(&self, e: Event) {
+        match e {
+            Event::Retry { id, attempt, wait_ms, reason } => {
+                self.multi.suspend(|| {
+                    eprintln!("retrying {id} in {:.1}s (attempt {attempt} failed: {reason})", wait_ms as f64 / 1000.0)
+                });
+            }
+            Event::Waiting { id, lock } => {
+                self.multi
+                    .suspend(|| eprintln!("waiting for another process downloading {id} (lock `{}`)", lock.display()));
+            }
+            Event::Start { id, total, resumed_from } if self.draw => {
+                let bar = self.multi.add(ProgressBar::new(total.unwrap_or(0)));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg:40!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                bar.set_message(id.rsplit('/').next().unwrap_or(&id).to_string());
+                bar.set_position(resumed_from);
+                if let Ok(mut m) = self.bars.lock() {
+                    m.insert(id, bar);
+                }
+            }
+            Event::Bytes { id, n } if self.draw => {
+                if let Some(b) = self.bars.lock().ok().and_then(|m| m.get(&id).cloned()) {
+                    b.inc(n);
+                }
+            }
+            Event::Done { id } if self.draw => {
+                if let Some(b) = self.bars.lock().ok().and_then(|mut m| m.remove(&id)) {
+                    b.finish_and_clear();
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Errors of the download core. Each names the URL or path and says what to do.
+
+use std::path::PathBuf;
+
+use crate::fsx::FsError;
+
+use super::source::SourceError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("`{url}` was not found (HTTP 404)\n  hint: check the repo, revision and file name; private repos need `HF_TOKEN`")]
+    NotFound { url: String },
+    #[error("`{url}` answered HTTP {status}{hint}")]
+    Http { url: String, status: u16, hint: &'static str },
+    #[error("gave up on `{url}` after {attempts} attempts: {last}\n  hint: check the network or the server; `WHARF_MAX_RETRIES` allows more attempts")]
+    GaveUp { url: String, attempts: u32, last: String },
+    #[error("checksum mismatch for `{what}`: expected {expected}, got {actual}\n  hint: the server sent other bytes than it promised; the download was deleted, try again later or pin another source")]
+    ChecksumMismatch { what: String, expected: String, actual: String },
+    #[error("disk full: need {need} bytes, have {have} in `{path}`\n  hint: free some space (`wharf models gc --max-size …`) or point `WHARF_CACHE_DIR`/`HF_HUB_CACHE` elsewhere")]
+    DiskFull { path: PathBuf, need: u64, have: u64 },
+    #[error("`{what}` is not in the cache and wharf is offline\n  hint: run `wharf pull {what}` with network access (without `--offline`, `WHARF_OFFLINE`, `HF_HUB_OFFLINE`)")]
+    Offline { what: String },
+    #[error("`{url}`: {why}")]
+    Protocol { url: String, why: String },
+    #[error("repo `{repo}` lists an unsafe file name `{name}`; refusing to write outside its snapshot")]
+    UnsafeName { repo: String, name: String },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
+}

@@ -1,0 +1,74 @@
+//! When to try again, and how long to wait.
+//!
+//! Transient: connection errors, timeouts, a body cut short, a stall (no byte for the stall time),
+//! and HTTP 408, 429 and 5xx. Final: every other 4xx, and a hash mismatch. Waits grow exponentially
+//! from `base` with jitter (a random point in the upper half of the step, so retrying clients spread
+//! out), and a server's `Retry-After` (seconds or an HTTP date) is honoured up to `max_wait`.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    pub base: Duration,
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { max_retries: 3, base: Duration::from_millis(500), max_wait: Duration::from_secs(60) }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (1-based).
+    pub fn wait(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(ra) = retry_after {
+            return ra.min(self.max_wait);
+        }
+        let step = self.base.saturating_mul(1u32 << retry.saturating_sub(1).min(16)).min(self.max_wait);
+        let jitter = getrandom::u32().unwrap_or(0) as f64 / u32::MAX as f64;
+        step.mul_f64(0.5 + 0.5 * jitter)
+    }
+}
+
+/// Transient HTTP statuses.
+pub fn transient_status(status: u16) -> bool {
+    status == 408 || status == 429 || (500..600).contains(&status)
+}
+
+/// `Retry-After`: delta-seconds or an HTTP date (relative to `now`).
+pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    Some((when.with_timezone(&chrono::Utc) - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_with_jitter_and_obey_retry_after() {
+        let p = RetryPolicy { max_retries: 5, base: Duration::from_millis(100), max_wait: Duration::from_secs(1) };
+        let w1 = p.wait(1, None);
+        let w3 = p.wait(3, None);
+        assert!(w1 >= Duration::from_millis(50) && w1 <= Duration::from_millis(100), "{w1:?}");
+        assert!(w3 >= Duration::from_millis(200) && w3 <= Duration::from_millis(400), "{w3:?}");
+        assert!(p.wait(9, None) <= Duration::from_secs(1), "capped at max_wait");
+        assert_eq!(p.wait(1, Some(Duration::from_secs(7))), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("Sat, 21 Nov 2026 12:00:05 GMT", now), Some(Duration::from_secs(5)));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert!(transient_status(503) && transient_status(429) && !transient_status(404));
+    }
+}

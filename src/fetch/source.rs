@@ -1,0 +1,199 @@
+//! What `wharf pull` accepts, parsed and checked before any network call.
+//!
+//! | form | meaning |
+//! |---|---|
+//! | `hf://ORG/REPO[@REV]/PATH` | one file of a Hugging Face model repo (REV defaults to `main`) |
+//! | `hf://ORG/REPO[@REV]` | a whole repo (filtered with `--include`/`--exclude`) |
+//! | `https://…[#sha256=HEX]` | a plain URL, optionally pinned by its SHA-256 |
+//! | `file:///abs/path[#sha256=HEX]` | a local file, copied into the store |
+//!
+//! Plain `http://` is accepted only for loopback hosts, or with `--allow-http` ([`check_scheme`]).
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SourceError {
+    #[error("`{spec}`: {why}\n  hint: use hf://ORG/REPO[@REV]/PATH, hf://ORG/REPO[@REV], https://…[#sha256=HEX] or file:///…")]
+    Invalid { spec: String, why: String },
+    #[error("`{url}` uses plain http to a host that is not loopback\n  hint: use https, or pass `--allow-http` if you trust the network")]
+    PlainHttp { url: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    HfFile { repo: String, revision: String, path: String },
+    HfRepo { repo: String, revision: String },
+    Url { url: String, sha256: Option<String> },
+    File { path: PathBuf, sha256: Option<String> },
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::HfFile { repo, revision, path } => write!(f, "hf://{repo}@{revision}/{path}"),
+            Source::HfRepo { repo, revision } => write!(f, "hf://{repo}@{revision}"),
+            Source::Url { url, .. } => f.write_str(url),
+            Source::File { path, .. } => write!(f, "file://{}", path.display()),
+        }
+    }
+}
+
+fn invalid(spec: &str, why: impl Into<String>) -> SourceError {
+    SourceError::Invalid { spec: spec.to_string(), why: why.into() }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// A repo-relative file name is safe to join under a snapshot folder: relative, no `..`, no empty
+/// or `.` components, no backslashes. (Also applied to names a repo listing returns.)
+pub fn safe_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && !path.contains('\0')
+        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+fn parse_sha256(spec: &str, fragment: Option<&str>) -> Result<Option<String>, SourceError> {
+    let Some(frag) = fragment else { return Ok(None) };
+    let hex =
+        frag.strip_prefix("sha256=").ok_or_else(|| invalid(spec, "the only fragment understood is #sha256=HEX"))?;
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(invalid(spec, "#sha256= needs 64 hex digits"));
+    }
+    Ok(Some(hex.to_ascii_lowercase()))
+}
+
+impl Source {
+    pub fn parse(spec: &str) -> Result<Source, SourceError> {
+        if let Some(rest) = spec.strip_prefix("hf://") {
+            return parse_hf(spec, rest);
+        }
+        let (base, fragment) = match spec.split_once('#') {
+            Some((b, f)) => (b, Some(f)),
+            None => (spec, None),
+        };
+        let sha256 = parse_sha256(spec, fragment)?;
+        if let Some(path) = base.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(invalid(spec, "file:// needs an absolute path (file:///…)"));
+            }
+            return Ok(Source::File { path: PathBuf::from(path), sha256 });
+        }
+        if base.starts_with("https://") || base.starts_with("http://") {
+            let url = reqwest::Url::parse(base).map_err(|e| invalid(spec, e.to_string()))?;
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(invalid(spec, "the URL has no host"));
+            }
+            return Ok(Source::Url { url: url.to_string(), sha256 });
+        }
+        Err(invalid(spec, "unknown scheme"))
+    }
+
+    /// The `@REV` given, or `main`.
+    pub fn revision(&self) -> Option<&str> {
+        match self {
+            Source::HfFile { revision, .. } | Source::HfRepo { revision, .. } => Some(revision),
+            _ => None,
+        }
+    }
+}
+
+fn parse_hf(spec: &str, rest: &str) -> Result<Source, SourceError> {
+    let mut parts = rest.splitn(3, '/');
+    let org = parts.next().unwrap_or_default();
+    let name_rev = parts.next().ok_or_else(|| invalid(spec, "expected ORG/REPO"))?;
+    let path = parts.next();
+    let (name, revision) = match name_rev.split_once('@') {
+        Some((n, r)) => (n, r),
+        None => (name_rev, "main"),
+    };
+    if !valid_name(org) || !valid_name(name) {
+        return Err(invalid(spec, "ORG and REPO may hold letters, digits, `-`, `_` and `.`"));
+    }
+    if revision.is_empty() || !revision.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(invalid(spec, "REV may hold letters, digits, `-`, `_` and `.`"));
+    }
+    let repo = format!("{org}/{name}");
+    let revision = revision.to_string();
+    match path {
+        None | Some("") => Ok(Source::HfRepo { repo, revision }),
+        Some(p) if safe_relative(p) => Ok(Source::HfFile { repo, revision, path: p.to_string() }),
+        Some(_) => Err(invalid(spec, "PATH must be relative, without `..`")),
+    }
+}
+
+/// Plain http only to loopback hosts (127.0.0.0/8, ::1, localhost) unless `allow_http`.
+pub fn check_scheme(url: &reqwest::Url, allow_http: bool) -> Result<(), SourceError> {
+    if url.scheme() != "http" || allow_http {
+        return Ok(());
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if loopback {
+        Ok(())
+    } else {
+        Err(SourceError::PlainHttp { url: url.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hf_forms() {
+        assert_eq!(
+            Source::parse("hf://TheBloke/Tiny-1.1B@v2/sub/model.gguf").unwrap(),
+            Source::HfFile { repo: "TheBloke/Tiny-1.1B".into(), revision: "v2".into(), path: "sub/model.gguf".into() }
+        );
+        assert_eq!(
+            Source::parse("hf://org/repo").unwrap(),
+            Source::HfRepo { repo: "org/repo".into(), revision: "main".into() }
+        );
+        for bad in ["hf://org", "hf://org/repo/../x", "hf://org/repo//x", "hf://../repo/x", "hf://org/repo@/x"] {
+            assert!(Source::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn url_and_file_forms_with_pins() {
+        let h = "ab".repeat(32);
+        assert_eq!(
+            Source::parse(&format!("https://example.org/m.bin#sha256={}", h.to_uppercase())).unwrap(),
+            Source::Url { url: "https://example.org/m.bin".into(), sha256: Some(h.clone()) }
+        );
+        assert!(Source::parse("https://example.org/m.bin#sha256=abc").is_err());
+        assert_eq!(
+            Source::parse("file:///data/m.bin").unwrap(),
+            Source::File { path: "/data/m.bin".into(), sha256: None }
+        );
+        assert!(Source::parse("file://relative/m.bin").is_err());
+        assert!(Source::parse("ftp://x/y").is_err());
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        let ok = |u: &str, allow| check_scheme(&reqwest::Url::parse(u).unwrap(), allow).is_ok();
+        assert!(ok("http://127.0.0.1:8080/x", false));
+        assert!(ok("http://localhost/x", false));
+        assert!(ok("http://[::1]/x", false));
+        assert!(!ok("http://10.0.0.1/x", false));
+        assert!(ok("http://10.0.0.1/x", true));
+        assert!(ok("https://example.org/x", false));
+    }
+
+    #[test]
+    fn listing_names_are_checked() {
+        assert!(safe_relative("a/b.bin"));
+        for bad in ["../../evil", "/etc/passwd", "a/../b", "a//b", "a\\b", ""] {
+            assert!(!safe_relative(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! [`ModelStore::get_model`]: bring a source into the store and say where it is.
+//!
+//! Every file follows the same path: look in the store (offline: only look, never write, never
+//! call the network); else take the per-blob lock, look again (another process may have finished
+//! it while we waited: N processes pulling one model make one transfer), download into the
+//! `.incomplete` temp beside the final name, verify, rename. The lock only saves work: the digest
+//! check before the rename is what guarantees a correct file. Hugging Face files are then linked
+//! into `snapshots/<commit>/` and the revision recorded in `refs/`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use super::layout::{BlobStore, HubCache};
+use crate::fetch::hash::{self, Expected};
+use crate::fetch::hf::{self, Hub};
+use crate::fetch::progress::{Event, Progress};
+use crate::fetch::retry::RetryPolicy;
+use crate::fetch::source::Source;
+use crate::fetch::transfer::{self, Download, Downloaded, Http};
+use crate::fetch::FetchError;
+use crate::fsx::Context;
+use crate::lock::{self, LockGuard, Mode};
+
+/// Everything a store needs, resolved by the caller from the environment (see `paths.rs`).
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub hub_cache: PathBuf,
+    pub wharf_cache: PathBuf,
+    /// The primary hub endpoint, then mirrors (tried in order when the previous one fails).
+    pub endpoints: Vec<String>,
+    pub token: Option<String>,
+    pub offline: bool,
+    pub allow_http: bool,
+    pub retry: RetryPolicy,
+    pub stall: Duration,
+    /// How long to wait for another process that is downloading the same file.
+    pub blob_lock_timeout: Duration,
+    /// Files of a repo downloaded at once.
+    pub parallel_files: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// A SHA-256 the file must have (for a single-file source).
+    pub sha256: Option<String>,
+}
+
+/// One file in the store.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Pulled {
+    pub source: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    /// True when no byte had to be transferred.
+    pub cached: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+pub struct ModelStore {
+    pub hub_cache: HubCache,
+    pub blobs: BlobStore,
+    http: Http,
+    hubs: Vec<Hub>,
+    cfg: StoreConfig,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, FetchError> + Send + 'static,
+) -> Result<T, FetchError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| FetchError::Protocol { url: String::new(), why: format!("worker stopped: {e}") })?
+}
+
+fn sha256_of(path: &Path) -> Result<String, FetchError> {
+    crate::validate::sha256_file(path).ctx("cannot hash", path).map_err(FetchError::from)
+}
+
+/// An LFS etag is the file's SHA-256; any other file is hashed (they are small).
+fn sha256_for(etag: Option<&str>, file: &Path) -> Result<String, FetchError> {
+    match etag.map(Expected::from_etag) {
+        Some(Expected::Sha256(h)) => Ok(h),
+        _ => sha256_of(file),
+    }
+}
+
+impl ModelStore {
+    pub fn new(cfg: StoreConfig) -> Result<ModelStore, FetchError> {
+        let http = Http::new(cfg.retry, cfg.stall, cfg.allow_http)?;
+        let hubs = cfg
+            .endpoints
+            .iter()
+            .enumerate()
+            // The token is for the primary endpoint only; mirrors get none.
+            .map(|(i, e)| Hub::new(e, if i == 0 { cfg.token.clone() } else { None }))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ModelStore {
+            hub_cache: HubCache { root: cfg.hub_cache.clone() },
+            blobs: BlobStore { root: cfg.wharf_cache.clone() },
+            http,
+            hubs,
+            cfg,
+        })
+    }
+
+    /// Bring `source` into the store; a whole repo gives one [`Pulled`] per file.
+    pub async fn get_model(
+        &self,
+        source: &Source,
+        opts: &PullOptions,
+        progress: &dyn Progress,
+    ) -> Result<Vec<Pulled>, FetchError> {
+        match source {
+            Source::HfFile { repo, revision, path } => {
+                Ok(vec![self.hf_file(repo, revision, path, None, opts.sha256.as_deref(), progress).await?])
+            }
+            Source::HfRepo { repo, revision } => self.hf_repo(repo, revision, opts, progress).await,
+            Source::Url { url, sha256 } => {
+                let pin = opts.sha256.clone().or_else(|| sha256.clone());
+                Ok(vec![self.url(url, pin, progress).await?])
+            }
+            Source::File { path, sha256 } => {
+                let pin = opts.sha256.clone().or_else(|| sha256.clone());
+                Ok(vec![self.file(path, pin).await?])
+            }
+        }
+    }
+
+    async fn lock(&self, lock_path: PathBuf, id: &str, progress: &dyn Progress) -> Result<LockGuard, FetchError> {
+        if let Ok(g) = blocking({
+            let p = lock_path.clone();
+            move || lock::try_acquire(&p, Mode::Exclusive).map_err(FetchError::from)
+        })
+        .await
+        {
+            return Ok(g);
+        }
+        progress.event(Event::Waiting { id: id.to_string(), lock: lock_path.clone() });
+        let wait = self.cfg.blob_lock_timeout;
+        blocking(move || lock::acquire(&lock_path, Mode::Exclusive, wait, &|_| {}).map_err(FetchError::from)).await
+    }
+
+    /// A Hugging Face file. `known` = (commit, etag, size) from a listing, which spares a request
+    /// when the blob is already here.
+    async fn hf_file(
+        &self,
+        repo: &str,
+        rev: &str,
+        path: &str,
+        known: Option<(&str, &str, Option<u64>)>,
+        pin: Option<&str>,
+        progress: &dyn Progress,
+    ) -> Result<Pulled, FetchError> {
+        let label = format!("hf://{repo}@{rev}/{path}");
+        if let Some(hit) = self.hf_cached(repo, rev, path, &label).await? {
+            if self.cfg.offline || rev.len() == 40 || known.is_some() {
+                return Ok(hit);
+            }
+        } else if self.cfg.offline {
+            return Err(FetchError::Offline { what: label });
+        }
+        if let Some((commit, etag, size)) = known {
+            if let Some(hit) = self.link_existing(repo, rev, commit, path, etag, size, &label).await? {
+                return Ok(hit);
+            }
+        }
+        let mut last = None;
+        for hub in &self.hubs {
+            match self.hf_fetch(hub, repo, rev, path, pin, &label, progress).await {
+                Ok(p) => return Ok(p),
+                Err(e @ (FetchError::ChecksumMismatch { .. } | FetchError::DiskFull { .. } | FetchError::Fs(_))) => {
+                    return Err(e)
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(FetchError::Offline { what: label }))
+    }
+
+    /// The file as the local cache has it for `rev`, without any network call.
+    async fn hf_cached(&self, repo: &str, rev: &str, path: &str, label: &str) -> Result<Option<Pulled>, FetchError> {
+        let hub = self.hub_cache.clone();
+        let (repo, rev, path, label) = (repo.to_string(), rev.to_string(), path.to_string(), label.to_string());
+        blocking(move || {
+            let Some(commit) = hub.commit_for(&repo, &rev) else { return Ok(None) };
+            let snap = hub.snapshot(&repo, &commit, &path);
+            let Ok(meta) = std::fs::metadata(&snap) else { return Ok(None) };
+            let etag =
+                std::fs::read_link(&snap).ok().and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
+            let sha256 = sha256_for(etag.as_deref(), &snap)?;
+            Ok(Some(Pulled { source: label, path: snap, sha256, size: meta.len(), cached: true, commit: Some(commit) }))
+        })
+        .await
+    }
+
+    /// With the etag known: link a blob that is already here (another revision, or another tool).
+    #[allow(clippy::too_many_arguments)]
+    async fn link_existing(
+        &self,
+        repo: &str,
+        rev: &str,
+        commit: &str,
+        path: &str,
+        etag: &str,
+        size: Option<u64>,
+        label: &str,
+    ) -> Result<Option<Pulled>, FetchError> {
+        let hub = self.hub_cache.clone();
+        let (repo, rev, commit, path, etag, label) = (
+            repo.to_string(),
+            rev.to_string(),
+            commit.to_string(),
+            path.to_string(),
+            etag.to_string(),
+            label.to_string(),
+        );
+        blocking(move || {
+            let blob = hub.blob(&repo, &etag);
+            let Ok(meta) = std::fs::metadata(&blob) else { return Ok(None) };
+            if size.is_some_and(|s| s != meta.len()) {
+                return Ok(None);
+            }
+            let link = hub.link(&repo, &commit, &path, &etag)?;
+            hub.write_ref(&repo, &rev, &commit)?;
+            let sha256 = sha256_for(Some(&etag), &blob)?;
+            Ok(Some(Pulled { source: label, path: link, sha256, size: meta.len(), cached: true, commit: Some(commit) }))
+        })
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn hf_fetch(
+        &self,
+        hub: &Hub,
+        repo: &str,
+        rev: &str,
+        path: &str,
+        pin: Option<&str>,
+        label: &str,
+        progress: &dyn Progress,
+    ) -> Result<Pulled, FetchError> {
+        let r = hf::resolve(&self.http, hub, repo, rev, path, progress).await?;
+        if !crate::fetch::source::safe_relative(&r.etag) || r.etag.contains('/') {
+            return Err(FetchError::Protocol {
+                url: r.download.to_string(),
+                why: format!("unusable ETag `{}`", r.etag),
+            });
+        }
+        let blob = self.hub_cache.blob(repo, &r.etag);
+        let _guard = self.lock(self.hub_cache.lock(repo, &r.etag), label, progress).await?;
+        let expected = Expected::from_etag(&r.etag);
+        let (sha256, size, cached) =
+            match self.link_existing(repo, rev, &r.commit, path, &r.etag, r.size, label).await? {
+                Some(hit) => (hit.sha256, hit.size, true),
+                None => {
+                    let temp = transfer::temp_path(&blob);
+                    let d = Download {
+                        id: label,
+                        url: r.download.clone(),
+                        credential: hub.credential.as_ref(),
+                        size: r.size,
+                        expected: &expected,
+                        temp: &temp,
+                    };
+                    let got = self.http.download(&d, progress).await?;
+                    check_pin(pin, &got, label, &temp)?;
+                    let (t, b, e, l) = (temp.clone(), blob.clone(), expected.clone(), label.to_string());
+                    let g = got.clone();
+                    blocking(move || transfer::commit(&t, &b, &e, &g, &l)).await?;
+                    (got.sha256, got.size, false)
+                }
+            };
+        let hub_cache = self.hub_cache.clone();
+        let (repo_s, rev_s, commit, path_s, etag) =
+            (repo.to_string(), rev.to_string(), r.commit.clone(), path.to_string(), r.etag.clone());
+        let link = blocking(move || {
+            let link = hub_cache.link(&repo_s, &commit, &path_s, &etag)?;
+            hub_cache.write_ref(&repo_s, &rev_s, &commit)?;
+            Ok(link)
+        })
+        .await?;
+        Ok(Pulled { source: label.to_string(), path: link, sha256, size, cached, commit: Some(r.commit) })
+    }
+
+    async fn hf_repo(
+        &self,
+        repo: &str,
+        rev: &str,
+        opts: &PullOptions,
+        progress: &dyn Progress,
+    ) -> Result<Vec<Pulled>, FetchError> {
+        let filter = Filter::new(&opts.include, &opts.exclude)?;
+        if self.cfg.offline {
+            return self.hf_repo_offline(repo, rev, &filter).await;
+        }
+        let mut listing = None;
+        let mut last = None;
+        for hub in &self.hubs {
+            match hf::list(&self.http, hub, repo, rev, progress).await {
+                Ok(l) => {
+                    listing = Some(l);
+                    break;
+                }
+                Err(e @ FetchError::UnsafeName { .. }) => return Err(e),
+                Err(e) => last = Some(e),
+            }
+        }
+        let listing = listing.ok_or_else(|| last.unwrap_or(FetchError::Offline { what: repo.to_string() }))?;
+        let commit = Arc::new(listing.commit.clone());
+        let files: Vec<_> = listing.files.into_iter().filter(|f| filter.keep(&f.name)).collect();
+        let pulled: Vec<Pulled> = stream::iter(files)
+            .map(|f| {
+                let commit = commit.clone();
+                async move {
+                    let known = f.etag.as_deref().map(|e| (commit.as_str(), e, f.size));
+                    let mut p = self.hf_file(repo, &commit, &f.name, known, None, progress).await?;
+                    p.source = format!("hf://{repo}@{rev}/{}", f.name);
+                    Ok::<_, FetchError>(p)
+                }
+            })
+            .buffer_unordered(self.cfg.parallel_files.max(1))
+            .try_collect()
+            .await?;
+        let (hub, repo_s, rev_s, commit_s) =
+            (self.hub_cache.clone(), repo.to_string(), rev.to_string(), listing.commit);
+        blocking(move || hub.write_ref(&repo_s, &rev_s, &commit_s).map_err(FetchError::from)).await?;
+        let mut pulled = pulled;
+        pulled.sort_by(|a, b| a.source.cmp(&b.source));
+        Ok(pulled)
+    }
+
+    async fn hf_repo_offline(&self, repo: &str, rev: &str, filter: &Filter) -> Result<Vec<Pulled>, FetchError> {
+        let what = format!("hf://{repo}@{rev}");
+        let Some(commit) = self.hub_cache.commit_for(repo, rev) else { return Err(FetchError::Offline { what }) };
+        let root = self.hub_cache.snapshot(repo, &commit, "");
+        let names: Vec<String> = walkdir::WalkDir::new(&root)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| !e.file_type().is_dir())
+            .filter_map(|e| e.path().strip_prefix(&root).ok().map(|p| p.to_string_lossy().into_owned()))
+            .filter(|n| filter.keep(n))
+            .collect();
+        if names.is_empty() {
+            return Err(FetchError::Offline { what });
+        }
+        let mut out = Vec::new();
+        for n in names {
+            out.push(self.hf_file(repo, &commit, &n, None, None, &crate::fetch::progress::Silent).await?);
+        }
+        Ok(out)
+    }
+
+    async fn url(&self, url: &str, pin: Option<String>, progress: &dyn Progress) -> Result<Pulled, FetchError> {
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| FetchError::Protocol { url: url.to_string(), why: e.to_string() })?;
+        let blobs = self.blobs.clone();
+        let record = blobs.url_record(url);
+        let known = match &pin {
+            Some(h) => Some(h.clone()),
+            None => crate::fsx::read_optional(&record)?.map(|s| s.trim().to_string()),
+        };
+        if let Some(hex) = &known {
+            let blob = blobs.blob(hex);
+            if let Ok(m) = std::fs::metadata(&blob) {
+                return Ok(Pulled {
+                    source: url.to_string(),
+                    path: blob,
+                    sha256: hex.clone(),
+                    size: m.len(),
+                    cached: true,
+                    commit: None,
+                });
+            }
+        }
+        if self.cfg.offline {
+            return Err(FetchError::Offline { what: url.to_string() });
+        }
+        let lock_name = pin.clone().unwrap_or_else(|| format!("url-{}", hash::sha256_hex(url.as_bytes())));
+        let _guard = self.lock(blobs.lock(&lock_name), url, progress).await?;
+        if let Some(hex) = &pin {
+            if let Ok(m) = std::fs::metadata(blobs.blob(hex)) {
+                return Ok(Pulled {
+                    source: url.to_string(),
+                    path: blobs.blob(hex),
+                    sha256: hex.clone(),
+                    size: m.len(),
+                    cached: true,
+                    commit: None,
+                });
+            }
+        }
+        let temp = match &pin {
+            Some(hex) => transfer::temp_path(&blobs.blob(hex)),
+            None => blobs.root.join("blobs").join("sha256").join(format!(".{lock_name}.incomplete")),
+        };
+        let expected = pin.clone().map_or(Expected::Nothing, Expected::Sha256);
+        let d = Download { id: url, url: parsed, credential: None, size: None, expected: &expected, temp: &temp };
+        let got = self.http.download(&d, progress).await?;
+        let dest = blobs.blob(&got.sha256);
+        let (t, dst, e, l, g) = (temp.clone(), dest.clone(), expected.clone(), url.to_string(), got.clone());
+        blocking(move || {
+            transfer::commit(&t, &dst, &e, &g, &l)?;
+            crate::fsx::write_atomic(&record, g.sha256.as_bytes())?;
+            Ok(())
+        })
+        .await?;
+        Ok(Pulled {
+            source: url.to_string(),
+            path: dest,
+            sha256: got.sha256,
+            size: got.size,
+            cached: false,
+            commit: None,
+        })
+    }
+
+    async fn file(&self, path: &Path, pin: Option<String>) -> Result<Pulled, FetchError> {
+        let blobs = self.blobs.clone();
+        let (src, offline) = (path.to_path_buf(), self.cfg.offline);
+        blocking(move || {
+            let label = format!("file://{}", src.display());
+            if let Some(hex) = &pin {
+                if let Ok(m) = std::fs::metadata(blobs.blob(hex)) {
+                    return Ok(Pulled {
+                        source: label,
+                        path: blobs.blob(hex),
+                        sha256: hex.clone(),
+                        size: m.len(),
+                        cached: true,
+                        commit: None,
+                    });
+                }
+            }
+            let sha256 = sha256_of(&src)?;
+            let dest = blobs.blob(&sha256);
+            let size = std::fs::metadata(&src).ctx("cannot read", &src)?.len();
+            if dest.exists() {
+                return Ok(Pulled { source: label, path: dest, sha256, size, cached: true, commit: None });
+            }
+            if offline {
+                return Err(FetchError::Offline { what: label });
+            }
+            let temp = transfer::temp_path(&dest);
+            if let Some(dir) = temp.parent() {
+                crate::fsx::create_dir_private(dir)?;
+            }
+            std::fs::copy(&src, &temp).ctx("cannot copy", &src)?;
+            // Hash the copy, not the source, so a file changing under us is caught.
+            let got = Downloaded { sha256: sha256_of(&temp)?, git_sha1: None, size };
+            let expected = Expected::Sha256(pin.unwrap_or_else(|| sha256.clone()));
+            transfer::commit(&temp, &dest, &expected, &got, &label)?;
+            Ok(Pulled { source: label, path: dest, sha256, size, cached: false, commit: None })
+        })
+        .await
+    }
+}
+
+fn check_pin(pin: Option<&str>, got: &Downloaded, label: &str, temp: &Path) -> Result<(), FetchError> {
+    match pin {
+        Some(want) if !want.eq_ignore_ascii_case(&got.sha256) => {
+            let _ = std::fs::remove_file(temp);
+            Err(FetchError::ChecksumMismatch {
+                what: label.to_string(),
+                expected: want.to_string(),
+                actual: got.sha256.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `--include` / `--exclude` globs over repo file names.
+struct Filter {
+    include: Option<globset::GlobSet>,
+    exclude: Option<globset::GlobSet>,
+}
+
+impl Filter {
+    fn new(include: &[String], exclude: &[String]) -> Result<Filter, FetchError> {
+        let set = |globs: &[String]| -> Result<Option<globset::GlobSet>, FetchError> {
+            if globs.is_empty() {
+                return Ok(None);
+            }
+            let mut b = globset::GlobSetBuilder::new();
+            for g in globs {
+                let glob = globset::Glob::new(g)
+                    .map_err(|e| FetchError::Protocol { url: g.clone(), why: format!("bad glob: {e}") })?;
+                b.add(glob);
+            }
+            b.build().map(Some).map_err(|e| FetchError::Protocol { url: String::new(), why: e.to_string() })
+        };
+        Ok(Filter { include: set(include)?, exclude: set(exclude)? })
+    }
+
+    fn keep(&self, name: &str) -> bool {
+        self.include.as_ref().is_none_or(|s| s.is_match(name))
+            && !self.exclude.as_ref().is_some_and(|s| s.is_match(name))
+    }
+}

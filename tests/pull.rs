@@ -1,0 +1,282 @@
+//! `wharf pull` against the loopback hub and CDN: resume, retries, integrity, locking, offline.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use support::server::{git_blob_id, pattern, sha256_hex, Server};
+use support::{text, TestHome};
+
+const MIB: usize = 1024 * 1024;
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+fn home_with(hub: &Server) -> TestHome {
+    let mut t = TestHome::new();
+    t.extra_env.push(("HF_ENDPOINT".into(), hub.url("")));
+    t.extra_env.push(("WHARF_RETRY_BASE_MS".into(), "20".into()));
+    t
+}
+
+fn hub_cache(t: &TestHome) -> PathBuf {
+    t.home.join(".cache/huggingface/hub")
+}
+
+/// `wharf pull --json SPEC...`; returns the document and the output.
+fn pull(t: &TestHome, args: &[&str]) -> (Value, std::process::Output) {
+    let out = t.cmd().arg("pull").arg("--json").args(args).output().unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (v, out)
+}
+
+/// Every file under `dir` whose name ends in `.incomplete`.
+fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| e.into_path())
+        .filter(|p| p.to_string_lossy().ends_with(".incomplete"))
+        .collect()
+}
+
+#[test]
+fn a_dropped_transfer_resumes_and_sends_little_more_than_the_file() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(64 * MIB, 1);
+    hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
+    cdn.faults().drop_after = Some(32 * MIB as u64);
+    let t = home_with(&hub);
+    let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let path = PathBuf::from(doc["models"][0]["path"].as_str().unwrap());
+    assert_eq!(fs::read(&path).unwrap(), body);
+    assert_eq!(doc["models"][0]["sha256"], sha256_hex(&body));
+    let sent = cdn.body_bytes();
+    assert!(sent < (body.len() as f64 * 1.2) as u64, "sent {sent} bytes for {}", body.len());
+    let ranged: Vec<_> = cdn.requests().into_iter().filter(|r| r.headers.contains_key("range")).collect();
+    assert_eq!(ranged.len(), 1, "one resumed request");
+    assert_eq!(ranged[0].headers["range"], format!("bytes={}-", 32 * MIB));
+    assert!(leftovers(&hub_cache(&t)).is_empty());
+}
+
+#[test]
+fn resume_restarts_when_server_ignores_range() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(8 * MIB, 2);
+    hub.put_repo(&cdn, "org/m", COMMIT, &[("w.bin", body.clone())]);
+    {
+        let mut f = cdn.faults();
+        f.drop_after = Some(3 * MIB as u64);
+        f.ignore_range = true;
+    }
+    let t = home_with(&hub);
+    let (doc, out) = pull(&t, &["hf://org/m/w.bin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
+    assert_eq!(cdn.body_bytes(), (3 * MIB + 8 * MIB) as u64, "the second answer was the whole file from 0");
+}
+
+#[test]
+fn two_503s_then_success_make_three_requests_and_a_404_makes_one() {
+    let server = Server::start();
+    let body = pattern(4096, 3);
+    let url = server.put_file("a.bin", body.clone());
+    {
+        let mut f = server.faults();
+        f.fail_next.push_back((503, None));
+        f.fail_next.push_back((503, Some(0)));
+    }
+    let t = home_with(&server);
+    let (doc, out) = pull(&t, &[&url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(server.request_count(), 3);
+    assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
+    assert!(text(&out.stderr).contains("retrying"), "{}", text(&out.stderr));
+
+    let missing = Server::start();
+    let (_, out) = pull(&t, &[&missing.url("/files/nope.bin")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(missing.request_count(), 1, "a 404 is final");
+    let err = text(&out.stderr);
+    assert!(err.contains("404") && err.contains("/files/nope.bin"), "{err}");
+}
+
+#[test]
+fn a_429_with_retry_after_is_honoured_and_gives_up_after_the_limit() {
+    let server = Server::start();
+    let url = server.put_file("b.bin", pattern(2048, 4));
+    for _ in 0..10 {
+        server.faults().fail_next.push_back((429, Some(0)));
+    }
+    let mut t = home_with(&server);
+    t.extra_env.push(("WHARF_MAX_RETRIES".into(), "2".into()));
+    let (_, out) = pull(&t, &[&url]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(server.request_count(), 3, "the first attempt and two retries");
+    assert!(text(&out.stderr).contains("gave up"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn wrong_bytes_are_a_checksum_mismatch_and_leave_nothing() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(2 * MIB, 5);
+    hub.put_repo(&cdn, "org/m", COMMIT, &[("w.bin", body.clone())]);
+    cdn.faults().corrupt = true;
+    let t = home_with(&hub);
+    let (_, out) = pull(&t, &["hf://org/m/w.bin"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("checksum mismatch") && err.contains(&sha256_hex(&body)), "names the expected digest: {err}");
+    let repo = hub_cache(&t).join("models--org--m");
+    let files: Vec<_> =
+        walkdir::WalkDir::new(&repo).into_iter().filter_map(Result::ok).filter(|e| !e.file_type().is_dir()).collect();
+    assert!(files.is_empty(), "nothing under a final or temp name: {files:?}");
+
+    // The same for a pinned URL.
+    let server = Server::start();
+    let url = server.put_file("c.bin", pattern(4096, 6));
+    server.faults().corrupt = true;
+    let (_, out) = pull(&t, &[&format!("{url}#sha256={}", sha256_hex(&pattern(4096, 6)))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("checksum mismatch"));
+    let store = t.wharf_home.join("cache/blobs/sha256");
+    let left: Vec<_> =
+        fs::read_dir(&store).map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn four_processes_pulling_one_model_cause_one_transfer() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(64 * MIB, 7);
+    hub.put_repo(&cdn, "org/shared", COMMIT, &[("model.gguf", body.clone())]);
+    let t = home_with(&hub);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = t.std_cmd();
+            c.args(["pull", "--json", "hf://org/shared/model.gguf"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["models"][0]["sha256"], sha256_hex(&body));
+    }
+    assert_eq!(cdn.body_bytes(), body.len() as u64, "the CDN sent the file once");
+    let gets = cdn.requests().iter().filter(|r| r.method == "GET").count();
+    assert_eq!(gets, 1);
+}
+
+#[test]
+fn offline_uses_the_cache_with_zero_requests_and_names_what_is_missing() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(4 * MIB, 8);
+    let small = b"{\"hidden\": 64}\n".to_vec();
+    hub.put_repo(&cdn, "org/m", COMMIT, &[("w.bin", body.clone()), ("config.json", small.clone())]);
+    let t = home_with(&hub);
+    let (online, out) = pull(&t, &["hf://org/m/w.bin", "hf://org/m/config.json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let before = (hub.request_count(), cdn.request_count());
+
+    let (doc, out) = pull(&t, &["--offline", "hf://org/m/w.bin", "hf://org/m/config.json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!((hub.request_count(), cdn.request_count()), before, "offline makes no request");
+    assert_eq!(doc["models"][0]["path"], online["models"][0]["path"]);
+    assert_eq!(doc["models"][0]["cached"], true);
+    assert_eq!(doc["models"][1]["sha256"], sha256_hex(&small));
+    let mut t2 = home_with(&hub);
+    t2.extra_env.push(("HF_HUB_OFFLINE".into(), "1".into()));
+    let (_, out) = pull(&t2, &["hf://org/m/w.bin"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("hf://org/m@main/w.bin") && err.contains("offline"), "{err}");
+    assert_eq!((hub.request_count(), cdn.request_count()), before);
+}
+
+#[test]
+fn a_listing_with_unsafe_names_is_refused_and_the_token_stays_with_the_hub() {
+    let (hub, cdn) = Server::hub();
+    hub.put_repo(&cdn, "org/m", COMMIT, &[("ok.bin", pattern(4096, 9)), ("small.txt", b"hi\n".to_vec())]);
+    let mut t = home_with(&hub);
+    t.extra_env.push(("HF_TOKEN".into(), "hf_secret".into()));
+    let (doc, out) = pull(&t, &["hf://org/m"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(doc["models"].as_array().unwrap().len(), 2);
+    assert!(hub
+        .requests()
+        .iter()
+        .all(|r| r.headers.get("authorization").map(String::as_str) == Some("Bearer hf_secret")));
+    assert!(!cdn.requests().is_empty());
+    assert!(cdn.requests().iter().all(|r| !r.headers.contains_key("authorization")), "the token never reaches the CDN");
+
+    for evil in ["../../evil", "/etc/passwd"] {
+        let (hub, cdn) = Server::hub();
+        hub.put_repo(&cdn, "org/m", COMMIT, &[("ok.bin", pattern(4096, 9))]);
+        hub.list_extra("org/m", evil);
+        let t = home_with(&hub);
+        let (_, out) = pull(&t, &["hf://org/m"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(text(&out.stderr).contains("unsafe file name"), "{}", text(&out.stderr));
+        assert!(cdn.requests().is_empty(), "nothing was downloaded");
+        assert!(!t.home.join(".cache/huggingface/evil").exists() && !t.root().join("evil").exists());
+    }
+}
+
+#[test]
+fn whole_repo_pull_honours_include_and_exclude_and_links_a_snapshot() {
+    let (hub, cdn) = Server::hub();
+    let files =
+        [("a.safetensors", pattern(4096, 10)), ("b.safetensors", pattern(5000, 11)), ("README.md", b"# m\n".to_vec())];
+    hub.put_repo(&cdn, "org/m", COMMIT, &files.iter().map(|(n, b)| (*n, b.clone())).collect::<Vec<_>>());
+    let t = home_with(&hub);
+    let (doc, out) = pull(&t, &["--include", "*.safetensors", "--exclude", "b.*", "hf://org/m"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got: Vec<_> =
+        doc["models"].as_array().unwrap().iter().map(|m| m["source"].as_str().unwrap().to_string()).collect();
+    assert_eq!(got, ["hf://org/m@main/a.safetensors"]);
+    let snap = hub_cache(&t).join(format!("models--org--m/snapshots/{COMMIT}/a.safetensors"));
+    assert!(fs::symlink_metadata(&snap).unwrap().file_type().is_symlink());
+    assert_eq!(fs::read(&snap).unwrap(), files[0].1);
+    assert_eq!(fs::read_to_string(hub_cache(&t).join("models--org--m/refs/main")).unwrap(), COMMIT);
+    let small = hub_cache(&t).join(format!("models--org--m/blobs/{}", git_blob_id(b"# m\n")));
+    assert!(!small.exists(), "excluded files are not fetched");
+}
+
+#[test]
+fn a_full_disk_says_disk_full_and_leaves_no_temp_file() {
+    let server = Server::start();
+    let (hub, cdn) = Server::hub();
+    hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", pattern(4 * MIB, 12))]);
+    let url = server.put_file("big.bin", pattern(4 * MIB, 13));
+    let t = home_with(&hub);
+    let small = t.root().join("small");
+    fs::create_dir_all(&small).unwrap();
+    let wharf = assert_cmd::cargo::cargo_bin("wharf");
+    // A private mount namespace with a 2 MiB tmpfs as the whole store.
+    for (spec, when) in
+        [("hf://org/m/big.bin", "known size: checked before"), (url.as_str(), "unknown size: ENOSPC mid-way")]
+    {
+        let script = format!(
+            "mount -t tmpfs -o size=2m tmpfs {dir} && HF_HUB_CACHE={dir}/hub WHARF_CACHE_DIR={dir}/wharf {wharf} pull '{spec}'; \
+             status=$?; find {dir} -name '*.incomplete' | sed 's/^/LEFT /'; exit $status",
+            dir = small.display(),
+            wharf = wharf.display()
+        );
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["-rm", "sh", "-c", &script]).env_clear().env("PATH", support::path_without_uv()).env("HOME", &t.home);
+        for (k, v) in &t.extra_env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("unshare runs");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{when}: {err}");
+        assert!(err.contains("disk full: need"), "{when}: {err}");
+        assert!(!text(&out.stdout).contains("LEFT "), "{when}: a temp file stayed: {}", text(&out.stdout));
+    }
+    assert_eq!(cdn.body_bytes(), 0, "with a known size nothing is downloaded into a disk that cannot hold it");
+}
