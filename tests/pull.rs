@@ -280,3 +280,68 @@ fn a_full_disk_says_disk_full_and_leaves_no_temp_file() {
     }
     assert_eq!(cdn.body_bytes(), 0, "with a known size nothing is downloaded into a disk that cannot hold it");
 }
+
+/// The Python with `huggingface_hub`: `WHARF_TEST_PYTHON`, else `python3`. `.ci/run` installs
+/// huggingface_hub from PyPI into its tools venv and sets `WHARF_TEST_REQUIRE_HF=1`.
+fn hf_python() -> Option<String> {
+    let py = std::env::var("WHARF_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import huggingface_hub"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("WHARF_TEST_REQUIRE_HF").is_none(),
+            "huggingface_hub is required here: pip install huggingface_hub"
+        );
+        eprintln!("skipped: no huggingface_hub for {py} (set WHARF_TEST_PYTHON)");
+        return None;
+    }
+    Some(py)
+}
+
+fn python(t: &TestHome, py: &str, code: &str, extra: &[(&str, String)]) -> std::process::Output {
+    let mut c = std::process::Command::new(py);
+    c.args(["-c", code]).env_clear().env("PATH", support::path_without_uv()).env("HOME", &t.home);
+    c.env("HF_HUB_CACHE", hub_cache(t)).env("HF_HUB_DISABLE_TELEMETRY", "1").env("HF_HUB_DISABLE_PROGRESS_BARS", "1");
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn huggingface_hub_and_wharf_share_one_cache_both_ways() {
+    let Some(py) = hf_python() else { return };
+    let (hub, cdn) = Server::hub();
+    let big = pattern(3 * MIB, 14);
+    let cfg = b"{\"model_type\": \"tiny\"}\n".to_vec();
+    hub.put_repo(&cdn, "org/shared", COMMIT, &[("model.safetensors", big.clone()), ("config.json", cfg.clone())]);
+    let mut t = home_with(&hub);
+    t.extra_env.push(("HF_HUB_CACHE".into(), hub_cache(&t).to_string_lossy().into_owned()));
+
+    // wharf → huggingface_hub (offline, same cache).
+    let (doc, out) = pull(&t, &["hf://org/shared/model.safetensors"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let code =
+        "import sys; from huggingface_hub import hf_hub_download as d; print(d('org/shared', 'model.safetensors'))";
+    let py_out = python(&t, &py, code, &[("HF_HUB_OFFLINE", "1".into())]);
+    assert!(py_out.status.success(), "{}", text(&py_out.stderr));
+    let py_path = text(&py_out.stdout).trim().to_string();
+    assert_eq!(fs::read(&py_path).unwrap(), big);
+    assert_eq!(Path::new(&py_path), Path::new(doc["models"][0]["path"].as_str().unwrap()));
+
+    // huggingface_hub → wharf: Python downloads from the test hub, wharf finds it with no request.
+    let code = "from huggingface_hub import hf_hub_download as d; print(d('org/shared', 'config.json'))";
+    let py_out = python(&t, &py, code, &[("HF_ENDPOINT", hub.url(""))]);
+    assert!(py_out.status.success(), "{}", text(&py_out.stderr));
+    let before = (hub.request_count(), cdn.request_count());
+    for spec in ["hf://org/shared/config.json".to_string(), format!("hf://org/shared@{COMMIT}/config.json")] {
+        let args: Vec<&str> = if spec.contains('@') { vec![spec.as_str()] } else { vec!["--offline", spec.as_str()] };
+        let (doc, out) = pull(&t, &args);
+        assert!(out.status.success(), "{spec}: {}", text(&out.stderr));
+        assert_eq!(doc["models"][0]["cached"], true);
+        assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), cfg);
+    }
+    assert_eq!((hub.request_count(), cdn.request_count()), before, "zero requests");
+}
