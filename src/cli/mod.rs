@@ -8,6 +8,7 @@ mod doctor;
 mod init;
 mod list;
 mod migrate;
+mod models;
 mod prune;
 mod pull;
 mod view;
@@ -58,6 +59,8 @@ pub enum Command {
     Prune(prune::PruneArgs),
     /// Fetch models (Hugging Face files or repos, URLs, local files) into the verified store
     Pull(pull::PullArgs),
+    /// The model store: list, stats, verify, rm, gc, clear
+    Models(models::ModelsArgs),
     /// Bring the registry file to the current schema version
     Migrate(migrate::MigrateArgs),
     /// Diagnose the registry; with --repair, rebuild it from the environments' back-links
@@ -119,10 +122,17 @@ pub fn run(cli: Cli, ctx: &Ctx) -> Result<ExitCode, CliError> {
         Command::Check(a) => check::run(a, ctx),
         Command::Prune(a) => prune::run(a, ctx),
         Command::Pull(a) => pull::run(a, ctx),
+        Command::Models(a) => models::run(a, ctx),
         Command::Migrate(a) => migrate::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
         Command::Completions(a) => completions::run(a),
     }
+}
+
+/// Both stdin and stderr are a terminal: we may ask a question and read the answer.
+pub fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 /// The colour of a status word.

@@ -3,7 +3,7 @@
 //! On a terminal it shows what would go and asks (default No) unless `--yes`. Without a terminal
 //! and without `--yes` it deletes nothing and exits 2: unattended deletion must be asked for.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -32,8 +32,7 @@ pub struct PruneArgs {
 pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let opts = PruneOptions { mismatch: args.mismatch, untracked: args.untracked, dry_run: args.dry_run };
     let registry = ctx.registry();
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if !args.dry_run && !args.yes && !interactive {
+    if !args.dry_run && !args.yes && !super::interactive() {
         registry.read()?; // an unreadable registry still says so with exit 3
         return Err(CliError::Usage(
             "not on a terminal, so nothing was removed\n  hint: pass `--yes` to prune without asking, or `--dry-run` to see what would go".into(),
@@ -64,15 +63,20 @@ fn confirm(preview: &Summary, ctx: &Ctx) -> bool {
             if i.bytes > 0 { human_bytes(i.bytes) } else { String::new() }
         );
     }
-    eprint!("Remove {} ({})? [y/N] ", counts(preview), human_bytes(preview.reclaimed_bytes));
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    let yes = matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+    let yes = ask(&format!("Remove {} ({})?", counts(preview), human_bytes(preview.reclaimed_bytes)));
     if !yes {
         ctx.out.status("aborted");
     }
     yes
+}
+
+/// Ask a yes/no question on the terminal; anything but y/yes is no.
+pub fn ask(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 fn kind(k: Kind) -> &'static str {

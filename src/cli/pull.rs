@@ -61,6 +61,7 @@ pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         include: args.include,
         exclude: args.exclude,
         sha256: args.sha256.map(|h| h.to_ascii_lowercase()),
+        now: ctx.now,
     };
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -14,6 +14,7 @@ use std::time::Duration;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
+use super::index::{Index, Kind as IndexKind, Record};
 use super::layout::{BlobStore, HubCache};
 use crate::fetch::hash::{self, Expected};
 use crate::fetch::hf::{self, Hub};
@@ -49,6 +50,8 @@ pub struct PullOptions {
     pub exclude: Vec<String>,
     /// A SHA-256 the file must have (for a single-file source).
     pub sha256: Option<String>,
+    /// Recorded as the fetch / last-use time in the store's index.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// One file in the store.
@@ -67,6 +70,7 @@ pub struct Pulled {
 pub struct ModelStore {
     pub hub_cache: HubCache,
     pub blobs: BlobStore,
+    pub index: Index,
     http: Http,
     hubs: Vec<Hub>,
     cfg: StoreConfig,
@@ -105,14 +109,38 @@ impl ModelStore {
         Ok(ModelStore {
             hub_cache: HubCache { root: cfg.hub_cache.clone() },
             blobs: BlobStore { root: cfg.wharf_cache.clone() },
+            index: Index { dir: cfg.wharf_cache.join("index") },
             http,
             hubs,
             cfg,
         })
     }
 
-    /// Bring `source` into the store; a whole repo gives one [`Pulled`] per file.
+    /// Bring `source` into the store; a whole repo gives one [`Pulled`] per file. What was
+    /// downloaded is recorded in the index (and a use of something recorded refreshes it), except
+    /// offline, where nothing is written.
     pub async fn get_model(
+        &self,
+        source: &Source,
+        opts: &PullOptions,
+        progress: &dyn Progress,
+    ) -> Result<Vec<Pulled>, FetchError> {
+        let pulled = self.fetch(source, opts, progress).await?;
+        if !self.cfg.offline {
+            let stamp = opts.now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let (index, hub_root, items) = (self.index.clone(), self.hub_cache.root.clone(), pulled.clone());
+            blocking(move || {
+                for p in &items {
+                    index.note(record_for(p, &hub_root, &stamp), !p.cached)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(pulled)
+    }
+
+    async fn fetch(
         &self,
         source: &Source,
         opts: &PullOptions,
@@ -460,6 +488,24 @@ impl ModelStore {
             Ok(Pulled { source: label, path: dest, sha256, size, cached: false, commit: None })
         })
         .await
+    }
+}
+
+/// The index record for a pulled file (its blob is the resolved target of a snapshot link).
+fn record_for(p: &Pulled, hub_root: &Path, stamp: &str) -> Record {
+    let blob = std::fs::canonicalize(&p.path).unwrap_or_else(|_| p.path.clone());
+    let in_hub = std::fs::canonicalize(hub_root).is_ok_and(|root| blob.starts_with(root));
+    let repo = p.source.strip_prefix("hf://").and_then(|r| r.split('@').next()).map(str::to_owned);
+    Record {
+        kind: if in_hub { IndexKind::Hf } else { IndexKind::Blob },
+        etag: in_hub.then(|| blob.file_name().map(|n| n.to_string_lossy().into_owned())).flatten(),
+        repo: if in_hub { repo } else { None },
+        blob,
+        sha256: p.sha256.clone(),
+        size: p.size,
+        sources: vec![p.source.clone()],
+        fetched_at: stamp.to_string(),
+        last_used: stamp.to_string(),
     }
 }
 

@@ -1,0 +1,103 @@
+//! What wharf fetched: one small JSON record per blob, so that `gc`, `clear` and `prune --models`
+//! only ever touch files wharf itself downloaded (never another tool's Hugging Face downloads),
+//! and know when each was last used.
+//!
+//! ```text
+//! <wharf cache>/index/<sha256 of the blob path, 32 hex>.json
+//! {"kind": "hf"|"blob", "blob": "/…/blobs/<etag|hex>", "repo": "org/name", "etag": "…",
+//!  "sha256": "…", "size": 123, "sources": ["hf://org/name@main/model.bin"],
+//!  "fetched_at": "…", "last_used": "…"}
+//! ```
+//!
+//! One file per blob keeps concurrent pulls of different models from contending; a record is
+//! rewritten atomically. A record whose blob is gone is stale and is dropped by `verify --fix`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fetch::hash::sha256_hex;
+use crate::fsx::{self, FsError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Hf,
+    Blob,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub kind: Kind,
+    pub blob: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    pub sha256: String,
+    pub size: u64,
+    #[serde(default)]
+    pub sources: Vec<String>,
+    pub fetched_at: String,
+    pub last_used: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Index {
+    pub dir: PathBuf,
+}
+
+impl Index {
+    fn file(&self, blob: &Path) -> PathBuf {
+        let key = sha256_hex(blob.to_string_lossy().as_bytes());
+        self.dir.join(format!("{}.json", &key[..32]))
+    }
+
+    pub fn get(&self, blob: &Path) -> Option<Record> {
+        let text = fsx::read_optional(&self.file(blob)).ok()??;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn put(&self, r: &Record) -> Result<(), FsError> {
+        let text = serde_json::to_string_pretty(r).unwrap_or_default();
+        fsx::write_atomic(&self.file(&r.blob), text.as_bytes())
+    }
+
+    pub fn remove(&self, blob: &Path) -> Result<(), FsError> {
+        match std::fs::remove_file(self.file(blob)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(FsError::new("cannot remove", &self.file(blob), e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Record a fetch (a new record) or a use (an existing record gets `last_used` and the source).
+    /// A cached file with no record was put there by another tool and stays unrecorded.
+    pub fn note(&self, r: Record, fetched: bool) -> Result<(), FsError> {
+        match (self.get(&r.blob), fetched) {
+            (Some(mut old), _) => {
+                old.last_used = r.last_used;
+                for s in r.sources {
+                    if !old.sources.contains(&s) {
+                        old.sources.push(s);
+                    }
+                }
+                self.put(&old)
+            }
+            (None, true) => self.put(&r),
+            (None, false) => Ok(()),
+        }
+    }
+
+    pub fn all(&self) -> Vec<Record> {
+        let Ok(rd) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        let mut out: Vec<Record> = rd
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok())
+            .collect();
+        out.sort_by(|a, b| a.blob.cmp(&b.blob));
+        out
+    }
+}

@@ -1,0 +1,277 @@
+//! What is in the store, and the operations on all of it: list, stats, verify, rm, gc, clear.
+//!
+//! Items are blobs: `hf:ORG/NAME:<etag>` in the Hugging Face cache and `sha256:<hex>` in wharf's
+//! own store. An item is *wharf's* when the index has a record for it; only wharf's items are ever
+//! evicted by `gc` or removed by `clear`. An item is *used* when a registered project's models
+//! name its file or its SHA-256; used items are never evicted.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::index::{Index, Kind, Record};
+use super::layout::HubCache;
+use crate::fetch::hash::{self, Expected, Hasher};
+use crate::fsx::{Context, FsError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub id: String,
+    pub kind: Kind,
+    pub path: PathBuf,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    pub sha256: Option<String>,
+    pub sources: Vec<String>,
+    /// Fetched by wharf (recorded in its index).
+    pub wharf: bool,
+    pub last_used: Option<String>,
+    /// Registered projects whose models use it.
+    pub used_by: Vec<String>,
+}
+
+/// Files a project uses: blob path or SHA-256 → the projects.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    pub by_path: BTreeMap<PathBuf, Vec<String>>,
+    pub by_sha256: BTreeMap<String, Vec<String>>,
+}
+
+pub struct Inventory<'a> {
+    pub hub: &'a HubCache,
+    pub blobs_root: &'a Path,
+    pub index: &'a Index,
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut v: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| !p.to_string_lossy().ends_with(".incomplete"))
+        .collect();
+    v.sort();
+    v
+}
+
+impl Inventory<'_> {
+    /// Every blob in both stores.
+    pub fn items(&self, usage: &Usage) -> Vec<Item> {
+        let records: BTreeMap<PathBuf, Record> = self.index.all().into_iter().map(|r| (r.blob.clone(), r)).collect();
+        let mut items = Vec::new();
+        for repo_dir in std::fs::read_dir(&self.hub.root).into_iter().flatten().filter_map(Result::ok).map(|e| e.path())
+        {
+            let Some(folder) = repo_dir.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+            let Some(repo) = folder.strip_prefix("models--").map(|r| r.replacen("--", "/", 1)) else { continue };
+            for blob in files_in(&repo_dir.join("blobs")) {
+                let etag = blob.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let sha256 = match Expected::from_etag(&etag) {
+                    Expected::Sha256(h) => Some(h),
+                    _ => None,
+                };
+                items.push(self.item(
+                    format!("hf:{repo}:{etag}"),
+                    Kind::Hf,
+                    blob,
+                    Some(repo.clone()),
+                    Some(etag),
+                    sha256,
+                    &records,
+                    usage,
+                ));
+            }
+        }
+        for blob in files_in(&self.blobs_root.join("blobs/sha256")) {
+            let hex = blob.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            items.push(self.item(format!("sha256:{hex}"), Kind::Blob, blob, None, None, Some(hex), &records, usage));
+        }
+        items
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn item(
+        &self,
+        id: String,
+        kind: Kind,
+        path: PathBuf,
+        repo: Option<String>,
+        etag: Option<String>,
+        sha256: Option<String>,
+        records: &BTreeMap<PathBuf, Record>,
+        usage: &Usage,
+    ) -> Item {
+        let canon = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        let rec = records.get(&canon).or_else(|| records.get(&path));
+        let sha256 = sha256.or_else(|| rec.map(|r| r.sha256.clone()));
+        let mut used_by: Vec<String> = usage.by_path.get(&canon).cloned().unwrap_or_default();
+        if let Some(users) = sha256.as_ref().and_then(|h| usage.by_sha256.get(h)) {
+            used_by.extend(users.iter().cloned());
+        }
+        used_by.sort();
+        used_by.dedup();
+        Item {
+            id,
+            kind,
+            size: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+            path,
+            repo,
+            etag,
+            sha256,
+            sources: rec.map(|r| r.sources.clone()).unwrap_or_default(),
+            wharf: rec.is_some(),
+            last_used: rec.map(|r| r.last_used.clone()),
+            used_by,
+        }
+    }
+
+    /// Records whose blob is gone, and snapshot links that point at nothing.
+    pub fn missing(&self) -> Vec<(String, PathBuf)> {
+        let mut out: Vec<(String, PathBuf)> = self
+            .index
+            .all()
+            .into_iter()
+            .filter(|r| !r.blob.exists())
+            .map(|r| (r.sources.first().cloned().unwrap_or_else(|| r.blob.display().to_string()), r.blob))
+            .collect();
+        for e in walkdir::WalkDir::new(&self.hub.root).into_iter().filter_map(Result::ok) {
+            if e.path_is_symlink() && !e.path().exists() && e.path().components().any(|c| c.as_os_str() == "snapshots")
+            {
+                out.push((e.path().display().to_string(), e.path().to_path_buf()));
+            }
+        }
+        out
+    }
+
+    /// Delete one item: its blob, the snapshot links to it, its record.
+    pub fn remove(&self, item: &Item) -> Result<(), FsError> {
+        if let (Kind::Hf, Some(repo), Some(etag)) = (item.kind, &item.repo, &item.etag) {
+            let snaps = self.hub.repo_dir(repo).join("snapshots");
+            for e in walkdir::WalkDir::new(&snaps).into_iter().filter_map(Result::ok) {
+                let is_link_to_it = e.path_is_symlink()
+                    && std::fs::read_link(e.path()).is_ok_and(|t| t.file_name().is_some_and(|n| n == etag.as_str()));
+                if is_link_to_it {
+                    std::fs::remove_file(e.path()).ctx("cannot remove", e.path())?;
+                }
+            }
+        }
+        let canon = std::fs::canonicalize(&item.path).unwrap_or_else(|_| item.path.clone());
+        match std::fs::remove_file(&item.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(FsError::new("cannot remove", &item.path, e))
+            }
+            _ => {}
+        }
+        self.index.remove(&canon)
+    }
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verified {
+    pub valid: Vec<String>,
+    pub corrupted: Vec<String>,
+    pub missing: Vec<String>,
+    /// With `--fix`: what was removed.
+    pub removed: Vec<String>,
+}
+
+/// Re-hash every item (in parallel) against its name: an LFS etag or wharf blob name is a SHA-256,
+/// a git blob id is checked as git computes it. Items whose name is no digest count as valid.
+pub fn verify(items: &[Item]) -> (Vec<String>, Vec<String>) {
+    let results: Vec<(String, bool)> = items
+        .par_iter()
+        .map(|it| {
+            let name = it.etag.clone().or_else(|| it.sha256.clone()).unwrap_or_default();
+            let expected = Expected::from_etag(&name);
+            if expected == Expected::Nothing {
+                return (it.id.clone(), true);
+            }
+            let ok = std::fs::File::open(&it.path).and_then(|mut f| {
+                let mut h = Hasher::new(&expected, Some(it.size));
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    let n = std::io::Read::read(&mut f, &mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+                let (sha, git) = h.finish();
+                Ok(hash::verify(&expected, &sha, git.as_deref()).is_ok())
+            });
+            (it.id.clone(), ok.unwrap_or(false))
+        })
+        .collect();
+    let (valid, bad): (Vec<_>, Vec<_>) = results.into_iter().partition(|(_, ok)| *ok);
+    (valid.into_iter().map(|(id, _)| id).collect(), bad.into_iter().map(|(id, _)| id).collect())
+}
+
+/// What `gc` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Collected {
+    pub evicted: Vec<String>,
+    pub freed_bytes: u64,
+    pub total_bytes: u64,
+    pub max_bytes: u64,
+    /// False when only used or other tools' items are left and the store is still over the cap.
+    pub under_cap: bool,
+}
+
+/// Evict wharf's unused items, least recently used first, until the store holds at most `max`.
+pub fn gc_plan(items: &[Item], max: u64) -> (Vec<&Item>, Collected) {
+    let mut total: u64 = items.iter().map(|i| i.size).sum();
+    let mut candidates: Vec<&Item> = items.iter().filter(|i| i.wharf && i.used_by.is_empty()).collect();
+    candidates.sort_by(|a, b| a.last_used.cmp(&b.last_used).then(a.id.cmp(&b.id)));
+    let mut out = Collected { total_bytes: total, max_bytes: max, ..Default::default() };
+    let mut evict = Vec::new();
+    for c in candidates {
+        if total <= max {
+            break;
+        }
+        total -= c.size;
+        out.freed_bytes += c.size;
+        out.evicted.push(c.id.clone());
+        evict.push(c);
+    }
+    out.total_bytes = total;
+    out.under_cap = total <= max;
+    (evict, out)
+}
+
+/// `10G`, `512MiB`, `1.5GB`, `1000` (bytes). Binary and decimal units both mean powers of 1024,
+/// as `du -h` and `huggingface-cli` users expect.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1u64,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return None,
+    };
+    Some((n * mult as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1000"), Some(1000));
+        assert_eq!(parse_size("2K"), Some(2048));
+        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
+        assert_eq!(parse_size("3 MB"), Some(3 << 20));
+        assert_eq!(parse_size("lots"), None);
+    }
+}
