@@ -345,3 +345,19 @@ fn huggingface_hub_and_wharf_share_one_cache_both_ways() {
     }
     assert_eq!((hub.request_count(), cdn.request_count()), before, "zero requests");
 }
+
+#[test]
+fn a_stalled_transfer_counts_as_transient_and_resumes() {
+    let server = Server::start();
+    let body = pattern(2 * MIB, 15);
+    let url = server.put_file("s.bin", body.clone());
+    server.faults().stall = Some((MIB as u64, std::time::Duration::from_secs(4)));
+    let mut t = home_with(&server);
+    t.extra_env.push(("WHARF_STALL_TIMEOUT".into(), "1".into()));
+    let (doc, out) = pull(&t, &[&format!("{url}#sha256={}", sha256_hex(&body))]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("stalled"), "{}", text(&out.stderr));
+    assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
+    let ranged = server.requests().into_iter().filter(|r| r.headers.contains_key("range")).count();
+    assert_eq!(ranged, 1, "the second attempt resumed");
+}

@@ -141,14 +141,13 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
             }
         }
         ModelsCommand::Stats => {
-            let items = inv.items(&usage(ctx, false)?);
-            let wharf: Vec<&Item> = items.iter().filter(|i| i.wharf).collect();
+            let st = store.stats(&usage(ctx, false)?);
             let s = Stats {
-                total_models: items.len(),
-                total_size_bytes: items.iter().map(|i| i.size).sum(),
-                wharf_models: wharf.len(),
-                wharf_size_bytes: wharf.iter().map(|i| i.size).sum(),
-                used_models: items.iter().filter(|i| !i.used_by.is_empty()).count(),
+                total_models: st.total_models,
+                total_size_bytes: st.total_size_bytes,
+                wharf_models: st.wharf_models,
+                wharf_size_bytes: st.wharf_size_bytes,
+                used_models: st.models.iter().filter(|i| !i.used_by.is_empty()).count(),
                 hub_cache: store.hub_cache.root.display().to_string(),
                 wharf_cache: store.blobs.root.display().to_string(),
             };
@@ -214,16 +213,21 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
             }
         }
         ModelsCommand::Clear { yes } => {
-            let items = inv.items(&usage(ctx, true)?);
-            let chosen: Vec<&Item> = items.iter().filter(|i| i.wharf && i.used_by.is_empty()).collect();
+            let usage = usage(ctx, true)?;
             if !yes && !super::interactive() {
                 return Err(CliError::Usage("not on a terminal, so nothing was removed\n  hint: pass `--yes`".into()));
             }
-            if !yes && !super::prune::ask(&format!("Remove {} model file(s) wharf fetched?", chosen.len())) {
+            if !yes && !super::prune::ask("Remove every model file wharf fetched that no project uses?") {
                 ctx.out.status("nothing removed");
                 return Ok(ExitCode::SUCCESS);
             }
-            remove(&inv, &chosen, false, ctx)?;
+            let gone = store.clear(&usage).map_err(CliError::failed)?;
+            let doc = Removed {
+                dry_run: false,
+                removed: gone.iter().map(|i| i.id.clone()).collect(),
+                freed_bytes: gone.iter().map(|i| i.size).sum(),
+            };
+            report_removed(&doc, ctx);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -238,12 +242,16 @@ fn remove(inv: &Inventory, chosen: &[&Item], dry_run: bool, ctx: &Ctx) -> Result
         doc.removed.push(it.id.clone());
         doc.freed_bytes += it.size;
     }
+    report_removed(&doc, ctx);
+    Ok(())
+}
+
+fn report_removed(doc: &Removed, ctx: &Ctx) {
     if ctx.out.json {
-        ctx.out.json(&doc);
+        ctx.out.json(doc);
     } else {
         ctx.out.status(format!("removed {} model file(s), {} freed", doc.removed.len(), human_bytes(doc.freed_bytes)));
     }
-    Ok(())
 }
 
 fn verify(inv: &Inventory, fix: bool, ctx: &Ctx) -> Result<ExitCode, CliError> {

@@ -24,6 +24,8 @@ pub enum FetchError {
     Offline { what: String },
     #[error("`{url}`: {why}")]
     Protocol { url: String, why: String },
+    #[error("no model `{id}` in the store\n  hint: `wharf models list` shows the ids")]
+    NotInStore { id: String },
     #[error("repo `{repo}` lists an unsafe file name `{name}`; refusing to write outside its snapshot")]
     UnsafeName { repo: String, name: String },
     #[error(transparent)]

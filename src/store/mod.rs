@@ -1,8 +1,92 @@
 //! The model store: Hugging Face files in the shared hub cache, URL and file sources in wharf's
 //! content-addressed blob store (see `layout.rs`), and [`ModelStore`], the one door to both.
+//!
+//! The library surface follows the seed contract (shared/reference/model-cache-api-contract.md):
+//! [`ModelStore::get_model`] (async; see `pull.rs`), [`ModelStore::is_cached`],
+//! [`ModelStore::remove_model`], [`ModelStore::clear`], [`ModelStore::stats`] and
+//! [`ModelStore::validate_integrity`]. The store-wide ones are blocking: they walk and hash files,
+//! so async callers run them with `spawn_blocking`.
+
 pub mod index;
 pub mod inventory;
 pub mod layout;
+mod plain;
 pub mod pull;
 
 pub use pull::{ModelStore, PullOptions, Pulled};
+
+use serde::Serialize;
+
+use crate::fetch::progress::Silent;
+use crate::fetch::source::Source;
+use crate::fetch::FetchError;
+use crate::fsx::FsError;
+use inventory::{Inventory, Item, Usage, Verified};
+
+/// Totals, as `wharf models stats` prints them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub total_models: usize,
+    pub total_size_bytes: u64,
+    pub wharf_models: usize,
+    pub wharf_size_bytes: u64,
+    pub models: Vec<Item>,
+}
+
+impl ModelStore {
+    pub fn inventory(&self) -> Inventory<'_> {
+        Inventory { hub: &self.hub_cache, blobs_root: &self.blobs.root, index: &self.index }
+    }
+
+    /// True when `source` is in the store, decided without any network call or write.
+    pub async fn is_cached(&self, source: &Source) -> bool {
+        let offline = ModelStore::new(pull::StoreConfig { offline: true, ..self.config().clone() });
+        match offline {
+            Ok(store) => store.get_model(source, &PullOptions::default(), &Silent).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Every file with its size, origin and users.
+    pub fn stats(&self, usage: &Usage) -> Stats {
+        let models = self.inventory().items(usage);
+        let wharf: Vec<&Item> = models.iter().filter(|i| i.wharf).collect();
+        Stats {
+            total_models: models.len(),
+            total_size_bytes: models.iter().map(|i| i.size).sum(),
+            wharf_models: wharf.len(),
+            wharf_size_bytes: wharf.iter().map(|i| i.size).sum(),
+            models,
+        }
+    }
+
+    /// Re-hash every file: valid, corrupted, missing (nothing is changed).
+    pub fn validate_integrity(&self) -> Verified {
+        let inv = self.inventory();
+        let (valid, corrupted) = inventory::verify(&inv.items(&Usage::default()));
+        let missing = inv.missing().into_iter().map(|(id, _)| id).collect();
+        Verified { valid, corrupted, missing, removed: Vec::new() }
+    }
+
+    /// Remove one file by its id (`hf:ORG/NAME:<etag>` or `sha256:<hex>`).
+    pub fn remove_model(&self, id: &str) -> Result<Item, FetchError> {
+        let inv = self.inventory();
+        let item = inv
+            .items(&Usage::default())
+            .into_iter()
+            .find(|i| i.id == id)
+            .ok_or_else(|| FetchError::NotInStore { id: id.to_string() })?;
+        inv.remove(&item)?;
+        Ok(item)
+    }
+
+    /// Remove every file wharf fetched that `usage` does not protect; returns what went.
+    pub fn clear(&self, usage: &Usage) -> Result<Vec<Item>, FsError> {
+        let inv = self.inventory();
+        let gone: Vec<Item> = inv.items(usage).into_iter().filter(|i| i.wharf && i.used_by.is_empty()).collect();
+        for it in &gone {
+            inv.remove(it)?;
+        }
+        Ok(gone)
+    }
+}

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::index::{Index, Kind as IndexKind, Record};
 use super::layout::{BlobStore, HubCache};
-use crate::fetch::hash::{self, Expected};
+use crate::fetch::hash::Expected;
 use crate::fetch::hf::{self, Hub};
 use crate::fetch::progress::{Event, Progress};
 use crate::fetch::retry::RetryPolicy;
@@ -71,12 +71,12 @@ pub struct ModelStore {
     pub hub_cache: HubCache,
     pub blobs: BlobStore,
     pub index: Index,
-    http: Http,
+    pub(super) http: Http,
     hubs: Vec<Hub>,
-    cfg: StoreConfig,
+    pub(super) cfg: StoreConfig,
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, FetchError> + Send + 'static,
 ) -> Result<T, FetchError> {
     tokio::task::spawn_blocking(f)
@@ -84,7 +84,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| FetchError::Protocol { url: String::new(), why: format!("worker stopped: {e}") })?
 }
 
-fn sha256_of(path: &Path) -> Result<String, FetchError> {
+pub(super) fn sha256_of(path: &Path) -> Result<String, FetchError> {
     crate::validate::sha256_file(path).ctx("cannot hash", path).map_err(FetchError::from)
 }
 
@@ -114,6 +114,10 @@ impl ModelStore {
             hubs,
             cfg,
         })
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.cfg
     }
 
     /// Bring `source` into the store; a whole repo gives one [`Pulled`] per file. What was
@@ -162,7 +166,12 @@ impl ModelStore {
         }
     }
 
-    async fn lock(&self, lock_path: PathBuf, id: &str, progress: &dyn Progress) -> Result<LockGuard, FetchError> {
+    pub(super) async fn lock(
+        &self,
+        lock_path: PathBuf,
+        id: &str,
+        progress: &dyn Progress,
+    ) -> Result<LockGuard, FetchError> {
         if let Ok(g) = blocking({
             let p = lock_path.clone();
             move || lock::try_acquire(&p, Mode::Exclusive).map_err(FetchError::from)
@@ -384,110 +393,6 @@ impl ModelStore {
             out.push(self.hf_file(repo, &commit, &n, None, None, &crate::fetch::progress::Silent).await?);
         }
         Ok(out)
-    }
-
-    async fn url(&self, url: &str, pin: Option<String>, progress: &dyn Progress) -> Result<Pulled, FetchError> {
-        let parsed =
-            reqwest::Url::parse(url).map_err(|e| FetchError::Protocol { url: url.to_string(), why: e.to_string() })?;
-        let blobs = self.blobs.clone();
-        let record = blobs.url_record(url);
-        let known = match &pin {
-            Some(h) => Some(h.clone()),
-            None => crate::fsx::read_optional(&record)?.map(|s| s.trim().to_string()),
-        };
-        if let Some(hex) = &known {
-            let blob = blobs.blob(hex);
-            if let Ok(m) = std::fs::metadata(&blob) {
-                return Ok(Pulled {
-                    source: url.to_string(),
-                    path: blob,
-                    sha256: hex.clone(),
-                    size: m.len(),
-                    cached: true,
-                    commit: None,
-                });
-            }
-        }
-        if self.cfg.offline {
-            return Err(FetchError::Offline { what: url.to_string() });
-        }
-        let lock_name = pin.clone().unwrap_or_else(|| format!("url-{}", hash::sha256_hex(url.as_bytes())));
-        let _guard = self.lock(blobs.lock(&lock_name), url, progress).await?;
-        if let Some(hex) = &pin {
-            if let Ok(m) = std::fs::metadata(blobs.blob(hex)) {
-                return Ok(Pulled {
-                    source: url.to_string(),
-                    path: blobs.blob(hex),
-                    sha256: hex.clone(),
-                    size: m.len(),
-                    cached: true,
-                    commit: None,
-                });
-            }
-        }
-        let temp = match &pin {
-            Some(hex) => transfer::temp_path(&blobs.blob(hex)),
-            None => blobs.root.join("blobs").join("sha256").join(format!(".{lock_name}.incomplete")),
-        };
-        let expected = pin.clone().map_or(Expected::Nothing, Expected::Sha256);
-        let d = Download { id: url, url: parsed, credential: None, size: None, expected: &expected, temp: &temp };
-        let got = self.http.download(&d, progress).await?;
-        let dest = blobs.blob(&got.sha256);
-        let (t, dst, e, l, g) = (temp.clone(), dest.clone(), expected.clone(), url.to_string(), got.clone());
-        blocking(move || {
-            transfer::commit(&t, &dst, &e, &g, &l)?;
-            crate::fsx::write_atomic(&record, g.sha256.as_bytes())?;
-            Ok(())
-        })
-        .await?;
-        Ok(Pulled {
-            source: url.to_string(),
-            path: dest,
-            sha256: got.sha256,
-            size: got.size,
-            cached: false,
-            commit: None,
-        })
-    }
-
-    async fn file(&self, path: &Path, pin: Option<String>) -> Result<Pulled, FetchError> {
-        let blobs = self.blobs.clone();
-        let (src, offline) = (path.to_path_buf(), self.cfg.offline);
-        blocking(move || {
-            let label = format!("file://{}", src.display());
-            if let Some(hex) = &pin {
-                if let Ok(m) = std::fs::metadata(blobs.blob(hex)) {
-                    return Ok(Pulled {
-                        source: label,
-                        path: blobs.blob(hex),
-                        sha256: hex.clone(),
-                        size: m.len(),
-                        cached: true,
-                        commit: None,
-                    });
-                }
-            }
-            let sha256 = sha256_of(&src)?;
-            let dest = blobs.blob(&sha256);
-            let size = std::fs::metadata(&src).ctx("cannot read", &src)?.len();
-            if dest.exists() {
-                return Ok(Pulled { source: label, path: dest, sha256, size, cached: true, commit: None });
-            }
-            if offline {
-                return Err(FetchError::Offline { what: label });
-            }
-            let temp = transfer::temp_path(&dest);
-            if let Some(dir) = temp.parent() {
-                crate::fsx::create_dir_private(dir)?;
-            }
-            std::fs::copy(&src, &temp).ctx("cannot copy", &src)?;
-            // Hash the copy, not the source, so a file changing under us is caught.
-            let got = Downloaded { sha256: sha256_of(&temp)?, git_sha1: None, size };
-            let expected = Expected::Sha256(pin.unwrap_or_else(|| sha256.clone()));
-            transfer::commit(&temp, &dest, &expected, &got, &label)?;
-            Ok(Pulled { source: label, path: dest, sha256, size, cached: false, commit: None })
-        })
-        .await
     }
 }
 
