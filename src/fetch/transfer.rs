@@ -99,9 +99,11 @@ pub fn status_failure(url: &Url, resp: &Response) -> Result<(), (bool, Option<Du
     let url = url.to_string();
     let err = match status {
         404 => FetchError::NotFound { url },
-        401 | 403 => {
-            FetchError::Http { url, status, hint: "\n  hint: the repo may be gated or private: set `HF_TOKEN`" }
-        }
+        401 | 403 => FetchError::Http {
+            url,
+            status,
+            hint: "\n  hint: access refused; for a gated or private Hugging Face repo, set `HF_TOKEN`",
+        },
         _ => FetchError::Http { url, status, hint: "" },
     };
     Err((retry::transient_status(status), retry_after, err))
@@ -225,8 +227,18 @@ impl Http {
         let total = d.size.or_else(|| resp.content_length().map(|n| n + start));
         progress.event(Event::Start { id: d.id.to_string(), total, resumed_from: start });
 
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
-        let writer = tokio::task::spawn_blocking(move || write_all(file, restart, hasher, &mut rx));
+        // Writing and hashing each get a thread, fed the same (reference-counted) chunks: SHA-256
+        // runs at about the speed of the network on loopback, so doing both in one thread would
+        // make the transfer take their sum.
+        let (wtx, mut wrx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let (htx, mut hrx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let writer = tokio::task::spawn_blocking(move || write_all(file, restart, &mut wrx));
+        let digest = tokio::task::spawn_blocking(move || {
+            while let Some(chunk) = hrx.blocking_recv() {
+                hasher.update(&chunk);
+            }
+            hasher
+        });
         let mut stream = resp.bytes_stream();
         let mut cut: Option<String> = None;
         loop {
@@ -242,15 +254,17 @@ impl Http {
                 }
                 Ok(Some(Ok(chunk))) => {
                     let n = chunk.len() as u64;
-                    if tx.send(chunk).await.is_err() {
+                    if wtx.send(chunk.clone()).await.is_err() || htx.send(chunk).await.is_err() {
                         break; // the writer failed; its error is reported below
                     }
                     progress.event(Event::Bytes { id: d.id.to_string(), n });
                 }
             }
         }
-        drop(tx);
-        let (hasher, written) = match writer.await {
+        drop(wtx);
+        drop(htx);
+        let hasher = digest.await.map_err(|e| transient(format!("hasher stopped: {e}")))?;
+        let written = match writer.await {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => return Err(write_failure(d.temp, e, d.size.map(|s| s.saturating_sub(start)))),
             Err(e) => return Err(transient(format!("writer stopped: {e}"))),
@@ -319,13 +333,8 @@ fn open_for_resume(temp: &Path, expected: &Expected, size: Option<u64>) -> Resul
     Ok((file, hasher, len))
 }
 
-/// The writer thread: write and hash every chunk, then flush and sync. Returns bytes written.
-fn write_all(
-    mut file: File,
-    restart: bool,
-    mut hasher: Hasher,
-    rx: &mut tokio::sync::mpsc::Receiver<bytes::Bytes>,
-) -> io::Result<(Hasher, u64)> {
+/// The writer thread: write every chunk, then flush and sync. Returns bytes written.
+fn write_all(mut file: File, restart: bool, rx: &mut tokio::sync::mpsc::Receiver<bytes::Bytes>) -> io::Result<u64> {
     if restart {
         file.set_len(0)?;
         file.rewind()?;
@@ -334,12 +343,11 @@ fn write_all(
     let mut written = 0u64;
     while let Some(chunk) = rx.blocking_recv() {
         out.write_all(&chunk)?;
-        hasher.update(&chunk);
         written += chunk.len() as u64;
     }
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    Ok((hasher, written))
+    Ok(written)
 }
 
 fn write_failure(temp: &Path, e: io::Error, need: Option<u64>) -> Failure {
