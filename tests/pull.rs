@@ -361,3 +361,21 @@ fn a_stalled_transfer_counts_as_transient_and_resumes() {
     let ranged = server.requests().into_iter().filter(|r| r.headers.contains_key("range")).count();
     assert_eq!(ranged, 1, "the second attempt resumed");
 }
+
+#[test]
+fn mirrors_are_tried_in_order_after_the_primary_and_get_no_token() {
+    let (primary, _pcdn) = Server::hub();
+    let (mirror, mcdn) = Server::hub();
+    let body = pattern(8192, 16);
+    mirror.put_repo(&mcdn, "org/m", COMMIT, &[("w.bin", body.clone())]);
+    let mut t = home_with(&primary);
+    t.extra_env.push(("WHARF_MIRRORS".into(), format!("http://127.0.0.1:1, {}", mirror.url(""))));
+    t.extra_env.push(("HF_TOKEN".into(), "hf_secret".into()));
+    t.extra_env.push(("WHARF_MAX_RETRIES".into(), "0".into()));
+    let (doc, out) = pull(&t, &["hf://org/m/w.bin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
+    assert_eq!(primary.request_count(), 1, "the primary was asked first (and said 404)");
+    assert!(primary.requests()[0].headers.contains_key("authorization"));
+    assert!(mirror.requests().iter().all(|r| !r.headers.contains_key("authorization")), "no token for a mirror");
+}
