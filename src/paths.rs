@@ -36,6 +36,7 @@ pub mod vars {
     pub const WHARF_MAX_RETRIES: &str = "WHARF_MAX_RETRIES";
     pub const WHARF_RETRY_BASE_MS: &str = "WHARF_RETRY_BASE_MS";
     pub const WHARF_STALL_TIMEOUT: &str = "WHARF_STALL_TIMEOUT";
+    pub const WHARF_CONNECTIONS: &str = "WHARF_CONNECTIONS";
 }
 
 /// The public Hugging Face hub.
@@ -149,6 +150,7 @@ pub fn store_config(
         stall: Duration::from_secs_f64(stall.max(0.1)),
         blob_lock_timeout: Duration::from_secs(3600),
         parallel_files: 8,
+        connections: number(env, vars::WHARF_CONNECTIONS, 4usize)?.max(1),
     })
 }
 

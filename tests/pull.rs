@@ -46,7 +46,8 @@ fn a_dropped_transfer_resumes_and_sends_little_more_than_the_file() {
     let body = pattern(64 * MIB, 1);
     hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
     cdn.faults().drop_after = Some(32 * MIB as u64);
-    let t = home_with(&hub);
+    let mut t = home_with(&hub);
+    t.extra_env.push(("WHARF_CONNECTIONS".into(), "1".into())); // the single stream's resume
     let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let path = PathBuf::from(doc["models"][0]["path"].as_str().unwrap());
@@ -168,8 +169,18 @@ fn four_processes_pulling_one_model_cause_one_transfer() {
         assert_eq!(doc["models"][0]["sha256"], sha256_hex(&body));
     }
     assert_eq!(cdn.body_bytes(), body.len() as u64, "the CDN sent the file once");
-    let gets = cdn.requests().iter().filter(|r| r.method == "GET").count();
-    assert_eq!(gets, 1);
+    // One transfer: its pieces cover the file once, no range asked twice.
+    let mut ranges: Vec<String> = cdn
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.headers.get("range").cloned().unwrap_or_default())
+        .collect();
+    let n = ranges.len();
+    ranges.sort();
+    ranges.dedup();
+    assert_eq!(ranges.len(), n, "a range was fetched twice: {ranges:?}");
+    assert_eq!(n, 8, "64 MiB in 8 MiB pieces");
 }
 
 #[test]
@@ -378,4 +389,46 @@ fn mirrors_are_tried_in_order_after_the_primary_and_get_no_token() {
     assert_eq!(primary.request_count(), 1, "the primary was asked first (and said 404)");
     assert!(primary.requests()[0].headers.contains_key("authorization"));
     assert!(mirror.requests().iter().all(|r| !r.headers.contains_key("authorization")), "no token for a mirror");
+}
+
+#[test]
+fn a_large_file_comes_in_parallel_ranges_and_a_cut_piece_is_fetched_again() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(40 * MIB, 17);
+    hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
+    cdn.faults().drop_after = Some(3 * MIB as u64); // the first piece answered is cut short
+    let t = home_with(&hub);
+    let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
+    assert_eq!(doc["models"][0]["sha256"], sha256_hex(&body));
+    let gets: Vec<_> = cdn.requests().into_iter().filter(|r| r.method == "GET").collect();
+    assert!(
+        gets.iter().all(|r| r.headers.get("range").is_some_and(|v| v.starts_with("bytes=") && !v.ends_with('-'))),
+        "closed ranges"
+    );
+    assert_eq!(gets.len(), 5 + 1, "five 8 MiB pieces, one of them twice");
+    let sent = cdn.body_bytes();
+    assert!(sent < (body.len() as f64 * 1.2) as u64, "sent {sent}");
+    assert!(leftovers(&hub_cache(&t)).is_empty());
+    let ranged: Vec<_> = walkdir::WalkDir::new(hub_cache(&t))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().to_string_lossy().ends_with(".ranged"))
+        .collect();
+    assert!(ranged.is_empty());
+}
+
+#[test]
+fn a_server_without_ranges_gets_a_single_stream() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(24 * MIB, 18);
+    hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
+    cdn.faults().ignore_range = true;
+    let t = home_with(&hub);
+    let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
+    // The ranged attempt stops at its first answer (a 200); the single stream then fetches it all.
+    assert!(cdn.body_bytes() <= 2 * body.len() as u64);
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod hash;
 pub mod hf;
 pub mod progress;
+pub mod ranged;
 pub mod retry;
 pub mod source;
 pub mod transfer;

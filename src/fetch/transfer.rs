@@ -36,6 +36,8 @@ pub struct Http {
     /// No byte for this long counts as a transient failure.
     pub stall: Duration,
     pub allow_http: bool,
+    /// Connections for one large file (1: a single stream).
+    pub connections: usize,
 }
 
 /// A bearer token and the one origin (scheme, host, port) it may be sent to.
@@ -110,7 +112,7 @@ pub fn status_failure(url: &Url, resp: &Response) -> Result<(), (bool, Option<Du
 }
 
 impl Http {
-    pub fn new(policy: RetryPolicy, stall: Duration, allow_http: bool) -> Result<Http, FetchError> {
+    pub fn new(policy: RetryPolicy, stall: Duration, allow_http: bool, connections: usize) -> Result<Http, FetchError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(30))
@@ -120,7 +122,7 @@ impl Http {
                 url: String::new(),
                 why: format!("cannot start the HTTP client: {e}"),
             })?;
-        Ok(Http { client, policy, stall, allow_http })
+        Ok(Http { client, policy, stall, allow_http, connections })
     }
 
     /// Run `attempt` until it succeeds, fails finally, or the retries run out.
@@ -159,8 +161,19 @@ impl Http {
     }
 
     /// Download `d.url` into `d.temp` (resuming what is there), retrying transient failures.
+    /// A large file of known size with nothing to resume goes in parallel ranges (`ranged.rs`).
     pub async fn download(&self, d: &Download<'_>, progress: &dyn Progress) -> Result<Downloaded, FetchError> {
         source::check_scheme(&d.url, self.allow_http)?;
+        let fresh = tokio::fs::metadata(d.temp).await.map(|m| m.len() == 0).unwrap_or(true);
+        if self.connections > 1 && fresh && d.size.is_some_and(|s| s >= 2 * super::ranged::PIECE) {
+            check_space(d.temp, d.size.unwrap_or(0)).map_err(|f| match f {
+                Failure::Final(e) => e,
+                Failure::Transient { why, .. } => FetchError::Protocol { url: d.url.to_string(), why },
+            })?;
+            if let Some(done) = super::ranged::download(self, d, self.connections, progress).await? {
+                return Ok(done);
+            }
+        }
         self.with_retries(d.id, &d.url, progress, || async {
             self.attempt(d, progress).await.map_err(|f| match f {
                 Failure::Transient { why, retry_after } => {
@@ -367,6 +380,9 @@ pub fn available(path: &Path) -> Option<u64> {
 }
 
 fn check_space(temp: &Path, need: u64) -> Result<(), Failure> {
+    if let Some(dir) = temp.parent() {
+        let _ = fsx::create_dir_private(dir);
+    }
     match available(temp) {
         Some(have) if have < need => {
             Err(Failure::Final(FetchError::DiskFull { path: temp.parent().unwrap_or(temp).to_path_buf(), need, have }))

@@ -42,6 +42,8 @@ pub struct StoreConfig {
     pub blob_lock_timeout: Duration,
     /// Files of a repo downloaded at once.
     pub parallel_files: usize,
+    /// Connections for one large file (1: a single stream).
+    pub connections: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -98,7 +100,7 @@ fn sha256_for(etag: Option<&str>, file: &Path) -> Result<String, FetchError> {
 
 impl ModelStore {
     pub fn new(cfg: StoreConfig) -> Result<ModelStore, FetchError> {
-        let http = Http::new(cfg.retry, cfg.stall, cfg.allow_http)?;
+        let http = Http::new(cfg.retry, cfg.stall, cfg.allow_http, cfg.connections)?;
         let hubs = cfg
             .endpoints
             .iter()

@@ -282,19 +282,22 @@ fn send_body(
         let drop_after = if head { None } else { f.drop_after.take() };
         (f.corrupt, drop_after, f.ignore_range, f.stall)
     };
-    let start = range
-        .filter(|_| !ignore_range)
-        .and_then(|r| r.strip_prefix("bytes="))
-        .and_then(|r| r.strip_suffix('-'))
-        .and_then(|n| n.parse::<usize>().ok());
+    // `bytes=A-` or `bytes=A-B` (inclusive).
+    let span = range.filter(|_| !ignore_range).and_then(|r| r.strip_prefix("bytes=")).and_then(|r| {
+        let (a, b) = r.split_once('-')?;
+        let a: usize = a.trim().parse().ok()?;
+        let b: Option<usize> = if b.trim().is_empty() { None } else { Some(b.trim().parse().ok()?) };
+        Some((a, b))
+    });
     let mut head_lines = String::new();
     for (k, v) in extra {
         head_lines.push_str(&format!("{k}: {v}\r\n"));
     }
-    let (status, slice) = match start {
-        Some(s) if s < body.len() => {
-            head_lines.push_str(&format!("Content-Range: bytes {s}-{}/{}\r\n", body.len() - 1, body.len()));
-            ("206 Partial Content", &body[s..])
+    let (status, slice) = match span {
+        Some((a, b)) if a < body.len() => {
+            let end = b.unwrap_or(body.len() - 1).min(body.len() - 1);
+            head_lines.push_str(&format!("Content-Range: bytes {a}-{end}/{}\r\n", body.len()));
+            ("206 Partial Content", &body[a..=end])
         }
         Some(_) => {
             return write!(out, "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", body.len());
