@@ -432,3 +432,31 @@ fn a_server_without_ranges_gets_a_single_stream() {
     // The ranged attempt stops at its first answer (a 200); the single stream then fetches it all.
     assert!(cdn.body_bytes() <= 2 * body.len() as u64);
 }
+
+#[cfg(unix)]
+#[test]
+fn on_a_terminal_pull_draws_a_bar_per_file_and_a_total() {
+    let (hub, cdn) = Server::hub();
+    hub.put_repo(&cdn, "org/m", COMMIT, &[("a.bin", pattern(3 * MIB, 19)), ("b.bin", pattern(3 * MIB, 20))]);
+    let t = home_with(&hub);
+    let wharf = assert_cmd::cargo::cargo_bin("wharf");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &format!("{} pull hf://org/m", wharf.display()), "/dev/null"]);
+    cmd.env_clear()
+        .env("PATH", support::path_without_uv())
+        .env("HOME", &t.home)
+        .env("TERM", "xterm")
+        .env("WHARF_HOME", &t.wharf_home);
+    for (k, v) in &t.extra_env {
+        cmd.env(k, v);
+    }
+    let out = cmd.stdin(std::process::Stdio::null()).output().expect("util-linux `script` gives a pty");
+    let screen = text(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("a.bin") && screen.contains("b.bin"), "{screen}");
+    assert!(screen.contains("total (2 files)"), "{screen}");
+    assert!(screen.contains("MiB") && screen.contains("eta"), "bytes, speed and ETA: {screen}");
+    // Without a terminal, no bar: stderr only says what was done.
+    let (_, out) = pull(&t, &["hf://org/m"]);
+    assert!(!text(&out.stderr).contains("eta"));
+}

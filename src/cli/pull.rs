@@ -86,21 +86,61 @@ pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One bar per file on a terminal; notes about retries and waits otherwise.
+/// One bar per file on a terminal, and a total bar once a second file starts; notes about
+/// retries and waits in any case.
 struct Bars {
     draw: bool,
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    total: Mutex<Total>,
+}
+
+#[derive(Default)]
+struct Total {
+    files: usize,
+    length: u64,
+    done: u64,
+    bar: Option<ProgressBar>,
+}
+
+const BAR: &str = "{msg:40!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}";
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template(BAR).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")
 }
 
 impl Bars {
     fn new(draw: bool) -> Bars {
-        Bars { draw, multi: MultiProgress::new(), bars: Mutex::new(HashMap::new()) }
+        Bars {
+            draw,
+            multi: MultiProgress::new(),
+            bars: Mutex::new(HashMap::new()),
+            total: Mutex::new(Total::default()),
+        }
     }
 
     fn finish(&self) {
         for b in self.bars.lock().map(|m| m.values().cloned().collect::<Vec<_>>()).unwrap_or_default() {
             b.finish_and_clear();
+        }
+        if let Some(b) = self.total.lock().ok().and_then(|t| t.bar.clone()) {
+            b.finish_and_clear();
+        }
+    }
+
+    fn count(&self, length: u64, bytes: u64) {
+        let Ok(mut t) = self.total.lock() else { return };
+        t.length += length;
+        t.done += bytes;
+        if t.files >= 2 && t.bar.is_none() {
+            let bar = self.multi.add(ProgressBar::new(t.length));
+            bar.set_style(bar_style());
+            bar.set_message(format!("total ({} files)", t.files));
+            bar.set_position(t.done);
+            t.bar = Some(bar);
+        } else if let Some(b) = &t.bar {
+            b.set_length(t.length);
+            b.set_position(t.done);
         }
     }
 }
@@ -118,14 +158,18 @@ impl Progress for Bars {
                     .suspend(|| eprintln!("waiting for another process downloading {id} (lock `{}`)", lock.display()));
             }
             Event::Start { id, total, resumed_from } if self.draw => {
-                let bar = self.multi.add(ProgressBar::new(total.unwrap_or(0)));
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{msg:40!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
+                if let Ok(mut t) = self.total.lock() {
+                    t.files += 1;
+                    if let Some(b) = &t.bar {
+                        b.set_message(format!("total ({} files)", t.files));
+                    }
+                }
+                self.count(total.unwrap_or(0), resumed_from);
+                // File bars go above the total bar, which stays last.
+                let has_total = self.total.lock().is_ok_and(|t| t.bar.is_some());
+                let fresh = ProgressBar::new(total.unwrap_or(0));
+                let bar = if has_total { self.multi.insert_from_back(1, fresh) } else { self.multi.add(fresh) };
+                bar.set_style(bar_style());
                 bar.set_message(id.rsplit('/').next().unwrap_or(&id).to_string());
                 bar.set_position(resumed_from);
                 if let Ok(mut m) = self.bars.lock() {
@@ -136,6 +180,7 @@ impl Progress for Bars {
                 if let Some(b) = self.bars.lock().ok().and_then(|m| m.get(&id).cloned()) {
                     b.inc(n);
                 }
+                self.count(0, n);
             }
             Event::Done { id } if self.draw => {
                 if let Some(b) = self.bars.lock().ok().and_then(|mut m| m.remove(&id)) {
