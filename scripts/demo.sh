@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # wharf's main job, end to end, on the sample project in fixtures/ — offline, in a temp folder.
 # It builds wharf, registers a copy of the sample project (creating its environment), registers a
-# scratch project and deletes it, then shows list, check, and a prune that cleans up the orphan.
+# scratch project and deletes it, then shows list, check, and a prune that cleans up the orphan;
+# then it pulls the sample's model file into the verified store and lists and verifies the store.
 # Nothing outside the temp folder is touched: WHARF_HOME points into it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,7 +10,7 @@ cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 wharf="$here/target/release/wharf"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/wharf-demo.XXXXXX")
-export WHARF_HOME="$work/wharf-home"
+export WHARF_HOME="$work/wharf-home" HF_HUB_CACHE="$work/hf-hub"
 trap 'echo; echo "(demo files are in $work; remove them with: rm -rf $work)"' EXIT
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
@@ -36,3 +37,11 @@ step wharf prune --yes
 "$wharf" prune --yes
 step wharf check --all --json
 "$wharf" check --all --json
+step "wharf pull file://…/sample-project/models/tiny-weights.bin    # into the verified store"
+"$wharf" pull "file://$work/sample-project/models/tiny-weights.bin"
+step wharf pull --offline --json "file://…/tiny-weights.bin    # cached: no copy, no network"
+"$wharf" pull --offline --json "file://$work/sample-project/models/tiny-weights.bin"
+step wharf models list
+"$wharf" models list
+step wharf models verify
+"$wharf" models verify
