@@ -109,7 +109,8 @@ fn bench_prune(c: &mut Criterion) {
                 let env = w.env();
                 let layout = Layout::from_env(&env).unwrap();
                 let reg = Registry::open(&layout, &env);
-                let s = prune::run(&reg, &layout.envs_dir, prune::PruneOptions::default(), None).unwrap().unwrap();
+                let s =
+                    prune::run(&reg, &layout.envs_dir, None, prune::PruneOptions::default(), None).unwrap().unwrap();
                 assert_eq!(s.count(prune::Kind::Env, prune::ItemAction::Removed), 500);
                 assert_eq!(reg.writes(), 1);
                 w

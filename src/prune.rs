@@ -23,12 +23,16 @@ use crate::home_path::expand_vars;
 use crate::paths::Env;
 use crate::project;
 use crate::registry::{Registry, RegistryDoc, RegistryError};
+use crate::store::inventory::Usage;
+use crate::store::ModelStore;
 use crate::validate::{self, Judged, Status};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PruneOptions {
     pub mismatch: bool,
     pub untracked: bool,
+    /// Also model files wharf fetched that no remaining project uses.
+    pub models: bool,
     pub dry_run: bool,
 }
 
@@ -205,6 +209,41 @@ pub fn apply(plan: &Plan, doc: &mut RegistryDoc, envs_dir: &Path, env: &Env, dry
     Summary { dry_run, items, reclaimed_bytes }
 }
 
+/// With `--models`: remove the files wharf fetched that no project left in `doc` uses (in a dry
+/// run, the entries `plan` would drop do not count as users either).
+fn prune_models(
+    store: &ModelStore,
+    doc: &RegistryDoc,
+    plan: &Plan,
+    env: &Env,
+    dry_run: bool,
+    preview: Option<&Summary>,
+    summary: &mut Summary,
+) {
+    let mut remaining = doc.clone();
+    for (key, _) in &plan.entries {
+        remaining.projects.remove(key);
+    }
+    let usage = Usage::of(&remaining, env);
+    let inv = store.inventory();
+    for it in inv.items(&usage).into_iter().filter(|i| i.wharf && i.used_by.is_empty()) {
+        let shown = it.path.display().to_string();
+        if preview.is_some_and(|p| !p.items.iter().any(|i| i.kind == Kind::Model && i.path == shown)) {
+            continue;
+        }
+        let (action, reason) = match dry_run {
+            true => (ItemAction::Removed, None),
+            false => match inv.remove(&it) {
+                Ok(()) => (ItemAction::Removed, None),
+                Err(e) => (ItemAction::Failed, Some(e.to_string())),
+            },
+        };
+        let bytes = if action == ItemAction::Removed { it.size } else { 0 };
+        summary.reclaimed_bytes += bytes;
+        summary.items.push(Item { kind: Kind::Model, path: shown, project: None, action, reason, bytes });
+    }
+}
+
 /// Keep only the parts of `plan` that a confirmed preview showed as removable.
 pub fn restrict(plan: &mut Plan, preview: &Summary) {
     let ok: BTreeSet<(Kind, &str)> =
@@ -218,6 +257,7 @@ pub fn restrict(plan: &mut Plan, preview: &Summary) {
 pub fn run(
     registry: &Registry,
     envs_dir: &Path,
+    store: Option<&ModelStore>,
     opts: PruneOptions,
     confirm: Option<&dyn Fn(&Summary) -> bool>,
 ) -> Result<Option<Summary>, RegistryError> {
@@ -229,7 +269,11 @@ pub fn run(
         if let Some(preview) = preview {
             restrict(&mut p, preview);
         }
-        apply(&p, doc, envs_dir, env, dry_run)
+        let mut summary = apply(&p, doc, envs_dir, env, dry_run);
+        if let (true, Some(store)) = (opts.models, store) {
+            prune_models(store, doc, &p, env, dry_run, preview, &mut summary);
+        }
+        summary
     };
     let preview = if opts.dry_run || confirm.is_some() {
         let mut doc = registry.read()?.doc;

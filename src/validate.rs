@@ -4,7 +4,7 @@
 //! |------------|------|
 //! | `valid`    | project, env and marker exist, the marker names the registered env, every model is right |
 //! | `orphaned` | project, env or marker missing (`project_missing`, `env_missing`, `marker_missing`, `moved`; `not_registered` from `check PATH`) |
-//! | `mismatch` | marker names another env, back-link names another project, a model is missing or differs |
+//! | `mismatch` | marker names another env, back-link names another project, a model is missing or differs, wharf.lock disagrees with wharf.toml |
 //! | `error`    | undecidable: `permission_denied`, `io_error`, `unset_variable` |
 //!
 //! A project collects every reason that applies; its status is the gravest one's, in the order
@@ -77,6 +77,8 @@ pub enum Code {
     UnsetVariable,
     /// Only from `check PATH` on a folder with no entry.
     NotRegistered,
+    /// wharf.lock is missing or does not pin what wharf.toml asks for.
+    LockMismatch,
 }
 
 impl Code {
@@ -85,7 +87,11 @@ impl Code {
             Code::ProjectMissing | Code::EnvMissing | Code::MarkerMissing | Code::Moved | Code::NotRegistered => {
                 Status::Orphaned
             }
-            Code::MarkerMismatch | Code::ModelMissing | Code::ModelCorrupt | Code::BacklinkMismatch => Status::Mismatch,
+            Code::MarkerMismatch
+            | Code::ModelMissing
+            | Code::ModelCorrupt
+            | Code::BacklinkMismatch
+            | Code::LockMismatch => Status::Mismatch,
             Code::PermissionDenied | Code::IoError | Code::UnsetVariable => Status::Error,
         }
     }
@@ -164,6 +170,9 @@ pub fn validate_entry(key: &str, entry: &ProjectEntry, env: &Env, opts: Options)
         check_backlink(project.as_deref(), e, env, &mut reasons);
     }
     check_models(entry, env, opts, &mut reasons);
+    if let (Some(p), false) = (&project, entry.models.is_empty()) {
+        check_lock(p, &mut reasons);
+    }
     Judged { key: key.to_string(), project, env: env_dir, verdict: Verdict::from_reasons(reasons) }
 }
 
@@ -285,6 +294,26 @@ fn check_models(entry: &ProjectEntry, env: &Env, opts: Options, reasons: &mut Ve
                 _ => {}
             },
             Ok(_) => {}
+        }
+    }
+}
+
+/// For a project with models: does wharf.lock pin what wharf.toml asks for?
+fn check_lock(project_dir: &Path, reasons: &mut Vec<Reason>) {
+    let fix = "run `wharf pull` in the project and commit wharf.lock";
+    let mut push = |message: String| reasons.push(Reason { code: Code::LockMismatch, message });
+    let manifest = match crate::manifest::read(project_dir) {
+        Ok(Some(m)) => m,
+        Ok(None) => return, // the project no longer declares models: nothing to compare
+        Err(e) => return push(format!("{e}")),
+    };
+    match crate::lockfile::read(project_dir) {
+        Ok(None) => push(format!("no wharf.lock in `{}`; {fix}", project_dir.display())),
+        Err(e) => push(e.to_string()),
+        Ok(Some(lock)) => {
+            for d in crate::lockfile::disagreements(&manifest.models, &lock) {
+                push(format!("{d}; {fix}"));
+            }
         }
     }
 }

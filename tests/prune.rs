@@ -180,7 +180,7 @@ fn pruning_many_orphans_writes_the_registry_once() {
     let layout = wharf::Layout::from_env(&env).unwrap();
     let registry = wharf::Registry::open(&layout, &env);
     let opts = wharf::prune::PruneOptions::default();
-    let summary = wharf::prune::run(&registry, &layout.envs_dir, opts, None).unwrap().unwrap();
+    let summary = wharf::prune::run(&registry, &layout.envs_dir, None, opts, None).unwrap().unwrap();
     assert_eq!(summary.count(wharf::prune::Kind::Env, wharf::prune::ItemAction::Removed), 30);
     assert_eq!(summary.count(wharf::prune::Kind::Entry, wharf::prune::ItemAction::Removed), 30);
     assert_eq!(registry.writes(), 1);

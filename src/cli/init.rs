@@ -24,6 +24,9 @@ pub struct InitArgs {
     /// Install pip into the environment (like `uv venv --seed`)
     #[arg(long, conflicts_with = "no_venv")]
     pub seed: bool,
+    /// Do not pull the models of the project's wharf.toml
+    #[arg(long)]
+    pub no_models: bool,
     /// For a project not yet registered: ignore the id and environment its marker names (say, a
     /// copied or hand-edited .env.wharf) and take a new id and the standard environment. Other
     /// lines of .env.wharf are kept
@@ -34,10 +37,11 @@ pub struct InitArgs {
 #[derive(Serialize)]
 struct InitDoc {
     project: InitOutcome,
+    models: Vec<wharf::project_models::Resolved>,
 }
 
 pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
-    let path = match args.path {
+    let path = match args.path.clone() {
         Some(p) => p,
         None => Ctx::cwd()?,
     };
@@ -50,8 +54,14 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         init::InitError::Project(p) => CliError::Usage(p.to_string()),
         other => CliError::failed(other),
     })?;
+    let has_manifest = outcome.path.join(wharf::manifest::MANIFEST).is_file();
+    let models = if has_manifest && !args.no_models {
+        super::pull::pull_project(ctx, &outcome.path, false, false, false)?.0.models
+    } else {
+        Vec::new()
+    };
     if ctx.out.json {
-        ctx.out.json(&InitDoc { project: outcome });
+        ctx.out.json(&InitDoc { project: outcome, models });
         return Ok(ExitCode::SUCCESS);
     }
     let shown = outcome.path.display();

@@ -10,7 +10,7 @@ mod list;
 mod migrate;
 mod models;
 mod prune;
-mod pull;
+pub mod pull;
 mod view;
 
 use std::path::PathBuf;

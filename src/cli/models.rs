@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use wharf::home_path::HomePath;
 use wharf::store::inventory::{self, Inventory, Item, Usage, Verified};
 use wharf::store::ModelStore;
 
@@ -60,29 +59,14 @@ fn store(ctx: &Ctx) -> Result<ModelStore, CliError> {
 
 /// Which files registered projects use. Destructive commands need it exactly (`strict`).
 fn usage(ctx: &Ctx, strict: bool) -> Result<Usage, CliError> {
-    let doc = match ctx.registry().read() {
-        Ok(l) => l.doc,
+    match ctx.registry().read() {
+        Ok(l) => Ok(Usage::of(&l.doc, &ctx.env)),
         Err(e) if !strict => {
             ctx.out.warn(format!("cannot tell which projects use which model: {e}"));
-            return Ok(Usage::default());
+            Ok(Usage::default())
         }
-        Err(e) => return Err(e.into()),
-    };
-    let mut u = Usage::default();
-    for (key, entry) in &doc.projects {
-        let project =
-            HomePath::from_stored(key.clone()).expand(&ctx.env).map_or(key.clone(), |p| p.display().to_string());
-        for m in &entry.models {
-            if let Some(p) = m.path.as_ref().and_then(|p| HomePath::from_stored(p.clone()).expand(&ctx.env).ok()) {
-                let p = std::fs::canonicalize(&p).unwrap_or(p);
-                u.by_path.entry(p).or_default().push(project.clone());
-            }
-            if let Some(h) = &m.sha256 {
-                u.by_sha256.entry(h.to_ascii_lowercase()).or_default().push(project.clone());
-            }
-        }
+        Err(e) => Err(e.into()),
     }
-    Ok(u)
 }
 
 #[derive(Serialize)]

@@ -24,13 +24,25 @@ pub struct PruneArgs {
     /// Show exactly what would be removed, in the same shape, and remove nothing
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+    /// Also remove model files wharf fetched that no remaining project uses (never other tools' files)
+    #[arg(long)]
+    pub models: bool,
     /// Do not ask; needed when not on a terminal
     #[arg(long, short = 'y')]
     pub yes: bool,
 }
 
 pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
-    let opts = PruneOptions { mismatch: args.mismatch, untracked: args.untracked, dry_run: args.dry_run };
+    let opts =
+        PruneOptions { mismatch: args.mismatch, untracked: args.untracked, models: args.models, dry_run: args.dry_run };
+    let store = match args.models {
+        true => {
+            let cfg = wharf::paths::store_config(&ctx.env, &ctx.layout, true, false)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            Some(wharf::store::ModelStore::new(cfg).map_err(CliError::failed)?)
+        }
+        false => None,
+    };
     let registry = ctx.registry();
     if !args.dry_run && !args.yes && !super::interactive() {
         registry.read()?; // an unreadable registry still says so with exit 3
@@ -40,7 +52,7 @@ pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     }
     let ask = |preview: &Summary| confirm(preview, ctx);
     let confirm_fn: Option<&dyn Fn(&Summary) -> bool> = if args.yes || args.dry_run { None } else { Some(&ask) };
-    let Some(summary) = prune::run(&registry, &ctx.layout.envs_dir, opts, confirm_fn)? else {
+    let Some(summary) = prune::run(&registry, &ctx.layout.envs_dir, store.as_ref(), opts, confirm_fn)? else {
         ctx.out.status("nothing removed");
         return Ok(ExitCode::SUCCESS);
     };

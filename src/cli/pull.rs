@@ -11,18 +11,23 @@ use serde::Serialize;
 
 use wharf::fetch::progress::{Event, Progress};
 use wharf::fetch::source::Source;
+use wharf::project_models::{self, ModelsError, ProjectPull, Resolved};
 use wharf::store::{ModelStore, PullOptions, Pulled};
 
 use super::{CliError, Ctx};
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// hf://ORG/REPO[@REV]/PATH, hf://ORG/REPO[@REV], https://…[#sha256=HEX] or file:///…
-    #[arg(value_name = "SPEC", required = true)]
+    /// hf://ORG/REPO[@REV]/PATH, hf://ORG/REPO[@REV], https://…[#sha256=HEX] or file:///…;
+    /// none: the models of the project's wharf.toml (found from the current folder upwards)
+    #[arg(value_name = "SPEC")]
     pub specs: Vec<String>,
     /// Use only what is in the store: no network call, no write (also WHARF_OFFLINE=1, HF_HUB_OFFLINE=1)
     #[arg(long)]
     pub offline: bool,
+    /// For the project's models: fail if wharf.lock would change
+    #[arg(long, conflicts_with = "specs")]
+    pub locked: bool,
     /// The SHA-256 the file must have
     #[arg(long, value_name = "HEX")]
     pub sha256: Option<String>,
@@ -38,11 +43,86 @@ pub struct PullArgs {
 }
 
 #[derive(Serialize)]
+struct ProjectDoc<'a> {
+    project: String,
+    models: &'a [Resolved],
+    lock: LockDoc,
+    registered: bool,
+}
+
+#[derive(Serialize)]
+struct LockDoc {
+    path: String,
+    changed: bool,
+}
+
+/// Pull the models of the project at `dir`, write its lock, record them in its registry entry;
+/// say on stderr which were downloaded and which came from a fallback.
+pub fn pull_project(
+    ctx: &Ctx,
+    dir: &std::path::Path,
+    locked: bool,
+    offline: bool,
+    allow_http: bool,
+) -> Result<(ProjectPull, bool), CliError> {
+    let cfg = wharf::paths::store_config(&ctx.env, &ctx.layout, offline, allow_http)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let store = ModelStore::new(cfg).map_err(CliError::failed)?;
+    let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
+    let opts = PullOptions { now: ctx.now, ..Default::default() };
+    let pulled = runtime()?.block_on(project_models::pull(&store, dir, locked, &opts, &bars)).map_err(|e| match e {
+        ModelsError::Manifest(m) => CliError::Usage(m.to_string()),
+        other => CliError::failed(other),
+    });
+    bars.finish();
+    let pulled = pulled?;
+    for m in &pulled.models {
+        ctx.out.status(format!("{} {} ({})", if m.cached { "cached    " } else { "downloaded" }, m.name, m.source));
+        if m.fallback {
+            ctx.out.warn(format!("model `{}`: used the fallback `{}` ({})", m.name, m.source, m.skipped.join("; ")));
+        }
+    }
+    let registered = project_models::record_in_registry(&ctx.registry(), dir, &pulled.models)?;
+    Ok((pulled, registered))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))
+}
+
+fn run_project(args: &PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
+    let cwd = Ctx::cwd()?;
+    let dir = project_models::find_manifest_dir(&cwd)
+        .ok_or_else(|| CliError::Usage(ModelsError::NoManifest(cwd.clone()).to_string()))?;
+    let (pulled, registered) = pull_project(ctx, &dir, args.locked, args.offline, args.allow_http)?;
+    if ctx.out.json {
+        let lock =
+            LockDoc { path: dir.join(wharf::lockfile::LOCKFILE).display().to_string(), changed: pulled.lock_changed };
+        ctx.out.json(&ProjectDoc { project: dir.display().to_string(), models: &pulled.models, lock, registered });
+    } else {
+        for m in &pulled.models {
+            ctx.out.line(format!("{}\t{}", m.name, m.path.display()));
+        }
+        if pulled.lock_changed {
+            ctx.out.status(format!("wrote {}", dir.join(wharf::lockfile::LOCKFILE).display()));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
 struct PullDoc {
     models: Vec<Pulled>,
 }
 
 pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
+    if args.specs.is_empty() {
+        return run_project(&args, ctx);
+    }
     let sources = args
         .specs
         .iter()
@@ -64,11 +144,7 @@ pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         now: ctx.now,
     };
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
+    let runtime = runtime()?;
     let mut models = Vec::new();
     for source in &sources {
         let pulled = runtime.block_on(store.get_model(source, &opts, &bars)).map_err(CliError::failed)?;

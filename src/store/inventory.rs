@@ -42,6 +42,28 @@ pub struct Usage {
     pub by_sha256: BTreeMap<String, Vec<String>>,
 }
 
+impl Usage {
+    /// The model files the projects of `doc` use (paths resolved, digests lowercased).
+    pub fn of(doc: &crate::registry::RegistryDoc, env: &crate::paths::Env) -> Usage {
+        use crate::home_path::HomePath;
+        let mut u = Usage::default();
+        for (key, entry) in &doc.projects {
+            let project =
+                HomePath::from_stored(key.clone()).expand(env).map_or(key.clone(), |p| p.display().to_string());
+            for m in &entry.models {
+                if let Some(p) = m.path.as_ref().and_then(|p| HomePath::from_stored(p.clone()).expand(env).ok()) {
+                    let p = std::fs::canonicalize(&p).unwrap_or(p);
+                    u.by_path.entry(p).or_default().push(project.clone());
+                }
+                if let Some(h) = &m.sha256 {
+                    u.by_sha256.entry(h.to_ascii_lowercase()).or_default().push(project.clone());
+                }
+            }
+        }
+        u
+    }
+}
+
 pub struct Inventory<'a> {
     pub hub: &'a HubCache,
     pub blobs_root: &'a Path,

@@ -38,6 +38,35 @@ impl ModelStore {
         Inventory { hub: &self.hub_cache, blobs_root: &self.blobs.root, index: &self.index }
     }
 
+    /// Record in the index a file wharf put in the store by other means (an assembled model).
+    pub async fn record(
+        &self,
+        path: &std::path::Path,
+        sha256: &str,
+        size: u64,
+        source: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        fetched: bool,
+    ) -> Result<(), FetchError> {
+        if self.config().offline {
+            return Ok(());
+        }
+        let p = Pulled {
+            source: source.to_string(),
+            path: path.to_path_buf(),
+            sha256: sha256.to_string(),
+            size,
+            cached: !fetched,
+            commit: None,
+        };
+        let (index, hub_root) = (self.index.clone(), self.hub_cache.root.clone());
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        tokio::task::spawn_blocking(move || index.note(pull::record_for(&p, &hub_root, &stamp), fetched))
+            .await
+            .map_err(|e| FetchError::Protocol { url: String::new(), why: e.to_string() })?
+            .map_err(FetchError::from)
+    }
+
     /// True when `source` is in the store, decided without any network call or write.
     pub async fn is_cached(&self, source: &Source) -> bool {
         let offline = ModelStore::new(pull::StoreConfig { offline: true, ..self.config().clone() });

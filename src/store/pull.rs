@@ -399,7 +399,7 @@ impl ModelStore {
 }
 
 /// The index record for a pulled file (its blob is the resolved target of a snapshot link).
-fn record_for(p: &Pulled, hub_root: &Path, stamp: &str) -> Record {
+pub(super) fn record_for(p: &Pulled, hub_root: &Path, stamp: &str) -> Record {
     let blob = std::fs::canonicalize(&p.path).unwrap_or_else(|_| p.path.clone());
     let in_hub = std::fs::canonicalize(hub_root).is_ok_and(|root| blob.starts_with(root));
     let repo = p.source.strip_prefix("hf://").and_then(|r| r.split('@').next()).map(str::to_owned);

@@ -35,6 +35,8 @@ pub struct Faults {
     pub ignore_range: bool,
     /// Flip one byte in the middle of every body sent.
     pub corrupt: bool,
+    /// Flip one byte in the middle of the bodies of these paths only.
+    pub corrupt_paths: Vec<String>,
     /// Send the headers and this many body bytes, then go silent for the duration.
     pub stall: Option<(u64, Duration)>,
 }
@@ -206,7 +208,16 @@ fn handle(conn: TcpStream, st: &State) -> std::io::Result<()> {
     }
     let body = st.files.lock().unwrap().get(&path).cloned();
     match body {
-        Some(b) => send_body(&mut out, st, &b, headers.get("range"), head, &[]),
+        Some(b) => {
+            let only_this = st.faults.lock().unwrap().corrupt_paths.contains(&path);
+            if only_this && !b.is_empty() {
+                let mut bad = b.to_vec();
+                let mid = bad.len() / 2;
+                bad[mid] ^= 0xff;
+                return send_body(&mut out, st, &bad, headers.get("range"), head, &[]);
+            }
+            send_body(&mut out, st, &b, headers.get("range"), head, &[])
+        }
         None => write!(out, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
     }
 }

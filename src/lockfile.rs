@@ -1,0 +1,186 @@
+//! `wharf.lock`: every model of `wharf.toml` pinned to what was really fetched.
+//!
+//! ```toml
+//! # This file is written by `wharf pull`: it pins every model of wharf.toml. Commit it.
+//! version = 1
+//!
+//! [[model]]
+//! name = "tinyllama"
+//! source = "hf://TheBloke/…@main/….gguf"     # the source used (the primary or a fallback)
+//! commit = "…"                               # Hugging Face files: the exact commit
+//! sha256 = "…"
+//! size = 668788096
+//!
+//! [[model]]
+//! name = "classifier"
+//! sha256 = "…"
+//! size = 12345
+//!
+//! [[model.parts]]
+//! source = "https://example.org/m.h5.aa"
+//! sha256 = "…"
+//! size = 6000
+//! ```
+//!
+//! Models are sorted by name and written by one serializer, so the same facts give the same bytes:
+//! a second `pull` that changes nothing leaves the file byte-identical.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fsx::{self, FsError};
+use crate::manifest::ModelSpec;
+
+pub const LOCKFILE: &str = "wharf.lock";
+const HEADER: &str = "# This file is written by `wharf pull`: it pins every model of wharf.toml. Commit it.\n";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lock {
+    pub version: u32,
+    #[serde(default, rename = "model")]
+    pub models: Vec<Locked>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Locked {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    pub sha256: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<LockedPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedPart {
+    pub source: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("`{path}` is not a valid wharf.lock: {message}\n  hint: delete it and run `wharf pull` to write it again")]
+    Invalid { path: String, message: String },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+impl Lock {
+    pub fn new(mut models: Vec<Locked>) -> Lock {
+        models.sort_by(|a, b| a.name.cmp(&b.name));
+        Lock { version: 1, models }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Locked> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    pub fn render(&self) -> String {
+        format!("{HEADER}{}", toml::to_string(self).unwrap_or_default())
+    }
+}
+
+/// Read `wharf.lock` in `dir`; `Ok(None)` when there is none.
+pub fn read(dir: &Path) -> Result<Option<Lock>, LockError> {
+    let path = dir.join(LOCKFILE);
+    let Some(text) = fsx::read_optional(&path)? else { return Ok(None) };
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|e| LockError::Invalid { path: path.display().to_string(), message: e.message().to_string() })
+}
+
+/// Write it only when the bytes change.
+pub fn write(dir: &Path, lock: &Lock) -> Result<bool, FsError> {
+    let path = dir.join(LOCKFILE);
+    let text = lock.render();
+    if fsx::read_optional(&path)?.as_deref() == Some(text.as_str()) {
+        return Ok(false);
+    }
+    fsx::write_atomic(&path, text.as_bytes())?;
+    Ok(true)
+}
+
+/// Does the lock's entry still describe what the manifest asks for? (The source it used is one
+/// of the candidates, the parts are the same, and a declared sha256 is the one it pinned.)
+pub fn agrees(spec: &ModelSpec, locked: &Locked) -> bool {
+    let source_ok = match (&locked.source, spec.parts.is_empty()) {
+        (Some(s), true) => spec.candidates().contains(&s.as_str()),
+        (None, false) => {
+            locked.parts.len() == spec.parts.len() && locked.parts.iter().zip(&spec.parts).all(|(l, s)| &l.source == s)
+        }
+        _ => false,
+    };
+    let used_primary = locked.source.is_some() && locked.source == spec.source;
+    let sha_ok = match &spec.sha256 {
+        Some(h) if used_primary || !spec.parts.is_empty() => h == &locked.sha256,
+        _ => true,
+    };
+    source_ok && sha_ok
+}
+
+/// Why the lock and the manifest disagree, model by model (empty: they agree).
+pub fn disagreements(specs: &[ModelSpec], lock: &Lock) -> Vec<String> {
+    let mut out = Vec::new();
+    for spec in specs {
+        match lock.get(&spec.name) {
+            None => out.push(format!("model `{}` is in wharf.toml but not in wharf.lock", spec.name)),
+            Some(l) if !agrees(spec, l) => {
+                out.push(format!("model `{}` in wharf.lock does not match wharf.toml", spec.name))
+            }
+            Some(_) => {}
+        }
+    }
+    for l in &lock.models {
+        if !specs.iter().any(|s| s.name == l.name) {
+            out.push(format!("model `{}` is in wharf.lock but no longer in wharf.toml", l.name));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locked(name: &str, source: &str) -> Locked {
+        Locked {
+            name: name.into(),
+            source: Some(source.into()),
+            commit: None,
+            sha256: "a".repeat(64),
+            size: 1,
+            parts: vec![],
+        }
+    }
+
+    #[test]
+    fn rendering_is_sorted_and_stable() {
+        let a = Lock::new(vec![locked("b", "hf://o/r/x"), locked("a", "https://e/y")]);
+        let b = Lock::new(vec![locked("a", "https://e/y"), locked("b", "hf://o/r/x")]);
+        assert_eq!(a.render(), b.render());
+        assert!(a.render().find("name = \"a\"").unwrap() < a.render().find("name = \"b\"").unwrap());
+        let back: Lock = toml::from_str(&a.render()).unwrap();
+        assert_eq!(back, a);
+    }
+
+    #[test]
+    fn a_lock_agrees_only_with_what_the_manifest_names() {
+        let spec = ModelSpec {
+            name: "m".into(),
+            source: Some("hf://o/r/x".into()),
+            sha256: None,
+            fallback: vec!["hf://o/r/y".into()],
+            parts: vec![],
+        };
+        assert!(agrees(&spec, &locked("m", "hf://o/r/x")));
+        assert!(agrees(&spec, &locked("m", "hf://o/r/y")), "a fallback it used");
+        assert!(!agrees(&spec, &locked("m", "hf://o/r/z")));
+        let lock = Lock::new(vec![locked("m", "hf://o/r/x"), locked("gone", "https://e/g")]);
+        assert_eq!(disagreements(&[spec], &lock).len(), 1);
+    }
+}

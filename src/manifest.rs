@@ -1,0 +1,216 @@
+//! `wharf.toml`: the models a project declares.
+//!
+//! ```toml
+//! [models.tinyllama]
+//! source = "hf://TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF@main/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf"
+//! fallback = ["hf://TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF@main/tinyllama-1.1b-chat-v1.0.Q2_K.gguf"]
+//!
+//! [models.detector]
+//! source = "https://example.org/yolov8s.pt"
+//! sha256 = "…"
+//!
+//! [models.classifier]              # published in fragments
+//! parts = ["https://example.org/m.h5.aa#sha256=…", "https://example.org/m.h5.ab#sha256=…"]
+//! sha256 = "…"                     # of the assembled file
+//! ```
+//!
+//! A model has a `source` (one file) or `parts` (fragments, concatenated in order, which then
+//! need the `sha256` of the whole); `fallback` sources are tried in order when the primary cannot
+//! be had. A part may carry its own `#sha256=` so that a bad fragment is named. Every error names
+//! the file, the line and the key. Tables other than `[models]` belong to other tools and are left
+//! alone; inside a model, an unknown key is a typo and an error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::fetch::source::Source;
+
+pub const MANIFEST: &str = "wharf.toml";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{file}:{line}: {message}")]
+pub struct ManifestError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+    pub name: String,
+    /// The primary source, as written.
+    pub source: Option<String>,
+    pub sha256: Option<String>,
+    pub fallback: Vec<String>,
+    pub parts: Vec<String>,
+}
+
+impl ModelSpec {
+    /// The sources to try, in order: the primary, then the fallbacks.
+    pub fn candidates(&self) -> Vec<&str> {
+        self.source.iter().chain(self.fallback.iter()).map(String::as_str).collect()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub file: PathBuf,
+    pub models: Vec<ModelSpec>,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(default)]
+    models: BTreeMap<String, Spanned<RawModel>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    source: Option<Spanned<String>>,
+    sha256: Option<Spanned<String>>,
+    #[serde(default)]
+    fallback: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    parts: Option<Spanned<Vec<String>>>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Read `wharf.toml` in `dir`; `Ok(None)` when there is none.
+pub fn read(dir: &Path) -> Result<Option<Manifest>, ManifestError> {
+    let file = dir.join(MANIFEST);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ManifestError { file, line: 0, message: format!("cannot read: {e}") }),
+    };
+    parse(&file, &text).map(Some)
+}
+
+pub fn parse(file: &Path, text: &str) -> Result<Manifest, ManifestError> {
+    let err = |offset: usize, message: String| ManifestError {
+        file: file.to_path_buf(),
+        line: line_of(text, offset),
+        message,
+    };
+    let raw: Raw = toml::from_str(text).map_err(|e| {
+        let at = e.span().map_or(0, |s| s.start);
+        err(at, e.message().trim().to_string())
+    })?;
+    let mut models = Vec::new();
+    for (name, spanned) in raw.models {
+        let at = spanned.span().start;
+        let m = spanned.into_inner();
+        let sha256 = match m.sha256 {
+            Some(h) => {
+                let (span, h) = (h.span(), h.into_inner());
+                if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(err(span.start, format!("models.{name}.sha256: needs 64 hex digits, got `{h}`")));
+                }
+                Some(h.to_ascii_lowercase())
+            }
+            None => None,
+        };
+        let check = |key: &str, span: std::ops::Range<usize>, s: &str, hf_repo_ok: bool| -> Result<(), ManifestError> {
+            match Source::parse(s) {
+                Err(e) => Err(err(span.start, format!("models.{name}.{key}: {e}"))),
+                Ok(Source::HfRepo { .. }) if !hf_repo_ok => Err(err(
+                    span.start,
+                    format!("models.{name}.{key}: `{s}` is a whole repo; name one file (hf://ORG/REPO/PATH)"),
+                )),
+                Ok(_) => Ok(()),
+            }
+        };
+        let source = match m.source {
+            Some(s) => {
+                check("source", s.span(), s.get_ref(), false)?;
+                Some(s.into_inner())
+            }
+            None => None,
+        };
+        let fallback = match m.fallback {
+            Some(f) => {
+                let span = f.span();
+                for s in f.get_ref() {
+                    check("fallback", span.clone(), s, false)?;
+                }
+                f.into_inner()
+            }
+            None => Vec::new(),
+        };
+        let parts = match m.parts {
+            Some(p) => {
+                let span = p.span();
+                for s in p.get_ref() {
+                    check("parts", span.clone(), s, false)?;
+                }
+                if p.get_ref().is_empty() {
+                    return Err(err(span.start, format!("models.{name}.parts: is empty")));
+                }
+                p.into_inner()
+            }
+            None => Vec::new(),
+        };
+        match (&source, parts.is_empty()) {
+            (None, true) => return Err(err(at, format!("models.{name}: needs `source` or `parts`"))),
+            (Some(_), false) => {
+                return Err(err(at, format!("models.{name}: has both `source` and `parts`; choose one")))
+            }
+            (None, false) if sha256.is_none() => {
+                return Err(err(at, format!("models.{name}: `parts` need the `sha256` of the assembled file")))
+            }
+            (None, false) if !fallback.is_empty() => {
+                return Err(err(at, format!("models.{name}: `fallback` goes with `source`, not `parts`")))
+            }
+            _ => {}
+        }
+        models.push(ModelSpec { name, source, sha256, fallback, parts });
+    }
+    Ok(Manifest { file: file.to_path_buf(), models })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<Manifest, ManifestError> {
+        parse(Path::new("wharf.toml"), text)
+    }
+
+    #[test]
+    fn reads_the_three_kinds() {
+        let h = "a".repeat(64);
+        let m = p(&format!(
+            "[tool.other]\nx = 1\n[models.t]\nsource = \"hf://o/r/f.gguf\"\nfallback = [\"hf://o/r/g.gguf\"]\n\
+             [models.d]\nsource = \"https://e.org/y.pt\"\nsha256 = \"{h}\"\n[models.c]\nparts = [\"https://e.org/a\", \"https://e.org/b\"]\nsha256 = \"{h}\"\n"
+        ))
+        .unwrap();
+        let names: Vec<_> = m.models.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["c", "d", "t"]);
+        assert_eq!(m.models[2].candidates(), ["hf://o/r/f.gguf", "hf://o/r/g.gguf"]);
+        assert_eq!(m.models[0].parts.len(), 2);
+    }
+
+    #[test]
+    fn errors_point_at_the_line_and_key() {
+        let e = p("[models.a]\nsource = \"hf://o/r/f\"\nsorce = \"x\"\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("sorce"), "{e}");
+        let e = p("[models.a]\n\nsha256 = \"abc\"\nsource = \"hf://o/r/f\"\n").unwrap_err();
+        assert_eq!((e.line, e.message.contains("models.a.sha256")), (3, true), "{e}");
+        let e = p("[models.a]\nsource = \"ftp://x\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("wharf.toml:2: models.a.source"), "{e}");
+        let e = p("[models.a]\nparts = [\"https://e/a\"]\n").unwrap_err();
+        assert!(e.message.contains("sha256"), "{e}");
+        let e = p("[models.a]\nsource = \"hf://o/r\"\n").unwrap_err();
+        assert!(e.message.contains("whole repo"), "{e}");
+        let e = p("[models.a\n").unwrap_err();
+        assert_eq!(e.line, 1);
+    }
+}

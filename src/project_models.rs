@@ -1,0 +1,354 @@
+//! A project's models: `wharf.toml` → the store → `wharf.lock` (and the registry entry, by the caller).
+//!
+//! For each model: when `wharf.lock` agrees with the manifest, its pin is used (a Hugging Face file
+//! at its exact commit, a URL by its sha256), so a second pull finds everything in the store with no
+//! request at all. Otherwise the primary source is tried, then each `fallback` in order; the one
+//! that could be had is recorded in the lock and reported. A model in `parts` has each part fetched
+//! (and checked when the part carries its own `#sha256=`, so a bad part is named), then the parts
+//! are concatenated in order into the store and the whole is checked against `sha256` before it
+//! becomes visible; when the assembled file is already there, no part is fetched. Parts fetched for
+//! a successful assembly are then removed (they would double the space); parts kept from a failed
+//! attempt are not fetched again.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::fetch::hash::Expected;
+use crate::fetch::hash::Hasher;
+use crate::fetch::progress::Progress;
+use crate::fetch::source::Source;
+use crate::fetch::transfer::{self, Downloaded};
+use crate::fetch::FetchError;
+use crate::fsx::{Context, FsError};
+use crate::lockfile::{self, Lock, LockError, Locked, LockedPart};
+use crate::manifest::{self, ManifestError, ModelSpec};
+use crate::store::{ModelStore, PullOptions, Pulled};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelsError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("no wharf.toml in `{0}` or above it\n  hint: declare models in wharf.toml, or name what to pull: `wharf pull SPEC`")]
+    NoManifest(PathBuf),
+    #[error("model `{name}` could not be had from any of its sources:{tried}")]
+    Unavailable { name: String, tried: String },
+    #[error("model `{name}`: part {index} of {count} (`{source_spec}`): {error}")]
+    Part { name: String, index: usize, count: usize, source_spec: String, error: Box<FetchError> },
+    #[error("model `{name}`: {error}")]
+    Model { name: String, error: Box<FetchError> },
+    #[error("wharf.lock would change (`--locked`):{what}\n  hint: run `wharf pull` without `--locked` and commit the new wharf.lock")]
+    LockWouldChange { what: String },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+/// One model as pulled.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolved {
+    pub name: String,
+    /// The source that was used (the primary or a fallback; for parts, the first part).
+    pub source: String,
+    pub fallback: bool,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub cached: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Why earlier candidates were passed over.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProjectPull {
+    pub dir: PathBuf,
+    pub models: Vec<Resolved>,
+    pub lock: Lock,
+    pub lock_changed: bool,
+}
+
+/// The folder at or above `start` that holds a `wharf.toml`.
+pub fn find_manifest_dir(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find(|d| d.join(manifest::MANIFEST).is_file()).map(Path::to_path_buf)
+}
+
+/// The source a lock entry pins: a Hugging Face file at its commit, a URL or file by its digest.
+fn pinned(locked: &Locked, source: &str) -> Option<Source> {
+    Some(match Source::parse(source).ok()? {
+        Source::HfFile { repo, revision, path } => {
+            Source::HfFile { repo, revision: locked.commit.clone().unwrap_or(revision), path }
+        }
+        Source::Url { url, .. } => Source::Url { url, sha256: Some(locked.sha256.clone()) },
+        Source::File { path, .. } => Source::File { path, sha256: Some(locked.sha256.clone()) },
+        Source::HfRepo { .. } => return None,
+    })
+}
+
+async fn one(
+    store: &ModelStore,
+    src: &Source,
+    sha256: Option<String>,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<Pulled, FetchError> {
+    let o = PullOptions { sha256, ..opts.clone() };
+    let mut got = store.get_model(src, &o, progress).await?;
+    got.pop().ok_or_else(|| FetchError::Protocol { url: src.to_string(), why: "nothing was pulled".into() })
+}
+
+async fn single(
+    store: &ModelStore,
+    spec: &ModelSpec,
+    locked: Option<&Locked>,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<(Resolved, Locked), ModelsError> {
+    let mut tried = String::new();
+    let mut skipped = Vec::new();
+    let locked_source = locked.and_then(|l| l.source.clone());
+    for (i, cand) in spec.candidates().into_iter().enumerate() {
+        // With an agreeing lock, go straight to what it pinned.
+        if locked_source.as_deref().is_some_and(|s| s != cand) {
+            continue;
+        }
+        let src = match locked.and_then(|l| pinned(l, cand)) {
+            Some(p) => p,
+            None => Source::parse(cand)
+                .map_err(|e| ModelsError::Model { name: spec.name.clone(), error: Box::new(e.into()) })?,
+        };
+        let want = if i == 0 { spec.sha256.clone() } else { None };
+        match one(store, &src, want, opts, progress).await {
+            Ok(p) => {
+                let locked = Locked {
+                    name: spec.name.clone(),
+                    source: Some(cand.to_string()),
+                    commit: p.commit.clone(),
+                    sha256: p.sha256.clone(),
+                    size: p.size,
+                    parts: Vec::new(),
+                };
+                let r = Resolved {
+                    name: spec.name.clone(),
+                    source: cand.to_string(),
+                    fallback: i > 0,
+                    path: p.path,
+                    sha256: p.sha256,
+                    size: p.size,
+                    cached: p.cached,
+                    commit: p.commit,
+                    skipped: skipped.clone(),
+                };
+                return Ok((r, locked));
+            }
+            Err(e) => {
+                tried.push_str(&format!("\n  - `{cand}`: {}", e.to_string().lines().next().unwrap_or_default()));
+                skipped.push(format!("`{cand}`: {}", e.to_string().lines().next().unwrap_or_default()));
+            }
+        }
+    }
+    Err(ModelsError::Unavailable { name: spec.name.clone(), tried })
+}
+
+async fn parts(
+    store: &ModelStore,
+    spec: &ModelSpec,
+    locked: Option<&Locked>,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<(Resolved, Locked), ModelsError> {
+    let whole = spec.sha256.clone().unwrap_or_default();
+    let dest = store.blobs.blob(&whole);
+    let first = spec.parts.first().cloned().unwrap_or_default();
+    let resolved = |size: u64, cached: bool| Resolved {
+        name: spec.name.clone(),
+        source: first.clone(),
+        fallback: false,
+        path: dest.clone(),
+        sha256: whole.clone(),
+        size,
+        cached,
+        commit: None,
+        skipped: Vec::new(),
+    };
+    if let (Some(l), Ok(m)) = (locked, std::fs::metadata(&dest)) {
+        return Ok((resolved(m.len(), true), l.clone()));
+    }
+    let count = spec.parts.len();
+    let mut got: Vec<(String, Pulled)> = Vec::with_capacity(count);
+    for (i, part) in spec.parts.iter().enumerate() {
+        let err = |error: FetchError| ModelsError::Part {
+            name: spec.name.clone(),
+            index: i + 1,
+            count,
+            source_spec: part.clone(),
+            error: Box::new(error),
+        };
+        let lp = locked.and_then(|l| l.parts.get(i));
+        let src = Source::parse(part).map_err(|e| err(e.into()))?;
+        let pin = lp.map(|p| p.sha256.clone());
+        got.push((part.clone(), one(store, &src, pin, opts, progress).await.map_err(err)?));
+    }
+    let files: Vec<PathBuf> = got.iter().map(|(_, p)| p.path.clone()).collect();
+    let (d, name, want) = (dest.clone(), spec.name.clone(), whole.clone());
+    let size = tokio::task::spawn_blocking(move || assemble(&files, &d, &want, &name)).await.map_err(|e| {
+        ModelsError::Model {
+            name: spec.name.clone(),
+            error: Box::new(FetchError::Protocol { url: String::new(), why: e.to_string() }),
+        }
+    })??;
+    let locked = Locked {
+        name: spec.name.clone(),
+        source: None,
+        commit: None,
+        sha256: whole.clone(),
+        size,
+        parts: got
+            .iter()
+            .map(|(s, p)| LockedPart { source: s.clone(), sha256: p.sha256.clone(), size: p.size })
+            .collect(),
+    };
+    let cached = got.iter().all(|(_, p)| p.cached);
+    // The parts this pull fetched are now duplicates of the assembled file: drop them. (Parts that
+    // were here before stay: a failed earlier assembly left them so they need not be fetched again.)
+    let fetched: Vec<PathBuf> = got.iter().filter(|(_, p)| !p.cached).map(|(_, p)| p.path.clone()).collect();
+    let index = store.index.clone();
+    tokio::task::spawn_blocking(move || {
+        for f in fetched {
+            let canon = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
+            let _ = std::fs::remove_file(&f);
+            let _ = index.remove(&canon);
+        }
+    })
+    .await
+    .map_err(|e| ModelsError::Model {
+        name: spec.name.clone(),
+        error: Box::new(FetchError::Protocol { url: String::new(), why: e.to_string() }),
+    })?;
+    // The assembled file is wharf's too: record it so `gc` and `prune --models` know it.
+    store
+        .record(&dest, &whole, size, &format!("parts of {}", spec.name), opts.now, true)
+        .await
+        .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?;
+    Ok((resolved(size, cached), locked))
+}
+
+/// Concatenate `files` into `dest` (hashing on the way), verify against `want`, then rename.
+fn assemble(files: &[PathBuf], dest: &Path, want: &str, name: &str) -> Result<u64, ModelsError> {
+    if let Ok(m) = std::fs::metadata(dest) {
+        return Ok(m.len());
+    }
+    let temp = transfer::temp_path(dest);
+    if let Some(dir) = temp.parent() {
+        crate::fsx::create_dir_private(dir)?;
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&temp).ctx("cannot create", &temp)?);
+    let mut h = Hasher::new(&Expected::Nothing, None);
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    for f in files {
+        let mut r = std::fs::File::open(f).ctx("cannot open", f)?;
+        loop {
+            let n = r.read(&mut buf).ctx("cannot read", f)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            out.write_all(&buf[..n]).ctx("cannot write", &temp)?;
+            size += n as u64;
+        }
+    }
+    let file = out.into_inner().map_err(|e| FsError::new("cannot write", &temp, e.into_error()))?;
+    file.sync_all().ctx("cannot sync", &temp)?;
+    let (sha256, _) = h.finish();
+    let got = Downloaded { sha256, git_sha1: None, size };
+    transfer::commit(
+        &temp,
+        dest,
+        &Expected::Sha256(want.to_string()),
+        &got,
+        &format!("{name} (assembled from its parts)"),
+    )
+    .map_err(|error| ModelsError::Model { name: name.to_string(), error: Box::new(error) })?;
+    Ok(size)
+}
+
+/// Pull every model of the project at `dir`; write `wharf.lock` (or, `locked`, refuse to change it).
+pub async fn pull(
+    store: &ModelStore,
+    dir: &Path,
+    locked: bool,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<ProjectPull, ModelsError> {
+    let manifest = manifest::read(dir)?.ok_or_else(|| ModelsError::NoManifest(dir.to_path_buf()))?;
+    let old = lockfile::read(dir)?;
+    let mut models = Vec::new();
+    let mut entries = Vec::new();
+    for spec in &manifest.models {
+        let l = old.as_ref().and_then(|l| l.get(&spec.name)).filter(|l| lockfile::agrees(spec, l));
+        let (r, e) = if spec.parts.is_empty() {
+            single(store, spec, l, opts, progress).await?
+        } else {
+            parts(store, spec, l, opts, progress).await?
+        };
+        models.push(r);
+        entries.push(e);
+    }
+    let lock = Lock::new(entries);
+    if locked && old.as_ref() != Some(&lock) {
+        let what = match &old {
+            None => "\n  - there is no wharf.lock".to_string(),
+            Some(o) => {
+                let mut d = lockfile::disagreements(&manifest.models, o);
+                if d.is_empty() {
+                    d.push("the pinned commits or digests differ".into());
+                }
+                d.iter().map(|x| format!("\n  - {x}")).collect()
+            }
+        };
+        return Err(ModelsError::LockWouldChange { what });
+    }
+    let (d, l) = (dir.to_path_buf(), lock.clone());
+    let lock_changed = tokio::task::spawn_blocking(move || lockfile::write(&d, &l))
+        .await
+        .map_err(|e| FsError::new("cannot write", &dir.join(lockfile::LOCKFILE), std::io::Error::other(e)))??;
+    Ok(ProjectPull { dir: dir.to_path_buf(), models, lock, lock_changed })
+}
+
+/// Record `models` in the registry entry of the project at `dir`, if it is registered.
+/// Returns whether it was.
+pub fn record_in_registry(
+    registry: &crate::Registry,
+    dir: &Path,
+    models: &[Resolved],
+) -> Result<bool, crate::registry::RegistryError> {
+    let env = registry.env();
+    let Ok(key) = crate::home_path::HomePath::from_path(dir, env.home()) else { return Ok(false) };
+    let refs: Vec<crate::registry::ModelRef> = models
+        .iter()
+        .map(|m| crate::registry::ModelRef {
+            name: m.name.clone(),
+            source: m.source.clone(),
+            revision: Source::parse(&m.source).ok().and_then(|s| s.revision().map(str::to_owned)),
+            commit: m.commit.clone(),
+            sha256: Some(m.sha256.clone()),
+            size: Some(m.size),
+            path: crate::home_path::HomePath::from_path(&m.path, env.home()).ok().map(|h| h.to_string()),
+            extra: Default::default(),
+        })
+        .collect();
+    registry.update(|doc, _| {
+        Ok::<_, crate::registry::RegistryError>(match doc.projects.get_mut(key.as_str()) {
+            Some(e) => {
+                e.models = refs;
+                true
+            }
+            None => false,
+        })
+    })
+}
