@@ -50,15 +50,11 @@ pub enum ModelsError {
 #[derive(Debug, Clone, Serialize)]
 pub struct Resolved {
     pub name: String,
-    /// The source that was used (the primary or a fallback; for parts, the first part).
-    pub source: String,
+    /// The file; its `source` is the one that was used (the primary or a fallback; for parts, the
+    /// first part).
+    #[serde(flatten)]
+    pub file: Pulled,
     pub fallback: bool,
-    pub path: PathBuf,
-    pub sha256: String,
-    pub size: u64,
-    pub cached: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
     /// Why earlier candidates were passed over.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
@@ -132,17 +128,8 @@ async fn single(
                     size: p.size,
                     parts: Vec::new(),
                 };
-                let r = Resolved {
-                    name: spec.name.clone(),
-                    source: cand.to_string(),
-                    fallback: i > 0,
-                    path: p.path,
-                    sha256: p.sha256,
-                    size: p.size,
-                    cached: p.cached,
-                    commit: p.commit,
-                    skipped: skipped.clone(),
-                };
+                let file = Pulled { source: cand.to_string(), ..p };
+                let r = Resolved { name: spec.name.clone(), file, fallback: i > 0, skipped: skipped.clone() };
                 return Ok((r, locked));
             }
             Err(e) => {
@@ -166,13 +153,8 @@ async fn parts(
     let first = spec.parts.first().cloned().unwrap_or_default();
     let resolved = |size: u64, cached: bool| Resolved {
         name: spec.name.clone(),
-        source: first.clone(),
+        file: Pulled { source: first.clone(), path: dest.clone(), sha256: whole.clone(), size, cached, commit: None },
         fallback: false,
-        path: dest.clone(),
-        sha256: whole.clone(),
-        size,
-        cached,
-        commit: None,
         skipped: Vec::new(),
     };
     if let (Some(l), Ok(m)) = (locked, std::fs::metadata(&dest)) {
@@ -333,12 +315,12 @@ pub fn record_in_registry(
         .iter()
         .map(|m| crate::registry::ModelRef {
             name: m.name.clone(),
-            source: m.source.clone(),
-            revision: Source::parse(&m.source).ok().and_then(|s| s.revision().map(str::to_owned)),
-            commit: m.commit.clone(),
-            sha256: Some(m.sha256.clone()),
-            size: Some(m.size),
-            path: crate::home_path::HomePath::from_path(&m.path, env.home()).ok().map(|h| h.to_string()),
+            source: m.file.source.clone(),
+            revision: Source::parse(&m.file.source).ok().and_then(|s| s.revision().map(str::to_owned)),
+            commit: m.file.commit.clone(),
+            sha256: Some(m.file.sha256.clone()),
+            size: Some(m.file.size),
+            path: crate::home_path::HomePath::from_path(&m.file.path, env.home()).ok().map(|h| h.to_string()),
             extra: Default::default(),
         })
         .collect();

@@ -77,9 +77,10 @@ pub fn pull_project(
     bars.finish();
     let pulled = pulled?;
     for m in &pulled.models {
-        ctx.out.status(format!("{} {} ({})", if m.cached { "cached    " } else { "downloaded" }, m.name, m.source));
+        let f = &m.file;
+        ctx.out.status(format!("{} {} ({})", if f.cached { "cached    " } else { "downloaded" }, m.name, f.source));
         if m.fallback {
-            ctx.out.warn(format!("model `{}`: used the fallback `{}` ({})", m.name, m.source, m.skipped.join("; ")));
+            ctx.out.warn(format!("model `{}`: used the fallback `{}` ({})", m.name, f.source, m.skipped.join("; ")));
         }
     }
     let registered = project_models::record_in_registry(&ctx.registry(), dir, &pulled.models)?;
@@ -105,7 +106,7 @@ fn run_project(args: &PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         ctx.out.json(&ProjectDoc { project: dir.display().to_string(), models: &pulled.models, lock, registered });
     } else {
         for m in &pulled.models {
-            ctx.out.line(format!("{}\t{}", m.name, m.path.display()));
+            ctx.out.line(format!("{}\t{}", m.name, m.file.path.display()));
         }
         if pulled.lock_changed {
             ctx.out.status(format!("wrote {}", dir.join(wharf::lockfile::LOCKFILE).display()));
