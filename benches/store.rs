@@ -48,5 +48,50 @@ fn bench_cached_pull(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_cached_pull);
+/// A registered project with five models in wharf.toml, pulled, locked and recorded.
+fn bench_check_with_models(c: &mut Criterion) {
+    use std::collections::HashMap;
+    use wharf::{init, paths, project_models, store, venv, Env, Layout, Registry};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().canonicalize().unwrap();
+    let wharf_home = home.join(".local/share/wharf");
+    let env = Env::new(&home, HashMap::from([("WHARF_HOME".to_string(), wharf_home.display().to_string())]));
+    let layout = Layout::from_env(&env).unwrap();
+    let registry = Registry::open(&layout, &env);
+    let proj = home.join("code/app");
+    fs::create_dir_all(&proj).unwrap();
+    let mut manifest = String::new();
+    for i in 0..5 {
+        let f = home.join(format!("weights-{i}.bin"));
+        fs::write(&f, vec![i as u8; 1 << 20]).unwrap();
+        manifest.push_str(&format!("[models.m{i}]\nsource = \"file://{}\"\n", f.display()));
+    }
+    fs::write(proj.join("wharf.toml"), manifest).unwrap();
+    let opts = init::InitOptions { venv: venv::VenvOptions { no_venv: true, ..Default::default() }, force: false };
+    init::init(&registry, &layout, &proj, &opts, chrono::Utc::now()).unwrap();
+    let store = store::ModelStore::new(paths::store_config(&env, &layout, false, false).unwrap()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pull_opts = store::PullOptions { now: chrono::Utc::now(), ..Default::default() };
+    let pulled =
+        rt.block_on(project_models::pull(&store, &proj, false, &pull_opts, &wharf::fetch::progress::Silent)).unwrap();
+    assert!(project_models::record_in_registry(&registry, &proj, &pulled.models).unwrap());
+
+    c.bench_function("check_project_with_5_models", |b| {
+        b.iter(|| {
+            let status = Command::new(env!("CARGO_BIN_EXE_wharf"))
+                .args(["check", "--json"])
+                .arg(&proj)
+                .env_clear()
+                .env("HOME", &home)
+                .env("WHARF_HOME", &wharf_home)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "the project is valid");
+        })
+    });
+}
+
+criterion_group!(benches, bench_cached_pull, bench_check_with_models);
 criterion_main!(benches);
