@@ -150,7 +150,10 @@ pub fn store_config(
         stall: Duration::from_secs_f64(stall.max(0.1)),
         blob_lock_timeout: Duration::from_secs(3600),
         parallel_files: 8,
-        connections: number(env, vars::WHARF_CONNECTIONS, 4usize)?.max(1),
+        connections: match env.var(vars::WHARF_CONNECTIONS) {
+            None => None,
+            Some(_) => Some(number(env, vars::WHARF_CONNECTIONS, 4usize)?.max(1)),
+        },
     })
 }
 

@@ -152,7 +152,8 @@ fn four_processes_pulling_one_model_cause_one_transfer() {
     let (hub, cdn) = Server::hub();
     let body = pattern(64 * MIB, 7);
     hub.put_repo(&cdn, "org/shared", COMMIT, &[("model.gguf", body.clone())]);
-    let t = home_with(&hub);
+    let mut t = home_with(&hub);
+    t.extra_env.push(("WHARF_CONNECTIONS".into(), "4".into())); // ranges, even on loopback
     let children: Vec<_> = (0..4)
         .map(|_| {
             let mut c = t.std_cmd();
@@ -397,7 +398,8 @@ fn a_large_file_comes_in_parallel_ranges_and_a_cut_piece_is_fetched_again() {
     let body = pattern(40 * MIB, 17);
     hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
     cdn.faults().drop_after = Some(3 * MIB as u64); // the first piece answered is cut short
-    let t = home_with(&hub);
+    let mut t = home_with(&hub);
+    t.extra_env.push(("WHARF_CONNECTIONS".into(), "4".into())); // ranges, even on loopback
     let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
@@ -425,7 +427,8 @@ fn a_server_without_ranges_gets_a_single_stream() {
     let body = pattern(24 * MIB, 18);
     hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
     cdn.faults().ignore_range = true;
-    let t = home_with(&hub);
+    let mut t = home_with(&hub);
+    t.extra_env.push(("WHARF_CONNECTIONS".into(), "4".into()));
     let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
@@ -459,4 +462,17 @@ fn on_a_terminal_pull_draws_a_bar_per_file_and_a_total() {
     // Without a terminal, no bar: stderr only says what was done.
     let (_, out) = pull(&t, &["hf://org/m"]);
     assert!(!text(&out.stderr).contains("eta"));
+}
+
+#[test]
+fn on_loopback_a_large_file_uses_one_stream_unless_told_otherwise() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(24 * MIB, 21);
+    hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
+    let t = home_with(&hub);
+    let (_, out) = pull(&t, &["hf://org/big/model.bin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let gets: Vec<_> = cdn.requests().into_iter().filter(|r| r.method == "GET").collect();
+    assert_eq!(gets.len(), 1, "one stream");
+    assert!(!gets[0].headers.contains_key("range"));
 }

@@ -125,22 +125,22 @@ fn parse_hf(spec: &str, rest: &str) -> Result<Source, SourceError> {
     }
 }
 
-/// Plain http only to loopback hosts (127.0.0.0/8, ::1, localhost) unless `allow_http`.
-pub fn check_scheme(url: &reqwest::Url, allow_http: bool) -> Result<(), SourceError> {
-    if url.scheme() != "http" || allow_http {
-        return Ok(());
-    }
-    let loopback = match url.host() {
+/// The host is 127.0.0.0/8, ::1 or localhost.
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    };
-    if loopback {
-        Ok(())
-    } else {
-        Err(SourceError::PlainHttp { url: url.to_string() })
     }
+}
+
+/// Plain http only to loopback hosts unless `allow_http`.
+pub fn check_scheme(url: &reqwest::Url, allow_http: bool) -> Result<(), SourceError> {
+    if url.scheme() != "http" || allow_http || is_loopback(url) {
+        return Ok(());
+    }
+    Err(SourceError::PlainHttp { url: url.to_string() })
 }
 
 #[cfg(test)]

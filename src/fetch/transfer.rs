@@ -36,8 +36,9 @@ pub struct Http {
     /// No byte for this long counts as a transient failure.
     pub stall: Duration,
     pub allow_http: bool,
-    /// Connections for one large file (1: a single stream).
-    pub connections: usize,
+    /// Connections for one large file (1: a single stream); `None`: 4 for remote hosts, 1 for
+    /// loopback, where one stream is not held back by the network and ranges only cost CPU.
+    pub connections: Option<usize>,
 }
 
 /// A bearer token and the one origin (scheme, host, port) it may be sent to.
@@ -112,7 +113,12 @@ pub fn status_failure(url: &Url, resp: &Response) -> Result<(), (bool, Option<Du
 }
 
 impl Http {
-    pub fn new(policy: RetryPolicy, stall: Duration, allow_http: bool, connections: usize) -> Result<Http, FetchError> {
+    pub fn new(
+        policy: RetryPolicy,
+        stall: Duration,
+        allow_http: bool,
+        connections: Option<usize>,
+    ) -> Result<Http, FetchError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(30))
@@ -165,12 +171,13 @@ impl Http {
     pub async fn download(&self, d: &Download<'_>, progress: &dyn Progress) -> Result<Downloaded, FetchError> {
         source::check_scheme(&d.url, self.allow_http)?;
         let fresh = tokio::fs::metadata(d.temp).await.map(|m| m.len() == 0).unwrap_or(true);
-        if self.connections > 1 && fresh && d.size.is_some_and(|s| s >= 2 * super::ranged::PIECE) {
+        let connections = self.connections.unwrap_or(if source::is_loopback(&d.url) { 1 } else { 4 });
+        if connections > 1 && fresh && d.size.is_some_and(|s| s >= 2 * super::ranged::PIECE) {
             check_space(d.temp, d.size.unwrap_or(0)).map_err(|f| match f {
                 Failure::Final(e) => e,
                 Failure::Transient { why, .. } => FetchError::Protocol { url: d.url.to_string(), why },
             })?;
-            if let Some(done) = super::ranged::download(self, d, self.connections, progress).await? {
+            if let Some(done) = super::ranged::download(self, d, connections, progress).await? {
                 return Ok(done);
             }
         }

@@ -42,8 +42,8 @@ pub struct StoreConfig {
     pub blob_lock_timeout: Duration,
     /// Files of a repo downloaded at once.
     pub parallel_files: usize,
-    /// Connections for one large file (1: a single stream).
-    pub connections: usize,
+    /// Connections for one large file (1: a single stream; `None`: 4, or 1 for loopback hosts).
+    pub connections: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default)]
