@@ -157,7 +157,7 @@ async fn parts(
         fallback: false,
         skipped: Vec::new(),
     };
-    if let (Some(l), Ok(m)) = (locked, std::fs::metadata(&dest)) {
+    if let (Some(l), Ok(m)) = (locked, tokio::fs::metadata(&dest).await) {
         return Ok((resolved(m.len(), true), l.clone()));
     }
     let count = spec.parts.len();

@@ -257,6 +257,13 @@ fn whole_repo_pull_honours_include_and_exclude_and_links_a_snapshot() {
     assert_eq!(fs::read_to_string(hub_cache(&t).join("models--org--m/refs/main")).unwrap(), COMMIT);
     let small = hub_cache(&t).join(format!("models--org--m/blobs/{}", git_blob_id(b"# m\n")));
     assert!(!small.exists(), "excluded files are not fetched");
+    // Offline, the same repo pull is answered from the snapshot, with no request.
+    let before = (hub.request_count(), cdn.request_count());
+    let (doc, out) = pull(&t, &["--offline", "--include", "*.safetensors", "hf://org/m"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(doc["models"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["models"][0]["cached"], true);
+    assert_eq!((hub.request_count(), cdn.request_count()), before);
 }
 
 #[test]

@@ -127,22 +127,27 @@ pub async fn download(
     let hashed = hasher.await.map_err(|e| FetchError::Protocol { url: d.url.to_string(), why: e.to_string() })?;
     match failure {
         Some(PieceError::NoRanges) => {
-            let _ = std::fs::remove_file(&path);
+            let _ = tokio::fs::remove_file(&path).await;
             return Ok(None);
         }
         Some(PieceError::Final(e)) => {
-            let _ = std::fs::remove_file(&path);
+            let _ = tokio::fs::remove_file(&path).await;
             return Err(e);
         }
         Some(PieceError::Transient(why, _)) => {
-            let _ = std::fs::remove_file(&path);
+            let _ = tokio::fs::remove_file(&path).await;
             return Err(FetchError::GaveUp { url: d.url.to_string(), attempts: 1, last: why });
         }
         None => {}
     }
     let h = hashed.map_err(|e| FetchError::Fs(FsError::new("cannot hash", &path, e)))?;
-    file.sync_all().ctx("cannot sync", &path)?;
-    std::fs::rename(&path, d.temp).ctx("cannot rename", d.temp)?;
+    let (f, from, to) = (file.clone(), path.clone(), d.temp.to_path_buf());
+    tokio::task::spawn_blocking(move || -> Result<(), FsError> {
+        f.sync_all().ctx("cannot sync", &from)?;
+        std::fs::rename(&from, &to).ctx("cannot rename", &to)
+    })
+    .await
+    .map_err(|e| FetchError::Protocol { url: d.url.to_string(), why: e.to_string() })??;
     let (sha256, git_sha1) = h.finish();
     progress.event(Event::Done { id: d.id.to_string() });
     Ok(Some(Downloaded { sha256, git_sha1, size: total }))

@@ -229,7 +229,7 @@ impl Http {
             }
             StatusCode::PARTIAL_CONTENT => {
                 // A range we did not ask for: start over next time.
-                let _ = std::fs::remove_file(d.temp);
+                let _ = tokio::fs::remove_file(d.temp).await;
                 return Err(transient("the server answered another range than asked"));
             }
             _ => {
@@ -286,7 +286,10 @@ impl Http {
         let hasher = digest.await.map_err(|e| transient(format!("hasher stopped: {e}")))?;
         let written = match writer.await {
             Ok(Ok(done)) => done,
-            Ok(Err(e)) => return Err(write_failure(d.temp, e, d.size.map(|s| s.saturating_sub(start)))),
+            Ok(Err(e)) => {
+                let (temp, need) = (d.temp.to_path_buf(), d.size.map(|s| s.saturating_sub(start)));
+                return Err(blocking(move || write_failure(&temp, e, need)).await.unwrap_or_else(|f| f));
+            }
             Err(e) => return Err(transient(format!("writer stopped: {e}"))),
         };
         let got = start + written;
@@ -298,7 +301,7 @@ impl Http {
                 return Err(transient(format!("connection closed after {got} of {want} bytes")))
             }
             Some(want) if got > want => {
-                let _ = std::fs::remove_file(d.temp);
+                let _ = tokio::fs::remove_file(d.temp).await;
                 return Err(Failure::Final(FetchError::Protocol {
                     url: d.url.to_string(),
                     why: format!("sent {got} bytes, {want} were announced"),

@@ -378,15 +378,21 @@ impl ModelStore {
 
     async fn hf_repo_offline(&self, repo: &str, rev: &str, filter: &Filter) -> Result<Vec<Pulled>, FetchError> {
         let what = format!("hf://{repo}@{rev}");
-        let Some(commit) = self.hub_cache.commit_for(repo, rev) else { return Err(FetchError::Offline { what }) };
-        let root = self.hub_cache.snapshot(repo, &commit, "");
-        let names: Vec<String> = walkdir::WalkDir::new(&root)
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|e| !e.file_type().is_dir())
-            .filter_map(|e| e.path().strip_prefix(&root).ok().map(|p| p.to_string_lossy().into_owned()))
-            .filter(|n| filter.keep(n))
-            .collect();
+        let (hub, repo_s, rev_s) = (self.hub_cache.clone(), repo.to_string(), rev.to_string());
+        let found = blocking(move || {
+            let Some(commit) = hub.commit_for(&repo_s, &rev_s) else { return Ok(None) };
+            let root = hub.snapshot(&repo_s, &commit, "");
+            let names: Vec<String> = walkdir::WalkDir::new(&root)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| !e.file_type().is_dir())
+                .filter_map(|e| e.path().strip_prefix(&root).ok().map(|p| p.to_string_lossy().into_owned()))
+                .collect();
+            Ok(Some((commit, names)))
+        })
+        .await?;
+        let Some((commit, names)) = found else { return Err(FetchError::Offline { what }) };
+        let names: Vec<String> = names.into_iter().filter(|n| filter.keep(n)).collect();
         if names.is_empty() {
             return Err(FetchError::Offline { what });
         }
