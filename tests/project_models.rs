@@ -98,6 +98,18 @@ fn init_pulls_pins_and_records_the_three_models() {
     assert!(lock.contains("[[model.parts]]"), "{lock}");
     let (check, out) = run_in(&w, &p, &["check"]);
     assert!(out.status.success(), "{check}");
+    // `list` shows the models per project; `models list` shows who uses each model.
+    let (list, _) = w.t.json(&["list"]);
+    let names: Vec<&str> =
+        list["projects"][0]["models"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["classifier", "detector", "tinyllama"]);
+    let human = text(&w.t.run(&["list"]).stdout);
+    assert!(human.contains("MODELS") && human.lines().nth(1).unwrap().contains(" 3"), "{human}");
+    let (store, _) = w.t.json(&["models", "list"]);
+    let used: Vec<&Value> =
+        store["models"].as_array().unwrap().iter().filter(|m| !m["used_by"].as_array().unwrap().is_empty()).collect();
+    assert_eq!(used.len(), 3, "{store}");
+    assert!(used.iter().all(|m| m["used_by"][0] == p.to_str().unwrap()));
 }
 
 #[test]
