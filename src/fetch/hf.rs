@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, ETAG, LOCATION};
+use reqwest::header::{ACCEPT_ENCODING, CONTENT_LENGTH, ETAG, LOCATION};
 use reqwest::Url;
 use serde::Deserialize;
 
@@ -107,22 +107,14 @@ pub async fn resolve(
     .await
 }
 
-/// Send a request to the hub: the token only if `url` is the hub's origin; a connection error or
-/// no answer within the stall time is transient.
+/// Send a request to the hub (its token only to its own origin); failing to is transient.
 async fn send(
     http: &Http,
     hub: &Hub,
-    mut req: reqwest::RequestBuilder,
+    req: reqwest::RequestBuilder,
     url: &Url,
 ) -> Result<reqwest::Response, (bool, Option<Duration>, FetchError)> {
-    if let Some(auth) = hub.credential.as_ref().and_then(|c| c.for_url(url)) {
-        req = req.header(AUTHORIZATION, auth);
-    }
-    match tokio::time::timeout(http.stall, req.send()).await {
-        Err(_) => Err((true, None, protocol(url, "no answer"))),
-        Ok(Err(e)) => Err((true, None, protocol(url, &e.to_string()))),
-        Ok(Ok(r)) => Ok(r),
-    }
+    http.send(req, url, hub.credential.as_ref()).await.map_err(|why| (true, None, protocol(url, &why)))
 }
 
 fn protocol(url: &Url, why: &str) -> FetchError {

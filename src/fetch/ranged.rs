@@ -16,8 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use futures_util::StreamExt;
-use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, RANGE};
+use reqwest::header::{ACCEPT_ENCODING, RANGE};
 use reqwest::StatusCode;
 
 use super::hash::Hasher;
@@ -165,19 +164,12 @@ async fn piece(
     received: &AtomicU64,
     progress: &dyn Progress,
 ) -> Result<(), PieceError> {
-    let mut req = http
+    let req = http
         .client
         .get(d.url.clone())
         .header(ACCEPT_ENCODING, "identity")
         .header(RANGE, format!("bytes={start}-{end}"));
-    if let Some(auth) = d.credential.and_then(|c| c.for_url(&d.url)) {
-        req = req.header(AUTHORIZATION, auth);
-    }
-    let resp = match tokio::time::timeout(http.stall, req.send()).await {
-        Err(_) => return Err(PieceError::Transient("no answer".into(), None)),
-        Ok(Err(e)) => return Err(PieceError::Transient(e.to_string(), None)),
-        Ok(Ok(r)) => r,
-    };
+    let resp = http.send(req, &d.url, d.credential).await.map_err(|why| PieceError::Transient(why, None))?;
     match resp.status() {
         StatusCode::PARTIAL_CONTENT => {}
         StatusCode::OK if first => return Err(PieceError::NoRanges),
@@ -193,13 +185,9 @@ async fn piece(
     let mut stream = resp.bytes_stream();
     let mut at = start;
     loop {
-        let chunk = match tokio::time::timeout(http.stall, stream.next()).await {
-            Err(_) => {
-                return Err(PieceError::Transient(format!("stalled: no byte for {}s", http.stall.as_secs()), None))
-            }
-            Ok(None) => break,
-            Ok(Some(Err(e))) => return Err(PieceError::Transient(format!("connection broken: {e}"), None)),
-            Ok(Some(Ok(c))) => c,
+        let chunk = match http.next_chunk(&mut stream).await.map_err(|why| PieceError::Transient(why, None))? {
+            Some(c) => c,
+            None => break,
         };
         if at + chunk.len() as u64 > end + 1 {
             return Err(PieceError::Final(FetchError::Protocol {
@@ -212,7 +200,7 @@ async fn piece(
             .await
             .map_err(|e| PieceError::Transient(e.to_string(), None))?
             .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+                if super::transfer::is_disk_full(&e) {
                     PieceError::Final(FetchError::DiskFull {
                         path: d.temp.to_path_buf(),
                         need: end + 1 - at,

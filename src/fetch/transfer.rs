@@ -131,6 +131,38 @@ impl Http {
         Ok(Http { client, policy, stall, allow_http, connections })
     }
 
+    /// Send `req` to `url`, with the credential's token only if `url` is its origin. A connection
+    /// error, or no answer within the stall time, is transient: `Err` says why.
+    pub async fn send(
+        &self,
+        mut req: reqwest::RequestBuilder,
+        url: &Url,
+        credential: Option<&Credential>,
+    ) -> Result<Response, String> {
+        if let Some(auth) = credential.and_then(|c| c.for_url(url)) {
+            req = req.header(AUTHORIZATION, auth);
+        }
+        match tokio::time::timeout(self.stall, req.send()).await {
+            Err(_) => Err(format!("no answer for {}s", self.stall.as_secs())),
+            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Ok(r)) => Ok(r),
+        }
+    }
+
+    /// The next chunk of a body (`Ok(None)` at its end), or why it stopped: no byte for the stall
+    /// time, or a broken connection, both transient.
+    pub async fn next_chunk<S>(&self, stream: &mut S) -> Result<Option<bytes::Bytes>, String>
+    where
+        S: futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
+    {
+        match tokio::time::timeout(self.stall, stream.next()).await {
+            Err(_) => Err(format!("stalled: no byte for {}s", self.stall.as_secs())),
+            Ok(None) => Ok(None),
+            Ok(Some(Err(e))) => Err(format!("connection broken: {e}")),
+            Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
+        }
+    }
+
     /// Run `attempt` until it succeeds, fails finally, or the retries run out.
     pub async fn with_retries<T, F, Fut>(
         &self,
@@ -209,17 +241,10 @@ impl Http {
         let (expected, size) = (d.expected.clone(), d.size);
         let (file, mut hasher, offset) = blocking(move || open_for_resume(&temp, &expected, size)).await??;
         let mut req = self.client.get(d.url.clone()).header(ACCEPT_ENCODING, "identity");
-        if let Some(auth) = d.credential.and_then(|c| c.for_url(&d.url)) {
-            req = req.header(AUTHORIZATION, auth);
-        }
         if offset > 0 {
             req = req.header(RANGE, format!("bytes={offset}-"));
         }
-        let resp = match tokio::time::timeout(self.stall, req.send()).await {
-            Err(_) => return Err(transient(format!("no answer for {}s", self.stall.as_secs()))),
-            Ok(Err(e)) => return Err(transient(e.to_string())),
-            Ok(Ok(r)) => r,
-        };
+        let resp = self.send(req, &d.url, d.credential).await.map_err(transient)?;
         let restart = match resp.status() {
             StatusCode::PARTIAL_CONTENT if offset > 0 && range_start(&resp) == Some(offset) => false,
             StatusCode::OK => true,
@@ -262,17 +287,13 @@ impl Http {
         let mut stream = resp.bytes_stream();
         let mut cut: Option<String> = None;
         loop {
-            match tokio::time::timeout(self.stall, stream.next()).await {
-                Err(_) => {
-                    cut = Some(format!("stalled: no byte for {}s", self.stall.as_secs()));
+            match self.next_chunk(&mut stream).await {
+                Err(why) => {
+                    cut = Some(why);
                     break;
                 }
                 Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    cut = Some(format!("connection broken: {e}"));
-                    break;
-                }
-                Ok(Some(Ok(chunk))) => {
+                Ok(Some(chunk)) => {
                     let n = chunk.len() as u64;
                     if wtx.send(chunk.clone()).await.is_err() || htx.send(chunk).await.is_err() {
                         break; // the writer failed; its error is reported below
@@ -373,8 +394,13 @@ fn write_all(mut file: File, restart: bool, rx: &mut tokio::sync::mpsc::Receiver
     Ok(written)
 }
 
+/// ENOSPC, however the platform reports it.
+pub fn is_disk_full(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}
+
 fn write_failure(temp: &Path, e: io::Error, need: Option<u64>) -> Failure {
-    if e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+    if is_disk_full(&e) {
         let _ = std::fs::remove_file(temp);
         let have = available(temp).unwrap_or(0);
         return Failure::Final(FetchError::DiskFull { path: temp.to_path_buf(), need: need.unwrap_or(0), have });
