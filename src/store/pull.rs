@@ -295,28 +295,25 @@ impl ModelStore {
         }
         let blob = self.hub_cache.blob(repo, &r.etag);
         let _guard = self.lock(self.hub_cache.lock(repo, &r.etag), label, progress).await?;
+        // Double-check under the lock: another process (or another revision) may have the blob;
+        // then it is only linked.
+        if let Some(hit) = self.link_existing(repo, rev, &r.commit, path, &r.etag, r.size, label).await? {
+            return Ok(hit);
+        }
         let expected = Expected::from_etag(&r.etag);
-        let (sha256, size, cached) =
-            match self.link_existing(repo, rev, &r.commit, path, &r.etag, r.size, label).await? {
-                Some(hit) => (hit.sha256, hit.size, true),
-                None => {
-                    let temp = transfer::temp_path(&blob);
-                    let d = Download {
-                        id: label,
-                        url: r.download.clone(),
-                        credential: hub.credential.as_ref(),
-                        size: r.size,
-                        expected: &expected,
-                        temp: &temp,
-                    };
-                    let got = self.http.download(&d, progress).await?;
-                    check_pin(pin, &got, label, &temp)?;
-                    let (t, b, e, l) = (temp.clone(), blob.clone(), expected.clone(), label.to_string());
-                    let g = got.clone();
-                    blocking(move || transfer::commit(&t, &b, &e, &g, &l)).await?;
-                    (got.sha256, got.size, false)
-                }
-            };
+        let temp = transfer::temp_path(&blob);
+        let d = Download {
+            id: label,
+            url: r.download.clone(),
+            credential: hub.credential.as_ref(),
+            size: r.size,
+            expected: &expected,
+            temp: &temp,
+        };
+        let got = self.http.download(&d, progress).await?;
+        check_pin(pin, &got, label, &temp)?;
+        let (t, b, e, l, g) = (temp.clone(), blob.clone(), expected.clone(), label.to_string(), got.clone());
+        blocking(move || transfer::commit(&t, &b, &e, &g, &l)).await?;
         let hub_cache = self.hub_cache.clone();
         let (repo_s, rev_s, commit, path_s, etag) =
             (repo.to_string(), rev.to_string(), r.commit.clone(), path.to_string(), r.etag.clone());
@@ -326,7 +323,14 @@ impl ModelStore {
             Ok(link)
         })
         .await?;
-        Ok(Pulled { source: label.to_string(), path: link, sha256, size, cached, commit: Some(r.commit) })
+        Ok(Pulled {
+            source: label.to_string(),
+            path: link,
+            sha256: got.sha256,
+            size: got.size,
+            cached: false,
+            commit: Some(r.commit),
+        })
     }
 
     async fn hf_repo(
