@@ -47,7 +47,8 @@ pub fn create_dir_private(dir: &Path) -> Result<(), FsError> {
     b.create(dir).ctx("cannot create folder", dir)
 }
 
-fn open_private(path: &Path) -> io::Result<File> {
+/// Create a new file (never an existing one), mode 0600 on unix.
+pub fn open_private(path: &Path) -> io::Result<File> {
     let mut o = OpenOptions::new();
     o.write(true).create_new(true);
     #[cfg(unix)]

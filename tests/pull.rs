@@ -483,3 +483,21 @@ fn on_loopback_a_large_file_uses_one_stream_unless_told_otherwise() {
     assert_eq!(gets.len(), 1, "one stream");
     assert!(!gets[0].headers.contains_key("range"));
 }
+
+#[test]
+fn a_local_file_is_stored_once_and_must_match_its_pin() {
+    let t = TestHome::new();
+    let src = t.root().join("weights.bin");
+    fs::write(&src, pattern(100_000, 22)).unwrap();
+    let spec = format!("file://{}", src.display());
+    let (doc, out) = pull(&t, &[&spec]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(doc["models"][0]["cached"], false);
+    assert_eq!(doc["models"][0]["sha256"], sha256_hex(&pattern(100_000, 22)));
+    let (again, _) = pull(&t, &[&spec]);
+    assert_eq!(again["models"][0]["cached"], true);
+    // A pin the file does not match is refused, even though the file itself is in the store.
+    let (_, out) = pull(&t, &[&format!("{spec}#sha256={}", "0".repeat(64))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("checksum mismatch"), "{}", text(&out.stderr));
+}
