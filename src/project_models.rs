@@ -104,8 +104,7 @@ async fn single(
     opts: &PullOptions,
     progress: &dyn Progress,
 ) -> Result<(Resolved, Locked), ModelsError> {
-    let mut tried = String::new();
-    let mut skipped = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
     let locked_source = locked.and_then(|l| l.source.clone());
     for (i, cand) in spec.candidates().into_iter().enumerate() {
         // With an agreeing lock, go straight to what it pinned.
@@ -132,12 +131,10 @@ async fn single(
                 let r = Resolved { name: spec.name.clone(), file, fallback: i > 0, skipped: skipped.clone() };
                 return Ok((r, locked));
             }
-            Err(e) => {
-                tried.push_str(&format!("\n  - `{cand}`: {}", e.to_string().lines().next().unwrap_or_default()));
-                skipped.push(format!("`{cand}`: {}", e.to_string().lines().next().unwrap_or_default()));
-            }
+            Err(e) => skipped.push(format!("`{cand}`: {}", e.to_string().lines().next().unwrap_or_default())),
         }
     }
+    let tried = skipped.iter().map(|s| format!("\n  - {s}")).collect();
     Err(ModelsError::Unavailable { name: spec.name.clone(), tried })
 }
 
@@ -201,9 +198,7 @@ async fn parts(
     let index = store.index.clone();
     tokio::task::spawn_blocking(move || {
         for f in fetched {
-            let canon = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
-            let _ = std::fs::remove_file(&f);
-            let _ = index.remove(&canon);
+            let _ = index.forget(&f);
         }
     })
     .await

@@ -75,17 +75,6 @@ struct ListDoc<'a> {
 }
 
 #[derive(Serialize)]
-struct Stats {
-    total_models: usize,
-    total_size_bytes: u64,
-    wharf_models: usize,
-    wharf_size_bytes: u64,
-    used_models: usize,
-    hub_cache: String,
-    wharf_cache: String,
-}
-
-#[derive(Serialize)]
 struct Removed {
     dry_run: bool,
     removed: Vec<String>,
@@ -125,24 +114,15 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
             }
         }
         ModelsCommand::Stats => {
-            let st = store.stats(&usage(ctx, false)?);
-            let s = Stats {
-                total_models: st.total_models,
-                total_size_bytes: st.total_size_bytes,
-                wharf_models: st.wharf_models,
-                wharf_size_bytes: st.wharf_size_bytes,
-                used_models: st.models.iter().filter(|i| !i.used_by.is_empty()).count(),
-                hub_cache: store.hub_cache.root.display().to_string(),
-                wharf_cache: store.blobs.root.display().to_string(),
-            };
+            let s = store.stats(&usage(ctx, false)?);
             if ctx.out.json {
                 ctx.out.json(&s);
             } else {
                 ctx.out.line(format!("models:      {} ({})", s.total_models, human_bytes(s.total_size_bytes)));
                 ctx.out.line(format!("from wharf:  {} ({})", s.wharf_models, human_bytes(s.wharf_size_bytes)));
                 ctx.out.line(format!("in use:      {}", s.used_models));
-                ctx.out.line(format!("hub cache:   {}", s.hub_cache));
-                ctx.out.line(format!("wharf cache: {}", s.wharf_cache));
+                ctx.out.line(format!("hub cache:   {}", s.hub_cache.display()));
+                ctx.out.line(format!("wharf cache: {}", s.wharf_cache.display()));
             }
         }
         ModelsCommand::Verify { fix } => return verify(&inv, fix, ctx),
@@ -251,8 +231,7 @@ fn verify(inv: &Inventory, fix: bool, ctx: &Ctx) -> Result<ExitCode, CliError> {
         }
         for (id, path) in &missing {
             // A dangling snapshot link, or the record of a blob that is gone.
-            let _ = std::fs::remove_file(path);
-            inv.index.remove(path).map_err(CliError::failed)?;
+            inv.index.forget(path).map_err(CliError::failed)?;
             report.removed.push(id.clone());
         }
     }

@@ -72,6 +72,16 @@ impl Index {
         }
     }
 
+    /// Delete a blob (or a dangling link to one) if it is still there, and its record.
+    pub fn forget(&self, blob: &Path) -> Result<(), FsError> {
+        let canon = std::fs::canonicalize(blob).unwrap_or_else(|_| blob.to_path_buf());
+        match std::fs::remove_file(blob) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(FsError::new("cannot remove", blob, e)),
+            _ => {}
+        }
+        self.remove(&canon)
+    }
+
     /// Record a fetch (a new record) or a use (an existing record gets `last_used` and the source).
     /// A cached file with no record was put there by another tool and stays unrecorded.
     pub fn note(&self, r: Record, fetched: bool) -> Result<(), FsError> {

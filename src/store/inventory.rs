@@ -182,14 +182,7 @@ impl Inventory<'_> {
                 }
             }
         }
-        let canon = std::fs::canonicalize(&item.path).unwrap_or_else(|_| item.path.clone());
-        match std::fs::remove_file(&item.path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(FsError::new("cannot remove", &item.path, e))
-            }
-            _ => {}
-        }
-        self.index.remove(&canon)
+        self.index.forget(&item.path)
     }
 }
 

@@ -30,6 +30,12 @@ pub struct Stats {
     pub total_size_bytes: u64,
     pub wharf_models: usize,
     pub wharf_size_bytes: u64,
+    /// Models some registered project uses.
+    pub used_models: usize,
+    pub hub_cache: std::path::PathBuf,
+    pub wharf_cache: std::path::PathBuf,
+    /// The items themselves (not part of the `stats` document; `models list` prints them).
+    #[serde(skip)]
     pub models: Vec<Item>,
 }
 
@@ -85,6 +91,9 @@ impl ModelStore {
             total_size_bytes: models.iter().map(|i| i.size).sum(),
             wharf_models: wharf.len(),
             wharf_size_bytes: wharf.iter().map(|i| i.size).sum(),
+            used_models: models.iter().filter(|i| !i.used_by.is_empty()).count(),
+            hub_cache: self.hub_cache.root.clone(),
+            wharf_cache: self.blobs.root.clone(),
             models,
         }
     }
