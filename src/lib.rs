@@ -10,6 +10,7 @@ pub mod dotenv;
 pub mod fetch;
 pub mod fsx;
 pub mod home_path;
+pub mod ids;
 pub mod init;
 pub mod lock;
 pub mod lockfile;

@@ -24,12 +24,17 @@
 //!
 //! Models are sorted by name and written by one serializer, so the same facts give the same bytes:
 //! a second `pull` that changes nothing leaves the file byte-identical.
+//!
+//! A lock arrives with a cloned repo, so it is untrusted: `commit` is read as a [`CommitId`] and
+//! every `sha256` as a [`Sha256`]; a bad value refuses the whole file with `wharf.lock:LINE` and
+//! the value, before anything reaches a path.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::fsx::{self, FsError};
+use crate::ids::{CommitId, Sha256};
 use crate::manifest::ModelSpec;
 
 pub const LOCKFILE: &str = "wharf.lock";
@@ -48,8 +53,8 @@ pub struct Locked {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-    pub sha256: String,
+    pub commit: Option<CommitId>,
+    pub sha256: Sha256,
     pub size: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<LockedPart>,
@@ -58,14 +63,14 @@ pub struct Locked {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockedPart {
     pub source: String,
-    pub sha256: String,
+    pub sha256: Sha256,
     pub size: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("`{path}` is not a valid wharf.lock: {message}\n  hint: delete it and run `wharf pull` to write it again")]
-    Invalid { path: String, message: String },
+    #[error("`{path}:{line}`: {message}\n  hint: this wharf.lock is not one wharf wrote (or it was edited); check where it came from, then delete it and run `wharf pull` to write it again")]
+    Invalid { path: String, line: usize, message: String },
     #[error(transparent)]
     Fs(#[from] FsError),
 }
@@ -89,9 +94,24 @@ impl Lock {
 pub fn read(dir: &Path) -> Result<Option<Lock>, LockError> {
     let path = dir.join(LOCKFILE);
     let Some(text) = fsx::read_optional(&path)? else { return Ok(None) };
-    toml::from_str(&text)
-        .map(Some)
-        .map_err(|e| LockError::Invalid { path: path.display().to_string(), message: e.message().to_string() })
+    parse(&text).map(Some).map_err(|(line, message)| LockError::Invalid {
+        path: path.display().to_string(),
+        line,
+        message,
+    })
+}
+
+/// Parse a lock's text; `Err((line, message))` names the first bad value.
+pub fn parse(text: &str) -> Result<Lock, (usize, String)> {
+    let lock: Lock = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        (line, e.message().trim().to_string())
+    })?;
+    if lock.version != 1 {
+        let line = text.lines().position(|l| l.trim_start().starts_with("version")).map_or(1, |i| i + 1);
+        return Err((line, format!("version {} is not one this wharf reads (1)", lock.version)));
+    }
+    Ok(lock)
 }
 
 /// Write it only when the bytes change.
@@ -152,7 +172,7 @@ mod tests {
             name: name.into(),
             source: Some(source.into()),
             commit: None,
-            sha256: "a".repeat(64),
+            sha256: "a".repeat(64).parse().unwrap(),
             size: 1,
             parts: vec![],
         }
@@ -182,5 +202,36 @@ mod tests {
         assert!(!agrees(&spec, &locked("m", "hf://o/r/z")));
         let lock = Lock::new(vec![locked("m", "hf://o/r/x"), locked("gone", "https://e/g")]);
         assert_eq!(disagreements(&[spec], &lock).len(), 1);
+    }
+
+    #[test]
+    fn a_lock_with_a_bad_commit_or_digest_is_refused_at_its_line() {
+        let good = Lock::new(vec![locked("a", "hf://o/r/x")]).render();
+        assert!(parse(&good).is_ok());
+        let bad_commit = good.replace("sha256 = ", "commit = \"../../../../../.bashrc\"\nsha256 = ");
+        let (line, msg) = parse(&bad_commit).unwrap_err();
+        assert_eq!(bad_commit.lines().nth(line - 1).map(|l| l.starts_with("commit")), Some(true), "{line}: {msg}");
+        assert!(msg.contains(".bashrc"), "{msg}");
+        let bad_sha = good.replace(&"a".repeat(64), "../x");
+        let (line, msg) = parse(&bad_sha).unwrap_err();
+        assert!(bad_sha.lines().nth(line - 1).unwrap().starts_with("sha256"), "{line}: {msg}");
+    }
+
+    proptest::proptest! {
+        // Whatever a cloned lock holds, reading it never panics, and a lock that reads has only
+        // well-formed pins.
+        #[test]
+        fn any_lock_text_reads_to_valid_pins_or_a_line(commit in "\\PC{0,50}|[0-9a-f]{40}", sha in "\\PC{0,70}|[0-9a-f]{64}", junk in "\\PC{0,40}") {
+            let text = format!("version = 1\n[[model]]\nname = \"m\"\ncommit = {commit:?}\nsha256 = {sha:?}\nsize = 1\n{junk}");
+            match parse(&text) {
+                Ok(lock) => {
+                    for m in &lock.models {
+                        proptest::prop_assert_eq!(m.sha256.len(), 64);
+                        proptest::prop_assert!(m.commit.as_ref().is_none_or(|c| c.len() == 40));
+                    }
+                }
+                Err((line, _)) => proptest::prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1),
+            }
+        }
     }
 }

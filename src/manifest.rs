@@ -27,6 +27,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::fetch::source::Source;
+use crate::ids::Sha256;
 
 pub const MANIFEST: &str = "wharf.toml";
 
@@ -43,7 +44,7 @@ pub struct ModelSpec {
     pub name: String,
     /// The primary source, as written.
     pub source: Option<String>,
-    pub sha256: Option<String>,
+    pub sha256: Option<Sha256>,
     pub fallback: Vec<String>,
     pub parts: Vec<String>,
 }
@@ -110,10 +111,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Manifest, ManifestError> {
         let sha256 = match m.sha256 {
             Some(h) => {
                 let (span, h) = (h.span(), h.into_inner());
-                if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(err(span.start, format!("models.{name}.sha256: needs 64 hex digits, got `{h}`")));
+                match h.parse::<Sha256>() {
+                    Ok(h) => Some(h),
+                    Err(_) => {
+                        return Err(err(span.start, format!("models.{name}.sha256: needs 64 hex digits, got `{h}`")))
+                    }
                 }
-                Some(h.to_ascii_lowercase())
             }
             None => None,
         };

@@ -37,6 +37,32 @@ pub mod vars {
     pub const WHARF_RETRY_BASE_MS: &str = "WHARF_RETRY_BASE_MS";
     pub const WHARF_STALL_TIMEOUT: &str = "WHARF_STALL_TIMEOUT";
     pub const WHARF_CONNECTIONS: &str = "WHARF_CONNECTIONS";
+    pub const WHARF_LOW_SPEED: &str = "WHARF_LOW_SPEED";
+}
+
+/// The numeric variables: name, smallest and largest value, unit, whole numbers only.
+/// Anything outside (or not a number) is refused with this range in the message.
+pub mod limits {
+    pub struct Limit {
+        pub var: &'static str,
+        pub min: f64,
+        pub max: f64,
+        pub unit: &'static str,
+        pub whole: bool,
+    }
+
+    pub const LOCK_TIMEOUT: Limit =
+        Limit { var: super::vars::WHARF_LOCK_TIMEOUT, min: 0.0, max: 86_400.0, unit: "seconds", whole: false };
+    pub const STALL_TIMEOUT: Limit =
+        Limit { var: super::vars::WHARF_STALL_TIMEOUT, min: 0.1, max: 3_600.0, unit: "seconds", whole: false };
+    pub const LOW_SPEED: Limit =
+        Limit { var: super::vars::WHARF_LOW_SPEED, min: 0.0, max: 1e9, unit: "bytes per second", whole: true };
+    pub const MAX_RETRIES: Limit =
+        Limit { var: super::vars::WHARF_MAX_RETRIES, min: 0.0, max: 100.0, unit: "retries", whole: true };
+    pub const RETRY_BASE_MS: Limit =
+        Limit { var: super::vars::WHARF_RETRY_BASE_MS, min: 0.0, max: 60_000.0, unit: "milliseconds", whole: true };
+    pub const CONNECTIONS: Limit =
+        Limit { var: super::vars::WHARF_CONNECTIONS, min: 1.0, max: 64.0, unit: "connections", whole: true };
 }
 
 /// The public Hugging Face hub.
@@ -51,10 +77,12 @@ pub enum PathsError {
     NoHome,
     #[error("`{var}` must be an absolute path, got `{value}`")]
     NotAbsolute { var: &'static str, value: String },
-    #[error("`{var}` must be a number of seconds, got `{value}`")]
-    BadTimeout { var: &'static str, value: String },
-    #[error("`{var}` must be a whole number, got `{value}`")]
-    BadNumber { var: &'static str, value: String },
+    #[error("`{var}` must be {what} from {min} to {max} {unit}, got `{value}`\n  hint: unset it for the default")]
+    OutOfRange { var: &'static str, value: String, what: &'static str, min: f64, max: f64, unit: &'static str },
+    #[error("`{var}` must be one of 1, true, yes, on, 0, false, no, off; got `{value}`")]
+    BadSwitch { var: &'static str, value: String },
+    #[error("`{var}` holds `{value}`, which is not an http(s) URL: {why}")]
+    BadUrl { var: &'static str, value: String, why: String },
 }
 
 /// A snapshot of the environment: the home directory and the variables wharf reads.
@@ -103,11 +131,40 @@ fn truthy(v: Option<&str>) -> bool {
     v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
 
-fn number<T: std::str::FromStr>(env: &Env, var: &'static str, default: T) -> Result<T, PathsError> {
-    match env.var(var) {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| PathsError::BadNumber { var, value: v.to_string() }),
+/// wharf's own switches are read strictly: a typo is an error, not a silent "off".
+fn switch(env: &Env, var: &'static str) -> Result<bool, PathsError> {
+    match env.var(var).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+        Some(_) => Err(PathsError::BadSwitch { var, value: env.var(var).unwrap_or_default().to_string() }),
     }
+}
+
+/// A numeric variable within its [`limits::Limit`], or `None` when unset.
+fn number(env: &Env, l: &limits::Limit) -> Result<Option<f64>, PathsError> {
+    let Some(raw) = env.var(l.var) else { return Ok(None) };
+    let ok = raw.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= l.min && *v <= l.max);
+    match ok {
+        Some(v) if !l.whole || v.fract() == 0.0 => Ok(Some(v)),
+        _ => Err(PathsError::OutOfRange {
+            var: l.var,
+            value: raw.to_string(),
+            what: if l.whole { "a whole number" } else { "a number" },
+            min: l.min,
+            max: l.max,
+            unit: l.unit,
+        }),
+    }
+}
+
+fn http_url(var: &'static str, value: &str) -> Result<String, PathsError> {
+    let bad = |why: String| PathsError::BadUrl { var, value: value.to_string(), why };
+    let url = url::Url::parse(value).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("expected http(s)://HOST[:PORT][/PATH]".to_string()));
+    }
+    Ok(value.to_string())
 }
 
 /// The model store's configuration from the environment; `offline` and `allow_http` are the
@@ -125,35 +182,29 @@ pub fn store_config(
             env.abs_var(vars::XDG_CACHE_HOME)?.unwrap_or_else(|| env.home().join(".cache")).join("huggingface/hub")
         }
     };
-    let mut endpoints = vec![env.var(vars::HF_ENDPOINT).unwrap_or(DEFAULT_HF_ENDPOINT).to_string()];
-    endpoints.extend(
-        env.var(vars::WHARF_MIRRORS)
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .map(str::to_owned),
-    );
-    let stall = number(env, vars::WHARF_STALL_TIMEOUT, 30.0f64)?;
+    let mut endpoints = vec![http_url(vars::HF_ENDPOINT, env.var(vars::HF_ENDPOINT).unwrap_or(DEFAULT_HF_ENDPOINT))?];
+    for m in env.var(vars::WHARF_MIRRORS).unwrap_or("").split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        endpoints.push(http_url(vars::WHARF_MIRRORS, m)?);
+    }
+    let stall = number(env, &limits::STALL_TIMEOUT)?.unwrap_or(30.0);
     Ok(crate::store::pull::StoreConfig {
         hub_cache,
         wharf_cache: layout.cache_dir.clone(),
         endpoints,
         token: env.var(vars::HF_TOKEN).map(str::to_owned),
-        offline: offline || truthy(env.var(vars::WHARF_OFFLINE)) || truthy(env.var(vars::HF_HUB_OFFLINE)),
+        // HF_HUB_OFFLINE is read as huggingface_hub reads it (anything else is off).
+        offline: offline || switch(env, vars::WHARF_OFFLINE)? || truthy(env.var(vars::HF_HUB_OFFLINE)),
         allow_http,
         retry: crate::fetch::retry::RetryPolicy {
-            max_retries: number(env, vars::WHARF_MAX_RETRIES, 3u32)?,
-            base: Duration::from_millis(number(env, vars::WHARF_RETRY_BASE_MS, 500u64)?),
+            max_retries: number(env, &limits::MAX_RETRIES)?.map_or(3, |v| v as u32),
+            base: Duration::from_millis(number(env, &limits::RETRY_BASE_MS)?.map_or(500, |v| v as u64)),
             max_wait: Duration::from_secs(60),
         },
-        stall: Duration::from_secs_f64(stall.max(0.1)),
+        stall: Duration::from_secs_f64(stall),
+        low_speed: number(env, &limits::LOW_SPEED)?.map_or(1024, |v| v as u64),
         blob_lock_timeout: Duration::from_secs(3600),
         parallel_files: 8,
-        connections: match env.var(vars::WHARF_CONNECTIONS) {
-            None => None,
-            Some(_) => Some(number(env, vars::WHARF_CONNECTIONS, 4usize)?.max(1)),
-        },
+        connections: number(env, &limits::CONNECTIONS)?.map(|v| v as usize),
     })
 }
 
@@ -183,16 +234,7 @@ impl Layout {
                 env.abs_var(vars::XDG_CACHE_HOME)?.unwrap_or_else(|| env.home().join(".cache")).join("wharf")
             }
         };
-        let lock_timeout = match env.var(vars::WHARF_LOCK_TIMEOUT) {
-            None => DEFAULT_LOCK_TIMEOUT,
-            Some(v) => v
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| PathsError::BadTimeout { var: vars::WHARF_LOCK_TIMEOUT, value: v.to_string() })?,
-        };
+        let lock_timeout = number(env, &limits::LOCK_TIMEOUT)?.map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_secs_f64);
         Ok(Layout {
             registry_file: data_root.join("registry.json"),
             lock_file: data_root.join("registry.lock"),
@@ -226,6 +268,36 @@ mod tests {
         assert_eq!(l.lock_file, Path::new("/w/registry.lock"));
         assert_eq!(l.cache_dir, Path::new("/w/cache"));
         assert_eq!(l.lock_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_naming_the_variable_and_the_range() {
+        for var in [
+            "WHARF_LOCK_TIMEOUT",
+            "WHARF_STALL_TIMEOUT",
+            "WHARF_MAX_RETRIES",
+            "WHARF_RETRY_BASE_MS",
+            "WHARF_CONNECTIONS",
+            "WHARF_LOW_SPEED",
+        ] {
+            for bad in ["1e300", "-1", "NaN", "abc", "inf"] {
+                let e = env(&[(var, bad)]);
+                let err = Layout::from_env(&e)
+                    .and_then(|l| store_config(&e, &l, false, false).map(|_| ()))
+                    .expect_err(&format!("{var}={bad}"))
+                    .to_string();
+                assert!(err.contains(var) && err.contains(bad) && err.contains(" to "), "{err}");
+            }
+        }
+        let e = env(&[("WHARF_MAX_RETRIES", "2.5")]);
+        assert!(store_config(&e, &Layout::from_env(&e).unwrap(), false, false).is_err());
+        let e = env(&[("WHARF_OFFLINE", "maybe")]);
+        assert!(store_config(&e, &Layout::from_env(&e).unwrap(), false, false).is_err());
+        let e = env(&[("WHARF_MIRRORS", "http://127.0.0.1:1,abc")]);
+        assert!(store_config(&e, &Layout::from_env(&e).unwrap(), false, false)
+            .unwrap_err()
+            .to_string()
+            .contains("WHARF_MIRRORS"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::fetch::source::Source;
 use crate::fetch::transfer::{self, Downloaded};
 use crate::fetch::FetchError;
 use crate::fsx::{Context, FsError};
+use crate::ids::{Revision, Sha256};
 use crate::lockfile::{self, Lock, LockError, Locked, LockedPart};
 use crate::manifest::{self, ManifestError, ModelSpec};
 use crate::store::{ModelStore, PullOptions, Pulled};
@@ -77,7 +78,7 @@ pub fn find_manifest_dir(start: &Path) -> Option<PathBuf> {
 fn pinned(locked: &Locked, source: &str) -> Option<Source> {
     Some(match Source::parse(source).ok()? {
         Source::HfFile { repo, revision, path } => {
-            Source::HfFile { repo, revision: locked.commit.clone().unwrap_or(revision), path }
+            Source::HfFile { repo, revision: locked.commit.clone().map_or(revision, Revision::from), path }
         }
         Source::Url { url, .. } => Source::Url { url, sha256: Some(locked.sha256.clone()) },
         Source::File { path, .. } => Source::File { path, sha256: Some(locked.sha256.clone()) },
@@ -88,7 +89,7 @@ fn pinned(locked: &Locked, source: &str) -> Option<Source> {
 async fn one(
     store: &ModelStore,
     src: &Source,
-    sha256: Option<String>,
+    sha256: Option<Sha256>,
     opts: &PullOptions,
     progress: &dyn Progress,
 ) -> Result<Pulled, FetchError> {
@@ -122,8 +123,8 @@ async fn single(
                 let locked = Locked {
                     name: spec.name.clone(),
                     source: Some(cand.to_string()),
-                    commit: p.commit.clone(),
-                    sha256: p.sha256.clone(),
+                    commit: p.commit.as_deref().map(str::parse).transpose().map_err(|e| model_err(&spec.name, e))?,
+                    sha256: p.sha256.parse().map_err(|e| model_err(&spec.name, e))?,
                     size: p.size,
                     parts: Vec::new(),
                 };
@@ -145,12 +146,21 @@ async fn parts(
     opts: &PullOptions,
     progress: &dyn Progress,
 ) -> Result<(Resolved, Locked), ModelsError> {
-    let whole = spec.sha256.clone().unwrap_or_default();
-    let dest = store.blobs.blob(&whole);
+    let Some(whole) = spec.sha256.clone() else {
+        return Err(model_err(&spec.name, "`parts` need the `sha256` of the assembled file"));
+    };
+    let dest = store.blobs.blob(&whole)?;
     let first = spec.parts.first().cloned().unwrap_or_default();
     let resolved = |size: u64, cached: bool| Resolved {
         name: spec.name.clone(),
-        file: Pulled { source: first.clone(), path: dest.clone(), sha256: whole.clone(), size, cached, commit: None },
+        file: Pulled {
+            source: first.clone(),
+            path: dest.clone(),
+            sha256: whole.to_string(),
+            size,
+            cached,
+            commit: None,
+        },
         fallback: false,
         skipped: Vec::new(),
     };
@@ -188,8 +198,11 @@ async fn parts(
         size,
         parts: got
             .iter()
-            .map(|(s, p)| LockedPart { source: s.clone(), sha256: p.sha256.clone(), size: p.size })
-            .collect(),
+            .map(|(s, p)| {
+                let sha256 = p.sha256.parse().map_err(|e| model_err(&spec.name, e))?;
+                Ok(LockedPart { source: s.clone(), sha256, size: p.size })
+            })
+            .collect::<Result<_, ModelsError>>()?,
     };
     let cached = got.iter().all(|(_, p)| p.cached);
     // The parts this pull fetched are now duplicates of the assembled file: drop them. (Parts that
@@ -212,6 +225,15 @@ async fn parts(
         .await
         .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?;
     Ok((resolved(size, cached), locked))
+}
+
+/// A model-level error with a message (for values that cannot be: a digest we computed ourselves
+/// that does not parse).
+fn model_err(name: &str, why: impl std::fmt::Display) -> ModelsError {
+    ModelsError::Model {
+        name: name.to_string(),
+        error: Box::new(FetchError::Protocol { url: String::new(), why: why.to_string() }),
+    }
 }
 
 /// Concatenate `files` into `dest` (hashing on the way), verify against `want`, then rename.
@@ -311,7 +333,7 @@ pub fn record_in_registry(
         .map(|m| crate::registry::ModelRef {
             name: m.name.clone(),
             source: m.file.source.clone(),
-            revision: Source::parse(&m.file.source).ok().and_then(|s| s.revision().map(str::to_owned)),
+            revision: Source::parse(&m.file.source).ok().and_then(|s| s.revision().map(|r| r.to_string())),
             commit: m.file.commit.clone(),
             sha256: Some(m.file.sha256.clone()),
             size: Some(m.file.size),

@@ -30,7 +30,7 @@ pub struct PullArgs {
     pub locked: bool,
     /// The SHA-256 the file must have
     #[arg(long, value_name = "HEX")]
-    pub sha256: Option<String>,
+    pub sha256: Option<wharf::ids::Sha256>,
     /// For a whole repo: only files matching this glob (repeatable)
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,
@@ -70,8 +70,10 @@ pub fn pull_project(
     let store = ModelStore::new(cfg).map_err(CliError::failed)?;
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
     let opts = PullOptions { now: ctx.now, ..Default::default() };
-    let pulled = runtime()?.block_on(project_models::pull(&store, dir, locked, &opts, &bars)).map_err(|e| match e {
-        ModelsError::Manifest(m) => CliError::Usage(m.to_string()),
+    let pulled = runtime()?.block_on(project_models::pull(&store, dir, locked, &opts, &bars)).map_err(|e| match &e {
+        ModelsError::Manifest(_) | ModelsError::Lock(wharf::lockfile::LockError::Invalid { .. }) => {
+            CliError::Usage(e.to_string())
+        }
         other => CliError::failed(other),
     });
     bars.finish();
@@ -130,25 +132,22 @@ pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         .map(|s| Source::parse(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    if let Some(h) = &args.sha256 {
-        if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(CliError::Usage(format!("--sha256 needs 64 hex digits, got `{h}`")));
-        }
-    }
     let cfg = wharf::paths::store_config(&ctx.env, &ctx.layout, args.offline, args.allow_http)
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let store = ModelStore::new(cfg).map_err(CliError::failed)?;
-    let opts = PullOptions {
-        include: args.include,
-        exclude: args.exclude,
-        sha256: args.sha256.map(|h| h.to_ascii_lowercase()),
-        now: ctx.now,
-    };
+    let opts = PullOptions { include: args.include, exclude: args.exclude, sha256: args.sha256, now: ctx.now };
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
     let runtime = runtime()?;
     let mut models = Vec::new();
     for source in &sources {
-        let pulled = runtime.block_on(store.get_model(source, &opts, &bars)).map_err(CliError::failed)?;
+        let pulled = runtime.block_on(store.get_model(source, &opts, &bars)).map_err(|e| {
+            bars.finish();
+            if e.is_usage() {
+                CliError::Usage(e.to_string())
+            } else {
+                CliError::failed(e)
+            }
+        })?;
         models.extend(pulled);
     }
     bars.finish();

@@ -26,10 +26,21 @@ pub enum FetchError {
     Protocol { url: String, why: String },
     #[error("no model `{id}` in the store\n  hint: `wharf models list` shows the ids")]
     NotInStore { id: String },
-    #[error("repo `{repo}` lists an unsafe file name `{name}`; refusing to write outside its snapshot")]
-    UnsafeName { repo: String, name: String },
+    #[error("`{url}` sent a `{field}` wharf does not trust: {source}\n  hint: the server (or a mirror) is broken or hostile; nothing was written. Check `HF_ENDPOINT`/`WHARF_MIRRORS`")]
+    Untrusted { url: String, field: &'static str, source: crate::ids::IdError },
+    #[error("`{}` is {kind}, not a regular file\n  hint: a `file://` source must name a regular file (devices, FIFOs, sockets and folders are refused)", path.display())]
+    NotAFile { path: PathBuf, kind: &'static str },
+    #[error("bad glob `{glob}`: {why}\n  hint: globs look like `*.json` or `onnx/**`")]
+    BadGlob { glob: String, why: String },
     #[error(transparent)]
     Fs(#[from] FsError),
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+}
+
+impl FetchError {
+    /// Bad input the user can fix (exit 2): a refused spec or scheme, a bad glob.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, FetchError::Source(_) | FetchError::BadGlob { .. } | FetchError::NotAFile { .. })
+    }
 }

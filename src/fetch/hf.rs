@@ -6,18 +6,22 @@
 //!   The answer carries `X-Repo-Commit`, `X-Linked-Etag` (else `ETag`) and `X-Linked-Size` (else
 //!   `Content-Length`). The token goes only to the endpoint's host (see `Credential`).
 //! - List a repo: `GET /api/models/{repo}/revision/{rev}?blobs=true` → `sha` and `siblings[]` with
-//!   `rfilename`, `size`, `blobId` and `lfs.sha256`. Names that are absolute or hold `..` are refused.
-
-use std::time::Duration;
+//!   `rfilename`, `size`, `blobId` and `lfs.sha256`.
+//!
+//! Everything a hub says is untrusted: the commit, etags, file names and sizes are parsed into
+//! boundary types ([`CommitId`], [`Etag`], [`RepoPath`]) here, and a value that does not parse is a
+//! final error naming the server's URL, the header or field, and the value. A listing body is read
+//! up to [`MAX_LISTING`] bytes; a redirect to any scheme but https (or http to loopback) is refused.
 
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_LENGTH, ETAG, LOCATION};
 use reqwest::Url;
 use serde::Deserialize;
 
+use super::http::{protocol, refused_redirect, status_failure, transient, Credential, Failure, Http};
 use super::progress::Progress;
-use super::source::{self, safe_relative};
-use super::transfer::{status_failure, Credential, Http};
+use super::source;
 use super::FetchError;
+use crate::ids::{CommitId, Etag, IdError, RepoId, RepoPath, Revision};
 
 /// Where the hub is, and who we are there.
 #[derive(Debug, Clone)]
@@ -44,8 +48,8 @@ impl Hub {
 /// What a resolve said about a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    pub commit: String,
-    pub etag: String,
+    pub commit: CommitId,
+    pub etag: Etag,
     pub size: Option<u64>,
     /// Where to GET the bytes (the CDN for LFS files).
     pub download: Url,
@@ -55,19 +59,22 @@ fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-/// `"abc"` and `W/"abc"` → `abc`.
-pub fn normalize_etag(raw: &str) -> String {
-    raw.trim().trim_start_matches("W/").trim_matches('"').to_string()
+/// A value from `url` that does not parse: final, and it names the server, the field and the value.
+fn untrusted(url: &Url, field: &'static str, e: IdError) -> FetchError {
+    FetchError::Untrusted { url: url.to_string(), field, source: e }
 }
+
+/// The largest listing body read; a repo with tens of thousands of files lists in a few MiB.
+pub const MAX_LISTING: usize = 64 << 20;
 
 const MAX_RELATIVE_REDIRECTS: usize = 5;
 
 pub async fn resolve(
     http: &Http,
     hub: &Hub,
-    repo: &str,
-    rev: &str,
-    path: &str,
+    repo: &RepoId,
+    rev: &Revision,
+    path: &RepoPath,
     progress: &dyn Progress,
 ) -> Result<Resolved, FetchError> {
     let start = hub.url(&format!("{repo}/resolve/{rev}/{path}"))?;
@@ -80,45 +87,44 @@ pub async fn resolve(
             let mut download = url.clone();
             if status.is_redirection() {
                 let loc = header(&resp, LOCATION.as_str())
-                    .ok_or_else(|| (false, None, protocol(&url, "redirect without Location")))?;
+                    .ok_or_else(|| Failure::Final(protocol(&url, "redirect without Location")))?;
                 let relative = Url::parse(&loc).is_err();
-                let next = url.join(&loc).map_err(|e| (false, None, protocol(&url, &e.to_string())))?;
+                let next = url.join(&loc).map_err(|e| Failure::Final(protocol(&url, &e.to_string())))?;
+                source::check_redirect(&url, &next, http.allow_http).map_err(|e| refused_redirect(&url, e))?;
                 if relative {
                     url = next;
                     continue;
                 }
                 download = next;
             } else if !status.is_success() {
-                status_failure(&url, &resp)?;
+                return Err(status_failure(&url, &resp));
             }
+            let fin = Failure::Final;
             let commit = header(&resp, "x-repo-commit")
-                .ok_or_else(|| (false, None, protocol(&url, "no X-Repo-Commit header")))?;
-            let etag = header(&resp, "x-linked-etag")
-                .or_else(|| header(&resp, ETAG.as_str()))
-                .map(|e| normalize_etag(&e))
-                .ok_or_else(|| (false, None, protocol(&url, "no ETag header")))?;
-            let size = header(&resp, "x-linked-size")
-                .or_else(|| header(&resp, CONTENT_LENGTH.as_str()))
-                .and_then(|s| s.parse().ok());
+                .ok_or_else(|| fin(protocol(&url, "no X-Repo-Commit header")))?
+                .parse()
+                .map_err(|e| fin(untrusted(&url, "X-Repo-Commit", e)))?;
+            let (field, raw) = match header(&resp, "x-linked-etag") {
+                Some(e) => ("X-Linked-Etag", e),
+                None => ("ETag", header(&resp, ETAG.as_str()).ok_or_else(|| fin(protocol(&url, "no ETag header")))?),
+            };
+            let etag = raw.parse().map_err(|e| fin(untrusted(&url, field, e)))?;
+            let size = match header(&resp, "x-linked-size").or_else(|| header(&resp, CONTENT_LENGTH.as_str())) {
+                None => None,
+                Some(s) => Some(s.trim().parse::<u64>().map_err(|_| {
+                    fin(protocol(&url, &format!("the size header `{}` is not a number", s.escape_debug())))
+                })?),
+            };
             return Ok(Resolved { commit, etag, size, download });
         }
-        Err((false, None, protocol(&start, "too many redirects")))
+        Err(Failure::Final(protocol(&start, "too many redirects")))
     })
     .await
 }
 
 /// Send a request to the hub (its token only to its own origin); failing to is transient.
-async fn send(
-    http: &Http,
-    hub: &Hub,
-    req: reqwest::RequestBuilder,
-    url: &Url,
-) -> Result<reqwest::Response, (bool, Option<Duration>, FetchError)> {
-    http.send(req, url, hub.credential.as_ref()).await.map_err(|why| (true, None, protocol(url, &why)))
-}
-
-fn protocol(url: &Url, why: &str) -> FetchError {
-    FetchError::Protocol { url: url.to_string(), why: why.to_string() }
+async fn send(http: &Http, hub: &Hub, req: reqwest::RequestBuilder, url: &Url) -> Result<reqwest::Response, Failure> {
+    http.send(req, url, hub.credential.as_ref()).await.map_err(transient)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,50 +154,140 @@ struct Lfs {
 /// One file of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
-    pub name: String,
+    pub name: RepoPath,
     pub size: Option<u64>,
     /// The etag the hub uses for it: the LFS sha256, else the git blob id.
-    pub etag: Option<String>,
+    pub etag: Option<Etag>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
-    pub commit: String,
+    pub commit: CommitId,
     pub files: Vec<Listed>,
+}
+
+/// Parse a listing body that `url` sent: every name, commit and etag into its boundary type. One
+/// bad value refuses the whole listing (a hub that lies about one file is not trusted for others).
+pub fn parse_listing(url: &Url, body: &[u8]) -> Result<Listing, FetchError> {
+    let doc: ListingDoc = serde_json::from_slice(body).map_err(|e| protocol(url, &format!("bad listing: {e}")))?;
+    let commit = doc.sha.parse().map_err(|e| untrusted(url, "sha", e))?;
+    let mut files = Vec::with_capacity(doc.siblings.len());
+    for s in doc.siblings {
+        let name = s.rfilename.parse().map_err(|e| untrusted(url, "rfilename", e))?;
+        let (etag, size) = match s.lfs {
+            Some(l) => {
+                (Some(l.sha256.parse().map(Etag::Sha256).map_err(|e| untrusted(url, "lfs.sha256", e))?), Some(l.size))
+            }
+            None => (
+                s.blob_id.map(|b| b.parse().map(Etag::GitBlob)).transpose().map_err(|e| untrusted(url, "blobId", e))?,
+                s.size,
+            ),
+        };
+        files.push(Listed { name, size, etag });
+    }
+    Ok(Listing { commit, files })
 }
 
 pub async fn list(
     http: &Http,
     hub: &Hub,
-    repo: &str,
-    rev: &str,
+    repo: &RepoId,
+    rev: &Revision,
     progress: &dyn Progress,
 ) -> Result<Listing, FetchError> {
     let url = hub.url(&format!("api/models/{repo}/revision/{rev}?blobs=true"))?;
     source::check_scheme(&url, http.allow_http)?;
-    let doc: ListingDoc = http
+    let body = http
         .with_retries(repo, &url, progress, || async {
             let resp = send(http, hub, http.client.get(url.clone()), &url).await?;
             if !resp.status().is_success() {
-                status_failure(&url, &resp)?;
+                return Err(status_failure(&url, &resp));
             }
-            let body = tokio::time::timeout(Duration::from_secs(120), resp.bytes())
-                .await
-                .map_err(|_| (true, None, protocol(&url, "listing timed out")))?
-                .map_err(|e| (true, None, protocol(&url, &e.to_string())))?;
-            serde_json::from_slice(&body).map_err(|e| (false, None, protocol(&url, &format!("bad listing: {e}"))))
+            read_capped(http, resp, MAX_LISTING).await.map_err(|why| match why {
+                Capped::TooLarge => Failure::Final(protocol(&url, &format!("listing larger than {MAX_LISTING} bytes"))),
+                Capped::Cut(why) => transient(why),
+            })
         })
         .await?;
-    let mut files = Vec::with_capacity(doc.siblings.len());
-    for s in doc.siblings {
-        if !safe_relative(&s.rfilename) {
-            return Err(FetchError::UnsafeName { repo: repo.to_string(), name: s.rfilename });
-        }
-        let (etag, size) = match s.lfs {
-            Some(l) => (Some(l.sha256), Some(l.size)),
-            None => (s.blob_id, s.size),
-        };
-        files.push(Listed { name: s.rfilename, size, etag });
+    parse_listing(&url, &body)
+}
+
+enum Capped {
+    TooLarge,
+    Cut(String),
+}
+
+/// A whole body, refused as soon as it passes `cap` bytes (stall-timed like any transfer).
+async fn read_capped(http: &Http, resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, Capped> {
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(Capped::TooLarge);
     }
-    Ok(Listing { commit: doc.sha, files })
+    let mut stream = resp.bytes_stream();
+    let mut body = Vec::new();
+    let mut pace = super::http::Pace::start();
+    while let Some(chunk) = http.next_chunk(&mut stream, &mut pace).await.map_err(Capped::Cut)? {
+        if body.len() + chunk.len() > cap {
+            return Err(Capped::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn url() -> Url {
+        Url::parse("http://127.0.0.1:1/api/models/o/r/revision/main").unwrap()
+    }
+
+    #[test]
+    fn a_listing_with_a_lying_value_is_refused_naming_it() {
+        let sha = "a".repeat(40);
+        for (doc, field) in [
+            (r#"{"sha":"../../.bashrc","siblings":[]}"#.to_string(), "sha"),
+            (format!(r#"{{"sha":"{sha}","siblings":[{{"rfilename":"../../x"}}]}}"#), "rfilename"),
+            (
+                format!(
+                    r#"{{"sha":"{sha}","siblings":[{{"rfilename":"x","lfs":{{"sha256":"../../etc/passwd","size":1}}}}]}}"#
+                ),
+                "lfs.sha256",
+            ),
+            (format!(r#"{{"sha":"{sha}","siblings":[{{"rfilename":"x","blobId":"x.incomplete"}}]}}"#), "blobId"),
+        ] {
+            let e = parse_listing(&url(), doc.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains(field) && e.contains("127.0.0.1:1"), "{field}: {e}");
+        }
+        let ok = format!(r#"{{"sha":"{sha}","siblings":[{{"rfilename":"a/b.json","size":3,"blobId":"{sha}"}}]}}"#);
+        assert_eq!(parse_listing(&url(), ok.as_bytes()).unwrap().files[0].name.as_str(), "a/b.json");
+    }
+
+    proptest! {
+        // Whatever JSON a hub sends, parsing never panics, and what it accepts is made of
+        // boundary types only (no name that leaves a snapshot folder).
+        #[test]
+        fn any_listing_parses_to_safe_values_or_an_error(
+            sha in "[0-9a-f]{40}|\\PC{0,45}",
+            names in proptest::collection::vec("\\PC{0,20}|[a-z./]{1,12}", 0..6),
+            etags in proptest::collection::vec("[0-9a-f]{40}|[0-9a-f]{64}|\\PC{0,10}", 0..6),
+        ) {
+            let siblings: Vec<serde_json::Value> = names.iter().zip(etags.iter().chain(std::iter::repeat(&String::new())))
+                .map(|(n, e)| serde_json::json!({"rfilename": n, "blobId": e, "size": 1}))
+                .collect();
+            let doc = serde_json::json!({"sha": sha, "siblings": siblings}).to_string();
+            if let Ok(l) = parse_listing(&url(), doc.as_bytes()) {
+                for f in &l.files {
+                    prop_assert!(std::path::Path::new(f.name.as_str()).components().all(|c| matches!(c, std::path::Component::Normal(_))));
+                }
+                prop_assert_eq!(l.commit.len(), 40);
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = parse_listing(&url(), &body);
+        }
+    }
 }

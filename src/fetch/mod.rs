@@ -5,6 +5,7 @@
 pub mod error;
 pub mod hash;
 pub mod hf;
+pub mod http;
 pub mod progress;
 pub mod ranged;
 pub mod retry;

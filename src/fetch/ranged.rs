@@ -13,15 +13,16 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use reqwest::header::{ACCEPT_ENCODING, RANGE};
 use reqwest::StatusCode;
 
 use super::hash::Hasher;
+use super::http::{status_failure, ContentRange, Failure, Http, Pace};
 use super::progress::{Event, Progress};
-use super::transfer::{status_failure, Download, Downloaded, Http};
+use super::transfer::{Download, Downloaded};
 use super::FetchError;
 use crate::fsx::{Context, FsError};
 
@@ -45,6 +46,15 @@ enum PieceError {
     NoRanges,
     Transient(String, Option<std::time::Duration>),
     Final(FetchError),
+}
+
+impl From<Failure> for PieceError {
+    fn from(f: Failure) -> PieceError {
+        match f {
+            Failure::Transient { why, retry_after } => PieceError::Transient(why, retry_after),
+            Failure::Final(e) => PieceError::Final(e),
+        }
+    }
 }
 
 /// Download `d` (whose size is known) over `connections` connections. `Ok(None)`: the server does
@@ -73,7 +83,6 @@ pub async fn download(
     let pieces = total.div_ceil(PIECE) as usize;
     let done = Arc::new(Done { pieces: Mutex::new(vec![false; pieces]), ready: Condvar::new(), failed: false.into() });
     let next = AtomicUsize::new(0);
-    let received = AtomicU64::new(0);
     progress.event(Event::Start { id: d.id.to_string(), total: Some(total), resumed_from: 0 });
 
     let hasher = {
@@ -90,7 +99,7 @@ pub async fn download(
             let mut tries = 0;
             loop {
                 tries += 1;
-                match piece(http, d, &file, start, end, i == 0 && tries == 1, &received, progress).await {
+                match piece(http, d, &file, start, end, i == 0 && tries == 1, progress).await {
                     Ok(()) => break,
                     Err(PieceError::Transient(why, ra)) if tries <= http.policy.max_retries => {
                         let wait = http.policy.wait(tries, ra);
@@ -153,7 +162,6 @@ pub async fn download(
 }
 
 /// Fetch bytes `start..=end` into the file at their offset.
-#[allow(clippy::too_many_arguments)]
 async fn piece(
     http: &Http,
     d: &Download<'_>,
@@ -161,34 +169,42 @@ async fn piece(
     start: u64,
     end: u64,
     first: bool,
-    received: &AtomicU64,
     progress: &dyn Progress,
 ) -> Result<(), PieceError> {
-    let req = http
-        .client
-        .get(d.url.clone())
-        .header(ACCEPT_ENCODING, "identity")
-        .header(RANGE, format!("bytes={start}-{end}"));
-    let resp = http.send(req, &d.url, d.credential).await.map_err(|why| PieceError::Transient(why, None))?;
+    let resp = http
+        .get_following(&d.url, d.credential, |u| {
+            http.client.get(u.clone()).header(ACCEPT_ENCODING, "identity").header(RANGE, format!("bytes={start}-{end}"))
+        })
+        .await
+        .map_err(PieceError::from)?;
     match resp.status() {
         StatusCode::PARTIAL_CONTENT => {}
         StatusCode::OK if first => return Err(PieceError::NoRanges),
         StatusCode::OK => return Err(PieceError::Transient("the server stopped honouring ranges".into(), None)),
-        _ => {
-            return Err(match status_failure(&d.url, &resp) {
-                Err((true, ra, e)) => PieceError::Transient(e.to_string(), ra),
-                Err((false, _, e)) => PieceError::Final(e),
-                Ok(()) => PieceError::Transient("unexpected answer".into(), None),
-            })
-        }
+        _ => return Err(status_failure(&d.url, &resp).into()),
+    }
+    // Exactly the range asked, of a file of the announced size; anything else is a lie about
+    // which bytes these are, and they would land at the wrong offset.
+    let want = ContentRange { start, end, total: d.size };
+    if ContentRange::of(&resp) != Some(want) || resp.content_length().is_some_and(|n| n != want.bytes()) {
+        let got = resp.headers().get(reqwest::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("none");
+        return Err(PieceError::Final(FetchError::Protocol {
+            url: d.url.to_string(),
+            why: format!(
+                "asked for bytes {start}-{end}/{}, the answer's Content-Range is `{got}`",
+                d.size.unwrap_or(0)
+            ),
+        }));
     }
     let mut stream = resp.bytes_stream();
+    let mut pace = Pace::start();
     let mut at = start;
     loop {
-        let chunk = match http.next_chunk(&mut stream).await.map_err(|why| PieceError::Transient(why, None))? {
-            Some(c) => c,
-            None => break,
-        };
+        let chunk =
+            match http.next_chunk(&mut stream, &mut pace).await.map_err(|why| PieceError::Transient(why, None))? {
+                Some(c) => c,
+                None => break,
+            };
         if at + chunk.len() as u64 > end + 1 {
             return Err(PieceError::Final(FetchError::Protocol {
                 url: d.url.to_string(),
@@ -211,7 +227,6 @@ async fn piece(
                 }
             })?;
         at += n;
-        received.fetch_add(n, Ordering::Relaxed);
         progress.event(Event::Bytes { id: d.id.to_string(), n });
     }
     if at != end + 1 {

@@ -7,9 +7,15 @@
 //! | `https://…[#sha256=HEX]` | a plain URL, optionally pinned by its SHA-256 |
 //! | `file:///abs/path[#sha256=HEX]` | a local file, copied into the store |
 //!
-//! Plain `http://` is accepted only for loopback hosts, or with `--allow-http` ([`check_scheme`]).
+//! Plain `http://` is accepted only for loopback hosts, or with `--allow-http` ([`check_scheme`]);
+//! no other scheme is ever fetched, also not through a redirect.
+//!
+//! Every part is parsed into its boundary type ([`RepoId`], [`Revision`], [`RepoPath`],
+//! [`Sha256`]) here, so nothing downstream handles a raw string from the spec.
 
 use std::path::PathBuf;
+
+use crate::ids::{RepoId, RepoPath, Revision, Sha256};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SourceError {
@@ -17,14 +23,18 @@ pub enum SourceError {
     Invalid { spec: String, why: String },
     #[error("`{url}` uses plain http to a host that is not loopback\n  hint: use https, or pass `--allow-http` if you trust the network")]
     PlainHttp { url: String },
+    #[error("`{url}` uses the scheme `{scheme}`, which wharf never fetches from the network\n  hint: only https (and http to loopback) are fetched; a local file is `file:///…` as a spec, never through a redirect")]
+    Scheme { url: String, scheme: String },
+    #[error("`{from}` redirects from https to plain http (`{to}`); refused\n  hint: ask the server's owner to keep the redirect on https")]
+    Downgrade { from: String, to: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    HfFile { repo: String, revision: String, path: String },
-    HfRepo { repo: String, revision: String },
-    Url { url: String, sha256: Option<String> },
-    File { path: PathBuf, sha256: Option<String> },
+    HfFile { repo: RepoId, revision: Revision, path: RepoPath },
+    HfRepo { repo: RepoId, revision: Revision },
+    Url { url: String, sha256: Option<Sha256> },
+    File { path: PathBuf, sha256: Option<Sha256> },
 }
 
 impl std::fmt::Display for Source {
@@ -42,28 +52,11 @@ fn invalid(spec: &str, why: impl Into<String>) -> SourceError {
     SourceError::Invalid { spec: spec.to_string(), why: why.into() }
 }
 
-fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-}
-
-/// A repo-relative file name is safe to join under a snapshot folder: relative, no `..`, no empty
-/// or `.` components, no backslashes. (Also applied to names a repo listing returns.)
-pub fn safe_relative(path: &str) -> bool {
-    !path.is_empty()
-        && !path.starts_with('/')
-        && !path.contains('\\')
-        && !path.contains('\0')
-        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
-}
-
-fn parse_sha256(spec: &str, fragment: Option<&str>) -> Result<Option<String>, SourceError> {
+fn parse_sha256(spec: &str, fragment: Option<&str>) -> Result<Option<Sha256>, SourceError> {
     let Some(frag) = fragment else { return Ok(None) };
     let hex =
         frag.strip_prefix("sha256=").ok_or_else(|| invalid(spec, "the only fragment understood is #sha256=HEX"))?;
-    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(invalid(spec, "#sha256= needs 64 hex digits"));
-    }
-    Ok(Some(hex.to_ascii_lowercase()))
+    hex.parse().map(Some).map_err(|_| invalid(spec, "#sha256= needs 64 hex digits"))
 }
 
 impl Source {
@@ -93,7 +86,7 @@ impl Source {
     }
 
     /// The `@REV` given, or `main`.
-    pub fn revision(&self) -> Option<&str> {
+    pub fn revision(&self) -> Option<&Revision> {
         match self {
             Source::HfFile { revision, .. } | Source::HfRepo { revision, .. } => Some(revision),
             _ => None,
@@ -106,22 +99,18 @@ fn parse_hf(spec: &str, rest: &str) -> Result<Source, SourceError> {
     let org = parts.next().unwrap_or_default();
     let name_rev = parts.next().ok_or_else(|| invalid(spec, "expected ORG/REPO"))?;
     let path = parts.next();
-    let (name, revision) = match name_rev.split_once('@') {
-        Some((n, r)) => (n, r),
-        None => (name_rev, "main"),
-    };
-    if !valid_name(org) || !valid_name(name) {
-        return Err(invalid(spec, "ORG and REPO may hold letters, digits, `-`, `_` and `.`"));
-    }
-    if revision.is_empty() || !revision.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(invalid(spec, "REV may hold letters, digits, `-`, `_` and `.`"));
-    }
-    let repo = format!("{org}/{name}");
-    let revision = revision.to_string();
+    let (name, revision) = name_rev.split_once('@').unwrap_or((name_rev, "main"));
+    let repo: RepoId = format!("{org}/{name}")
+        .parse()
+        .map_err(|_| invalid(spec, "ORG and REPO may hold letters, digits, `-`, `_` and `.`"))?;
+    let revision: Revision =
+        revision.parse().map_err(|_| invalid(spec, "REV may hold letters, digits, `-`, `_` and `.`"))?;
     match path {
         None | Some("") => Ok(Source::HfRepo { repo, revision }),
-        Some(p) if safe_relative(p) => Ok(Source::HfFile { repo, revision, path: p.to_string() }),
-        Some(_) => Err(invalid(spec, "PATH must be relative, without `..`")),
+        Some(p) => p
+            .parse()
+            .map(|path| Source::HfFile { repo, revision, path })
+            .map_err(|_| invalid(spec, "PATH must be relative, without `..`")),
     }
 }
 
@@ -135,12 +124,24 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
     }
 }
 
-/// Plain http only to loopback hosts unless `allow_http`.
+/// https anywhere; plain http only to loopback hosts unless `allow_http`; no other scheme.
 pub fn check_scheme(url: &reqwest::Url, allow_http: bool) -> Result<(), SourceError> {
-    if url.scheme() != "http" || allow_http || is_loopback(url) {
-        return Ok(());
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http || is_loopback(url) => Ok(()),
+        "http" => Err(SourceError::PlainHttp { url: url.to_string() }),
+        other => Err(SourceError::Scheme { url: url.to_string(), scheme: other.to_string() }),
     }
-    Err(SourceError::PlainHttp { url: url.to_string() })
+}
+
+/// A redirect from `from` to `to` may be followed: `to` passes [`check_scheme`], and an https
+/// page never sends us to plain http (except to loopback, where nothing travels a network).
+pub fn check_redirect(from: &reqwest::Url, to: &reqwest::Url, allow_http: bool) -> Result<(), SourceError> {
+    check_scheme(to, allow_http)?;
+    if from.scheme() == "https" && to.scheme() == "http" && !is_loopback(to) {
+        return Err(SourceError::Downgrade { from: from.to_string(), to: to.to_string() });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -151,11 +152,15 @@ mod tests {
     fn hf_forms() {
         assert_eq!(
             Source::parse("hf://TheBloke/Tiny-1.1B@v2/sub/model.gguf").unwrap(),
-            Source::HfFile { repo: "TheBloke/Tiny-1.1B".into(), revision: "v2".into(), path: "sub/model.gguf".into() }
+            Source::HfFile {
+                repo: "TheBloke/Tiny-1.1B".parse().unwrap(),
+                revision: "v2".parse().unwrap(),
+                path: "sub/model.gguf".parse().unwrap()
+            }
         );
         assert_eq!(
             Source::parse("hf://org/repo").unwrap(),
-            Source::HfRepo { repo: "org/repo".into(), revision: "main".into() }
+            Source::HfRepo { repo: "org/repo".parse().unwrap(), revision: Revision::main() }
         );
         for bad in ["hf://org", "hf://org/repo/../x", "hf://org/repo//x", "hf://../repo/x", "hf://org/repo@/x"] {
             assert!(Source::parse(bad).is_err(), "{bad}");
@@ -167,7 +172,7 @@ mod tests {
         let h = "ab".repeat(32);
         assert_eq!(
             Source::parse(&format!("https://example.org/m.bin#sha256={}", h.to_uppercase())).unwrap(),
-            Source::Url { url: "https://example.org/m.bin".into(), sha256: Some(h.clone()) }
+            Source::Url { url: "https://example.org/m.bin".into(), sha256: Some(h.parse().unwrap()) }
         );
         assert!(Source::parse("https://example.org/m.bin#sha256=abc").is_err());
         assert_eq!(
@@ -187,13 +192,16 @@ mod tests {
         assert!(!ok("http://10.0.0.1/x", false));
         assert!(ok("http://10.0.0.1/x", true));
         assert!(ok("https://example.org/x", false));
+        assert!(!ok("file:///etc/passwd", true));
+        assert!(!ok("ftp://example.org/x", true));
     }
 
     #[test]
-    fn listing_names_are_checked() {
-        assert!(safe_relative("a/b.bin"));
-        for bad in ["../../evil", "/etc/passwd", "a/../b", "a//b", "a\\b", ""] {
-            assert!(!safe_relative(bad), "{bad}");
-        }
+    fn redirects_never_downgrade_or_change_scheme() {
+        let u = |s: &str| reqwest::Url::parse(s).unwrap();
+        assert!(check_redirect(&u("https://a.org/x"), &u("https://b.org/y"), false).is_ok());
+        assert!(check_redirect(&u("https://a.org/x"), &u("http://b.org/y"), true).is_err());
+        assert!(check_redirect(&u("https://a.org/x"), &u("http://127.0.0.1:9/y"), false).is_ok());
+        assert!(check_redirect(&u("http://127.0.0.1/x"), &u("file:///etc/passwd"), true).is_err());
     }
 }

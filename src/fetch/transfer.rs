@@ -3,8 +3,12 @@
 //! - The body streams from the network task to a writer on a blocking thread through a bounded
 //!   channel (16 chunks), so memory stays bounded whatever the size and hashing overlaps receiving.
 //! - Resume: when the temp file already holds N bytes, its prefix is re-hashed and the request
-//!   asks `Range: bytes=N-`. Only a `206` starting at N is appended to; any other answer restarts
-//!   from 0.
+//!   asks `Range: bytes=N-`. Only a `206` whose `Content-Range` is exactly `N-(total-1)/total`
+//!   (and agrees with the announced size) is appended to; any other answer restarts from 0.
+//! - Bounded: a body is never read past the size announced (by the hub, the `Content-Length` or
+//!   the `Content-Range`); one byte more ends the transfer as a final error.
+//! - Redirects are followed by [`Http::get_following`]'s rules (at most 10, no scheme change, no
+//!   https → http, the token only to its origin).
 //! - Retries: transient failures (see `retry.rs`) wait and try again, keeping the temp file so the
 //!   next attempt resumes; final ones return at once.
 //! - Free space is checked before a transfer of known size; running out mid-way (ENOSPC) deletes
@@ -15,46 +19,16 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use futures_util::StreamExt;
-use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_RANGE, RANGE, RETRY_AFTER};
-use reqwest::{Response, StatusCode, Url};
+use reqwest::header::{ACCEPT_ENCODING, RANGE};
+use reqwest::{StatusCode, Url};
 
 use super::hash::{self, Expected, Hasher};
+use super::http::{protocol, status_failure, transient, ContentRange, Credential, Failure, Http, Pace};
 use super::progress::{Event, Progress};
-use super::retry::{self, RetryPolicy};
 use super::source;
 use super::FetchError;
 use crate::fsx::{self, Context, FsError};
-
-/// The HTTP side, shared by every transfer of a pull.
-#[derive(Debug, Clone)]
-pub struct Http {
-    pub client: reqwest::Client,
-    pub policy: RetryPolicy,
-    /// No byte for this long counts as a transient failure.
-    pub stall: Duration,
-    pub allow_http: bool,
-    /// Connections for one large file (1: a single stream); `None`: 4 for remote hosts, 1 for
-    /// loopback, where one stream is not held back by the network and ranges only cost CPU.
-    pub connections: Option<usize>,
-}
-
-/// A bearer token and the one origin (scheme, host, port) it may be sent to.
-#[derive(Debug, Clone)]
-pub struct Credential {
-    pub token: String,
-    pub origin: url::Origin,
-}
-
-impl Credential {
-    /// The `Authorization` value for `url`, only if it goes to the credential's origin: a redirect
-    /// to a CDN on another host (or another port) never carries the token.
-    pub fn for_url(&self, url: &Url) -> Option<String> {
-        (url.origin() == self.origin).then(|| format!("Bearer {}", self.token))
-    }
-}
 
 /// What to download.
 #[derive(Debug, Clone)]
@@ -75,129 +49,7 @@ pub struct Downloaded {
     pub size: u64,
 }
 
-/// Why an attempt failed.
-enum Failure {
-    Transient { why: String, retry_after: Option<Duration> },
-    Final(FetchError),
-}
-
-fn transient(why: impl Into<String>) -> Failure {
-    Failure::Transient { why: why.into(), retry_after: None }
-}
-
-impl From<FsError> for Failure {
-    fn from(e: FsError) -> Failure {
-        Failure::Final(e.into())
-    }
-}
-
-/// Classify a response that is not the one we wanted.
-pub fn status_failure(url: &Url, resp: &Response) -> Result<(), (bool, Option<Duration>, FetchError)> {
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| retry::parse_retry_after(v, chrono::Utc::now()));
-    let url = url.to_string();
-    let err = match status {
-        404 => FetchError::NotFound { url },
-        401 | 403 => FetchError::Http {
-            url,
-            status,
-            hint: "\n  hint: access refused; for a gated or private Hugging Face repo, set `HF_TOKEN`",
-        },
-        _ => FetchError::Http { url, status, hint: "" },
-    };
-    Err((retry::transient_status(status), retry_after, err))
-}
-
 impl Http {
-    pub fn new(
-        policy: RetryPolicy,
-        stall: Duration,
-        allow_http: bool,
-        connections: Option<usize>,
-    ) -> Result<Http, FetchError> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(30))
-            .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FetchError::Protocol {
-                url: String::new(),
-                why: format!("cannot start the HTTP client: {e}"),
-            })?;
-        Ok(Http { client, policy, stall, allow_http, connections })
-    }
-
-    /// Send `req` to `url`, with the credential's token only if `url` is its origin. A connection
-    /// error, or no answer within the stall time, is transient: `Err` says why.
-    pub async fn send(
-        &self,
-        mut req: reqwest::RequestBuilder,
-        url: &Url,
-        credential: Option<&Credential>,
-    ) -> Result<Response, String> {
-        if let Some(auth) = credential.and_then(|c| c.for_url(url)) {
-            req = req.header(AUTHORIZATION, auth);
-        }
-        match tokio::time::timeout(self.stall, req.send()).await {
-            Err(_) => Err(format!("no answer for {}s", self.stall.as_secs())),
-            Ok(Err(e)) => Err(e.to_string()),
-            Ok(Ok(r)) => Ok(r),
-        }
-    }
-
-    /// The next chunk of a body (`Ok(None)` at its end), or why it stopped: no byte for the stall
-    /// time, or a broken connection, both transient.
-    pub async fn next_chunk<S>(&self, stream: &mut S) -> Result<Option<bytes::Bytes>, String>
-    where
-        S: futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
-    {
-        match tokio::time::timeout(self.stall, stream.next()).await {
-            Err(_) => Err(format!("stalled: no byte for {}s", self.stall.as_secs())),
-            Ok(None) => Ok(None),
-            Ok(Some(Err(e))) => Err(format!("connection broken: {e}")),
-            Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
-        }
-    }
-
-    /// Run `attempt` until it succeeds, fails finally, or the retries run out.
-    pub async fn with_retries<T, F, Fut>(
-        &self,
-        id: &str,
-        url: &Url,
-        progress: &dyn Progress,
-        mut attempt: F,
-    ) -> Result<T, FetchError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, (bool, Option<Duration>, FetchError)>>,
-    {
-        let mut tries = 0u32;
-        loop {
-            tries += 1;
-            match attempt().await {
-                Ok(t) => return Ok(t),
-                Err((false, _, e)) => return Err(e),
-                Err((true, retry_after, e)) => {
-                    if tries > self.policy.max_retries {
-                        return Err(FetchError::GaveUp { url: url.to_string(), attempts: tries, last: e.to_string() });
-                    }
-                    let wait = self.policy.wait(tries, retry_after);
-                    progress.event(Event::Retry {
-                        id: id.to_string(),
-                        attempt: tries,
-                        wait_ms: wait.as_millis() as u64,
-                        reason: e.to_string(),
-                    });
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
-    }
-
     /// Download `d.url` into `d.temp` (resuming what is there), retrying transient failures.
     /// A large file of known size with nothing to resume goes in parallel ranges (`ranged.rs`).
     pub async fn download(&self, d: &Download<'_>, progress: &dyn Progress) -> Result<Downloaded, FetchError> {
@@ -207,21 +59,13 @@ impl Http {
         if connections > 1 && fresh && d.size.is_some_and(|s| s >= 2 * super::ranged::PIECE) {
             check_space(d.temp, d.size.unwrap_or(0)).map_err(|f| match f {
                 Failure::Final(e) => e,
-                Failure::Transient { why, .. } => FetchError::Protocol { url: d.url.to_string(), why },
+                Failure::Transient { why, .. } => protocol(&d.url, &why),
             })?;
             if let Some(done) = super::ranged::download(self, d, connections, progress).await? {
                 return Ok(done);
             }
         }
-        self.with_retries(d.id, &d.url, progress, || async {
-            self.attempt(d, progress).await.map_err(|f| match f {
-                Failure::Transient { why, retry_after } => {
-                    (true, retry_after, FetchError::Protocol { url: d.url.to_string(), why })
-                }
-                Failure::Final(e) => (false, None, e),
-            })
-        })
-        .await
+        self.with_retries(d.id, &d.url, progress, || self.attempt(d, progress)).await
     }
 
     async fn attempt(&self, d: &Download<'_>, progress: &dyn Progress) -> Result<Downloaded, Failure> {
@@ -240,36 +84,31 @@ impl Http {
         let temp = d.temp.to_path_buf();
         let (expected, size) = (d.expected.clone(), d.size);
         let (file, mut hasher, offset) = blocking(move || open_for_resume(&temp, &expected, size)).await??;
-        let mut req = self.client.get(d.url.clone()).header(ACCEPT_ENCODING, "identity");
-        if offset > 0 {
-            req = req.header(RANGE, format!("bytes={offset}-"));
-        }
-        let resp = self.send(req, &d.url, d.credential).await.map_err(transient)?;
-        let restart = match resp.status() {
-            StatusCode::PARTIAL_CONTENT if offset > 0 && range_start(&resp) == Some(offset) => false,
-            StatusCode::OK => true,
-            StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 && d.size == Some(offset) => {
+        let resp = self
+            .get_following(&d.url, d.credential, |u| {
+                let req = self.client.get(u.clone()).header(ACCEPT_ENCODING, "identity");
+                if offset > 0 {
+                    req.header(RANGE, format!("bytes={offset}-"))
+                } else {
+                    req
+                }
+            })
+            .await?;
+        let (start, total) = match answer(d, &resp, offset)? {
+            Answer::Complete => {
                 let (sha256, git_sha1) = hasher.finish();
                 return Ok(Downloaded { sha256, git_sha1, size: offset });
             }
-            StatusCode::PARTIAL_CONTENT => {
-                // A range we did not ask for: start over next time.
+            Answer::Restart => {
                 let _ = tokio::fs::remove_file(d.temp).await;
-                return Err(transient("the server answered another range than asked"));
+                return Err(transient("the server answered another range than asked; starting over"));
             }
-            _ => {
-                return Err(match status_failure(&d.url, &resp) {
-                    Err((true, retry_after, e)) => Failure::Transient { why: e.to_string(), retry_after },
-                    Err((false, _, e)) => Failure::Final(e),
-                    Ok(()) => transient("unexpected answer"),
-                })
-            }
+            Answer::Body { start, total } => (start, total),
         };
-        let start = if restart { 0 } else { offset };
+        let restart = start == 0;
         if restart {
             hasher = Hasher::new(d.expected, d.size);
         }
-        let total = d.size.or_else(|| resp.content_length().map(|n| n + start));
         progress.event(Event::Start { id: d.id.to_string(), total, resumed_from: start });
 
         // Writing and hashing each get a thread, fed the same (reference-counted) chunks: SHA-256
@@ -285,9 +124,10 @@ impl Http {
             hasher
         });
         let mut stream = resp.bytes_stream();
-        let mut cut: Option<String> = None;
+        let mut pace = Pace::start();
+        let (mut cut, mut got) = (None::<String>, start);
         loop {
-            match self.next_chunk(&mut stream).await {
+            match self.next_chunk(&mut stream, &mut pace).await {
                 Err(why) => {
                     cut = Some(why);
                     break;
@@ -295,6 +135,10 @@ impl Http {
                 Ok(None) => break,
                 Ok(Some(chunk)) => {
                     let n = chunk.len() as u64;
+                    got += n;
+                    if total.is_some_and(|t| got > t) {
+                        break; // more than announced: not one more byte is read (see below)
+                    }
                     if wtx.send(chunk.clone()).await.is_err() || htx.send(chunk).await.is_err() {
                         break; // the writer failed; its error is reported below
                     }
@@ -302,8 +146,7 @@ impl Http {
                 }
             }
         }
-        drop(wtx);
-        drop(htx);
+        drop((wtx, htx, stream));
         let hasher = digest.await.map_err(|e| transient(format!("hasher stopped: {e}")))?;
         let written = match writer.await {
             Ok(Ok(done)) => done,
@@ -313,22 +156,19 @@ impl Http {
             }
             Err(e) => return Err(transient(format!("writer stopped: {e}"))),
         };
-        let got = start + written;
+        if let Some(want) = total.filter(|&t| got > t) {
+            let _ = tokio::fs::remove_file(d.temp).await;
+            return Err(Failure::Final(protocol(
+                &d.url,
+                &format!("sent more than the {want} bytes announced; stopped reading and deleted the download"),
+            )));
+        }
         if let Some(why) = cut {
             return Err(transient(why));
         }
-        match d.size {
-            Some(want) if got < want => {
-                return Err(transient(format!("connection closed after {got} of {want} bytes")))
-            }
-            Some(want) if got > want => {
-                let _ = tokio::fs::remove_file(d.temp).await;
-                return Err(Failure::Final(FetchError::Protocol {
-                    url: d.url.to_string(),
-                    why: format!("sent {got} bytes, {want} were announced"),
-                }));
-            }
-            _ => {}
+        let got = start + written;
+        if let Some(want) = total.filter(|&t| got < t) {
+            return Err(transient(format!("connection closed after {got} of {want} bytes")));
         }
         let (sha256, git_sha1) = hasher.finish();
         progress.event(Event::Done { id: d.id.to_string() });
@@ -336,14 +176,46 @@ impl Http {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| transient(format!("worker stopped: {e}")))
+/// What an answer to a (possibly ranged) GET lets us do.
+enum Answer {
+    /// The body, to be written from byte `start` of a file of `total` bytes (if known).
+    Body { start: u64, total: Option<u64> },
+    /// `416` for a temp file that already holds every byte.
+    Complete,
+    /// A `206` for another range than asked: start over.
+    Restart,
 }
 
-/// `Content-Range: bytes START-END/TOTAL` → START.
-fn range_start(resp: &Response) -> Option<u64> {
-    let v = resp.headers().get(CONTENT_RANGE)?.to_str().ok()?;
-    v.strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
+/// Check the status and the size headers against what was asked (`offset`) and announced
+/// (`d.size`); only a `206` that is exactly the rest of the announced file resumes.
+fn answer(d: &Download<'_>, resp: &reqwest::Response, offset: u64) -> Result<Answer, Failure> {
+    let lying = |why: String| Failure::Final(protocol(&d.url, &why));
+    match resp.status() {
+        StatusCode::OK => {
+            if let (Some(want), Some(len)) = (d.size, resp.content_length()) {
+                if want != len {
+                    return Err(lying(format!("Content-Length {len} differs from the announced size {want}")));
+                }
+            }
+            Ok(Answer::Body { start: 0, total: d.size.or(resp.content_length()) })
+        }
+        StatusCode::PARTIAL_CONTENT if offset > 0 => {
+            let Some(cr) = ContentRange::of(resp) else { return Ok(Answer::Restart) };
+            let total = cr.total.or(d.size);
+            let exact = cr.start == offset
+                && total.is_some_and(|t| cr.end + 1 == t)
+                && d.size.is_none_or(|s| Some(s) == total)
+                && resp.content_length().is_none_or(|n| n == cr.bytes());
+            Ok(if exact { Answer::Body { start: offset, total } } else { Answer::Restart })
+        }
+        StatusCode::PARTIAL_CONTENT => Ok(Answer::Restart),
+        StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 && d.size == Some(offset) => Ok(Answer::Complete),
+        _ => Err(status_failure(&d.url, resp)),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| transient(format!("worker stopped: {e}")))
 }
 
 /// Open (or create) the temp file; re-hash what it already holds. Returns the file positioned at

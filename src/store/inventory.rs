@@ -172,8 +172,10 @@ impl Inventory<'_> {
 
     /// Delete one item: its blob, the snapshot links to it, its record.
     pub fn remove(&self, item: &Item) -> Result<(), FsError> {
-        if let (Kind::Hf, Some(repo), Some(etag)) = (item.kind, &item.repo, &item.etag) {
-            let snaps = self.hub.repo_dir(repo).join("snapshots");
+        // The record is read back from disk: its repo is parsed before it names a folder.
+        let repo = item.repo.as_deref().and_then(|r| r.parse::<crate::ids::RepoId>().ok());
+        if let (Kind::Hf, Some(repo), Some(etag)) = (item.kind, repo, &item.etag) {
+            let snaps = self.hub.repo_dir(&repo)?.join("snapshots");
             for e in walkdir::WalkDir::new(&snaps).into_iter().filter_map(Result::ok) {
                 let is_link_to_it = e.path_is_symlink()
                     && std::fs::read_link(e.path()).is_ok_and(|t| t.file_name().is_some_and(|n| n == etag.as_str()));

@@ -19,10 +19,34 @@
 //! <wharf cache>/urls/<sha256(url)>      the hex a URL without a pin resolved to (so it is cached)
 //! <wharf cache>/.locks/<name>.lock
 //! ```
+//!
+//! Invariant: every path below a store root is made by [`join_within`] from boundary types
+//! ([`RepoId`], [`CommitId`], [`RepoPath`], [`Etag`], [`Revision`], [`Sha256`]), so no value a
+//! server, a lock file or a ref file holds can name a path outside the root. What is read back
+//! from the cache (a ref, a snapshot link) is parsed the same way, and a snapshot link is trusted
+//! only when it is exactly the link wharf (or `huggingface_hub`) would have made.
 
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::{Component, Path, PathBuf};
 
 use crate::fsx::{self, FsError};
+use crate::ids::{CommitId, Etag, RepoId, RepoPath, Revision, Sha256};
+
+/// The one join for paths inside a store: `rel` is `/`-separated and every part must be a plain
+/// name (no `..`, `.`, root or empty part), so the result stays inside `root`.
+pub fn join_within(root: &Path, rel: &str) -> Result<PathBuf, FsError> {
+    let plain = !rel.is_empty()
+        && !rel.contains('\0')
+        && rel.split('/').all(|p| {
+            let mut c = Path::new(p).components();
+            matches!((c.next(), c.next()), (Some(Component::Normal(n)), None) if n == p)
+        });
+    if !plain {
+        let why = io::Error::new(io::ErrorKind::InvalidInput, "the name would leave the store; refused");
+        return Err(FsError::new("refusing to write", &root.join(rel.replace('\0', "\\0")), why));
+    }
+    Ok(root.join(rel))
+}
 
 #[derive(Debug, Clone)]
 pub struct HubCache {
@@ -30,56 +54,71 @@ pub struct HubCache {
 }
 
 impl HubCache {
-    /// `models--ORG--NAME`
-    pub fn repo_folder(repo: &str) -> String {
-        format!("models--{}", repo.replace('/', "--"))
+    pub fn repo_dir(&self, repo: &RepoId) -> Result<PathBuf, FsError> {
+        join_within(&self.root, &repo.cache_folder())
     }
 
-    pub fn repo_dir(&self, repo: &str) -> PathBuf {
-        self.root.join(Self::repo_folder(repo))
+    pub fn blob(&self, repo: &RepoId, etag: &Etag) -> Result<PathBuf, FsError> {
+        join_within(&self.root, &format!("{}/blobs/{etag}", repo.cache_folder()))
     }
 
-    pub fn blob(&self, repo: &str, etag: &str) -> PathBuf {
-        self.repo_dir(repo).join("blobs").join(etag)
+    pub fn snapshot_dir(&self, repo: &RepoId, commit: &CommitId) -> Result<PathBuf, FsError> {
+        join_within(&self.root, &format!("{}/snapshots/{commit}", repo.cache_folder()))
     }
 
-    pub fn snapshot(&self, repo: &str, commit: &str, path: &str) -> PathBuf {
-        self.repo_dir(repo).join("snapshots").join(commit).join(path)
+    pub fn snapshot(&self, repo: &RepoId, commit: &CommitId, path: &RepoPath) -> Result<PathBuf, FsError> {
+        join_within(&self.root, &format!("{}/snapshots/{commit}/{path}", repo.cache_folder()))
     }
 
-    pub fn lock(&self, repo: &str, etag: &str) -> PathBuf {
-        self.root.join(".locks").join(Self::repo_folder(repo)).join(format!("{etag}.lock"))
+    pub fn lock(&self, repo: &RepoId, etag: &Etag) -> Result<PathBuf, FsError> {
+        join_within(&self.root, &format!(".locks/{}/{etag}.lock", repo.cache_folder()))
     }
 
-    fn ref_file(&self, repo: &str, rev: &str) -> PathBuf {
-        self.repo_dir(repo).join("refs").join(rev)
+    fn ref_file(&self, repo: &RepoId, rev: &Revision) -> Result<PathBuf, FsError> {
+        join_within(&self.root, &format!("{}/refs/{rev}", repo.cache_folder()))
     }
 
-    /// The commit `rev` names locally: a full commit hash is itself; else what `refs/<rev>` says.
-    pub fn commit_for(&self, repo: &str, rev: &str) -> Option<String> {
-        if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Some(rev.to_string());
+    /// The commit `rev` names locally: a full commit hash is itself; else what `refs/<rev>` says,
+    /// if that is a commit id (a ref file holding anything else is ignored).
+    pub fn commit_for(&self, repo: &RepoId, rev: &Revision) -> Option<CommitId> {
+        if let Some(c) = rev.as_commit() {
+            return Some(c);
         }
-        let text = fsx::read_optional(&self.ref_file(repo, rev)).ok()??;
-        Some(text.trim().to_string()).filter(|c| !c.is_empty())
+        let text = fsx::read_optional(&self.ref_file(repo, rev).ok()?).ok()??;
+        text.trim().parse().ok()
     }
 
-    pub fn write_ref(&self, repo: &str, rev: &str, commit: &str) -> Result<(), FsError> {
-        if rev == commit {
+    pub fn write_ref(&self, repo: &RepoId, rev: &Revision, commit: &CommitId) -> Result<(), FsError> {
+        if rev.as_str() == commit.as_str() {
             return Ok(());
         }
-        let file = self.ref_file(repo, rev);
-        if fsx::read_optional(&file)?.as_deref() == Some(commit) {
+        let file = self.ref_file(repo, rev)?;
+        if fsx::read_optional(&file)?.as_deref() == Some(commit.as_str()) {
             return Ok(());
         }
         fsx::write_atomic(&file, commit.as_bytes())
     }
 
+    /// The relative target of `snapshots/<commit>/<path>`: up through `<path>`'s folders and
+    /// `<commit>`, then `blobs/<etag>`.
+    fn link_target(path: &RepoPath, etag: &Etag) -> PathBuf {
+        let depth = path.split('/').count() + 1;
+        std::iter::repeat_n("..", depth).collect::<PathBuf>().join("blobs").join(etag.as_str())
+    }
+
+    /// The etag a snapshot entry links to, only if the entry is exactly the relative link to a
+    /// blob of this repo that [`HubCache::link`] makes; anything else (a file, a link elsewhere)
+    /// is not trusted as cached.
+    pub fn linked_etag(&self, repo: &RepoId, commit: &CommitId, path: &RepoPath) -> Option<Etag> {
+        let target = std::fs::read_link(self.snapshot(repo, commit, path).ok()?).ok()?;
+        let etag: Etag = target.file_name()?.to_str()?.parse().ok()?;
+        (target == Self::link_target(path, &etag)).then_some(etag)
+    }
+
     /// Point `snapshots/<commit>/<path>` at the blob with a relative symlink, replacing what is there.
-    pub fn link(&self, repo: &str, commit: &str, path: &str, etag: &str) -> Result<PathBuf, FsError> {
-        let link = self.snapshot(repo, commit, path);
-        let depth = path.split('/').count() + 1; // up through <path>'s folders and <commit>
-        let target: PathBuf = std::iter::repeat_n("..", depth).collect::<PathBuf>().join("blobs").join(etag);
+    pub fn link(&self, repo: &RepoId, commit: &CommitId, path: &RepoPath, etag: &Etag) -> Result<PathBuf, FsError> {
+        let link = self.snapshot(repo, commit, path)?;
+        let target = Self::link_target(path, etag);
         if let Some(dir) = link.parent() {
             fsx::create_dir_private(dir)?;
         }
@@ -111,17 +150,39 @@ pub struct BlobStore {
 }
 
 impl BlobStore {
-    pub fn blob(&self, hex: &str) -> PathBuf {
-        self.root.join("blobs").join("sha256").join(hex)
+    pub fn blob(&self, hex: &Sha256) -> Result<PathBuf, FsError> {
+        join_within(&self.root, &format!("blobs/sha256/{hex}"))
     }
 
-    pub fn url_record(&self, url: &str) -> PathBuf {
-        self.root.join("urls").join(crate::fetch::hash::sha256_hex(url.as_bytes()))
+    /// The SHA-256 of a URL: its name under `urls/` and in lock names.
+    pub fn url_key(url: &str) -> String {
+        crate::fetch::hash::sha256_hex(url.as_bytes())
     }
 
-    pub fn lock(&self, name: &str) -> PathBuf {
-        self.root.join(".locks").join(format!("{name}.lock"))
+    pub fn url_record(&self, url: &str) -> Result<PathBuf, FsError> {
+        join_within(&self.root, &format!("urls/{}", Self::url_key(url)))
     }
+
+    /// The digest recorded for an unpinned URL, if there is one and it is a digest.
+    pub fn recorded(&self, url: &str) -> Result<Option<Sha256>, FsError> {
+        Ok(fsx::read_optional(&self.url_record(url)?)?.and_then(|s| s.trim().parse().ok()))
+    }
+
+    /// The lock of a blob (by its digest) or of an unpinned URL (by the URL's digest).
+    pub fn lock(&self, key: BlobKey<'_>) -> Result<PathBuf, FsError> {
+        let name = match key {
+            BlobKey::Digest(h) => h.to_string(),
+            BlobKey::Url(u) => format!("url-{}", Self::url_key(u)),
+        };
+        join_within(&self.root, &format!(".locks/{name}.lock"))
+    }
+}
+
+/// What a lock in the blob store guards.
+#[derive(Debug, Clone, Copy)]
+pub enum BlobKey<'a> {
+    Digest(&'a Sha256),
+    Url(&'a str),
 }
 
 #[cfg(test)]
@@ -133,12 +194,39 @@ mod tests {
     fn snapshot_links_are_relative_and_resolve_to_the_blob() {
         let d = tempfile::tempdir().unwrap();
         let hub = HubCache { root: d.path().to_path_buf() };
-        let blob = hub.blob("org/m", "abc");
+        let (repo, etag): (RepoId, Etag) = ("org/m".parse().unwrap(), "a".repeat(40).parse().unwrap());
+        let commit: CommitId = "c".repeat(40).parse().unwrap();
+        let blob = hub.blob(&repo, &etag).unwrap();
         std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
         std::fs::write(&blob, b"x").unwrap();
-        let link = hub.link("org/m", "c0ffee", "sub/dir/f.bin", "abc").unwrap();
-        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("../../../../blobs/abc"));
+        let path: RepoPath = "sub/dir/f.bin".parse().unwrap();
+        let link = hub.link(&repo, &commit, &path, &etag).unwrap();
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("../../../../blobs").join(etag.as_str()));
         assert_eq!(std::fs::read(&link).unwrap(), b"x");
-        assert!(link.starts_with(d.path().join("models--org--m/snapshots/c0ffee")));
+        assert!(link.starts_with(d.path().join("models--org--m/snapshots").join(commit.as_str())));
+        assert_eq!(hub.linked_etag(&repo, &commit, &path), Some(etag));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_snapshot_link_pointing_elsewhere_is_not_trusted() {
+        let d = tempfile::tempdir().unwrap();
+        let hub = HubCache { root: d.path().to_path_buf() };
+        let repo: RepoId = "org/m".parse().unwrap();
+        let commit: CommitId = "c".repeat(40).parse().unwrap();
+        let path: RepoPath = "f.bin".parse().unwrap();
+        let snap = hub.snapshot(&repo, &commit, &path).unwrap();
+        std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
+        symlink(Path::new("/etc/passwd"), &snap).unwrap();
+        assert_eq!(hub.linked_etag(&repo, &commit, &path), None);
+    }
+
+    #[test]
+    fn the_join_refuses_to_leave_its_root() {
+        let root = Path::new("/store");
+        assert_eq!(join_within(root, "a/b").unwrap(), Path::new("/store/a/b"));
+        for bad in ["../x", "a/../../x", "/etc/passwd", "", "a//b", "a/./b", "a\0b/.."] {
+            assert!(join_within(root, bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -5,80 +5,149 @@
 //! or on the URL) and look again before downloading, like Hugging Face files. A local file is
 //! hashed, looked up by its digest, and otherwise copied under that digest's lock, hashing the
 //! copy in the same pass so a file changing under us is caught.
+//!
+//! A local source must be a regular file: it is opened non-blocking (a FIFO cannot hang the open)
+//! and checked with `fstat` on what was opened, so `/dev/zero`, a FIFO, a socket or a folder is
+//! refused at once, and it is read only up to the size `fstat` gave (a file growing while we
+//! read it is an error, not an endless read).
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use super::layout::BlobStore;
-use super::pull::{blocking, sha256_of, ModelStore, Pulled};
-use crate::fetch::hash::Hasher;
-use crate::fetch::hash::{self, Expected};
+use super::layout::{BlobKey, BlobStore};
+use super::pull::{blocking, ModelStore, Pulled};
+use crate::fetch::hash::{Expected, Hasher};
 use crate::fetch::progress::Progress;
 use crate::fetch::transfer::{self, Download, Downloaded};
 use crate::fetch::FetchError;
 use crate::fsx::{Context, FsError};
+use crate::ids::Sha256;
 use crate::lock::{self, Mode};
 
 /// The store's blob named `hex`, as a cached pull of `source`, if it is there.
-fn blob_hit(blobs: &BlobStore, hex: &str, source: &str) -> Option<Pulled> {
-    let path = blobs.blob(hex);
-    let size = std::fs::metadata(&path).ok()?.len();
-    Some(Pulled { source: source.to_string(), path, sha256: hex.to_string(), size, cached: true, commit: None })
+fn blob_hit(blobs: &BlobStore, hex: &Sha256, source: &str) -> Option<Pulled> {
+    let path = blobs.blob(hex).ok()?;
+    let meta = std::fs::metadata(&path).ok()?;
+    meta.is_file().then(|| Pulled {
+        source: source.to_string(),
+        path,
+        sha256: hex.to_string(),
+        size: meta.len(),
+        cached: true,
+        commit: None,
+    })
 }
 
-/// Copy `src` to the new file `dst` (mode 0600), hashing what is written, in one pass.
-fn copy_hashing(src: &Path, dst: &Path) -> Result<Downloaded, FsError> {
-    let mut from = std::fs::File::open(src).ctx("cannot open", src)?;
-    let mut to = std::io::BufWriter::with_capacity(1 << 20, crate::fsx::open_private(dst).ctx("cannot create", dst)?);
+/// Open a local source: a regular file only (see the module doc). Returns it with its size.
+fn open_regular(path: &Path) -> Result<(File, u64), FetchError> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    let file = o.open(path).ctx("cannot open", path)?;
+    let meta = file.metadata().ctx("cannot inspect", path)?;
+    if !meta.is_file() {
+        return Err(FetchError::NotAFile { path: path.to_path_buf(), kind: file_kind(&meta.file_type()) });
+    }
+    Ok((file, meta.len()))
+}
+
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Read the regular file `src` once, feeding every byte to the hasher and to `sink`; no more than
+/// the size it had when opened.
+fn read_regular(src: &Path, mut sink: impl FnMut(&[u8]) -> Result<(), FsError>) -> Result<Downloaded, FetchError> {
+    let (file, size) = open_regular(src)?;
     let mut h = Hasher::new(&Expected::Nothing, None);
     let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
+    let mut read = 0u64;
+    // One byte past the size is asked for, to notice a file that grows.
+    let mut limited = file.take(size + 1);
     loop {
-        let n = from.read(&mut buf).ctx("cannot read", src)?;
+        let n = limited.read(&mut buf).ctx("cannot read", src)?;
         if n == 0 {
             break;
         }
         h.update(&buf[..n]);
-        to.write_all(&buf[..n]).ctx("cannot write", dst)?;
-        size += n as u64;
+        sink(&buf[..n])?;
+        read += n as u64;
     }
-    let file = to.into_inner().map_err(|e| FsError::new("cannot write", dst, e.into_error()))?;
-    file.sync_all().ctx("cannot sync", dst)?;
+    if read != size {
+        return Err(FetchError::Protocol {
+            url: format!("file://{}", src.display()),
+            why: format!("the file changed while it was read ({size} bytes when opened, {read} read)"),
+        });
+    }
     let (sha256, _) = h.finish();
     Ok(Downloaded { sha256, git_sha1: None, size })
+}
+
+/// Copy `src` to the new file `dst` (mode 0600), hashing what is written, in one pass.
+fn copy_hashing(src: &Path, dst: &Path) -> Result<Downloaded, FetchError> {
+    let mut to = std::io::BufWriter::with_capacity(1 << 20, crate::fsx::open_private(dst).ctx("cannot create", dst)?);
+    let got = read_regular(src, |b| to.write_all(b).ctx("cannot write", dst))?;
+    let file = to.into_inner().map_err(|e| FsError::new("cannot write", dst, e.into_error()))?;
+    file.sync_all().ctx("cannot sync", dst)?;
+    Ok(got)
 }
 
 impl ModelStore {
     pub(super) async fn url(
         &self,
         url: &str,
-        pin: Option<String>,
+        pin: Option<Sha256>,
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
         let parsed =
             reqwest::Url::parse(url).map_err(|e| FetchError::Protocol { url: url.to_string(), why: e.to_string() })?;
-        if let Some(hit) = self.url_cached(url, pin.as_deref()).await? {
+        if let Some(hit) = self.url_cached(url, pin.as_ref()).await? {
             return Ok(hit);
         }
         if self.cfg.offline {
             return Err(FetchError::Offline { what: url.to_string() });
         }
         let blobs = self.blobs.clone();
-        let record = blobs.url_record(url);
-        let lock_name = pin.clone().unwrap_or_else(|| format!("url-{}", hash::sha256_hex(url.as_bytes())));
-        let _guard = self.lock(blobs.lock(&lock_name), url, progress).await?;
+        let record = blobs.url_record(url)?;
+        let key = match &pin {
+            Some(h) => BlobKey::Digest(h),
+            None => BlobKey::Url(url),
+        };
+        let _guard = self.lock(blobs.lock(key)?, url, progress).await?;
         // Double-check: another process may have fetched it while we waited for the lock.
-        if let Some(hit) = self.url_cached(url, pin.as_deref()).await? {
+        if let Some(hit) = self.url_cached(url, pin.as_ref()).await? {
             return Ok(hit);
         }
         let temp = match &pin {
-            Some(hex) => transfer::temp_path(&blobs.blob(hex)),
-            None => blobs.root.join("blobs").join("sha256").join(format!(".{lock_name}.incomplete")),
+            Some(hex) => transfer::temp_path(&blobs.blob(hex)?),
+            None => blobs.root.join("blobs/sha256").join(format!(".url-{}.incomplete", BlobStore::url_key(url))),
         };
-        let expected = pin.clone().map_or(Expected::Nothing, Expected::Sha256);
-        let d = Download { id: url, url: parsed, credential: None, size: None, expected: &expected, temp: &temp };
+        let expected = pin.as_ref().map_or(Expected::Nothing, |h| Expected::Sha256(h.to_string()));
+        let credential = self.hub_credential();
+        let d = Download { id: url, url: parsed, credential, size: None, expected: &expected, temp: &temp };
         let got = self.http.download(&d, progress).await?;
-        let dest = blobs.blob(&got.sha256);
+        let sha256: Sha256 =
+            got.sha256.parse().map_err(|e| FetchError::Protocol { url: url.to_string(), why: format!("{e}") })?;
+        let dest = blobs.blob(&sha256)?;
         let (t, dst, e, l, g) = (temp.clone(), dest.clone(), expected.clone(), url.to_string(), got.clone());
         blocking(move || {
             transfer::commit(&t, &dst, &e, &g, &l)?;
@@ -97,13 +166,13 @@ impl ModelStore {
     }
 
     /// The blob a URL already has in the store: by its pin, else by the digest recorded for it.
-    async fn url_cached(&self, url: &str, pin: Option<&str>) -> Result<Option<Pulled>, FetchError> {
-        let (blobs, source, pin) = (self.blobs.clone(), url.to_string(), pin.map(str::to_owned));
+    async fn url_cached(&self, url: &str, pin: Option<&Sha256>) -> Result<Option<Pulled>, FetchError> {
+        let (blobs, source, pin) = (self.blobs.clone(), url.to_string(), pin.cloned());
         blocking(move || {
             let hex = match pin {
                 Some(h) => h,
-                None => match crate::fsx::read_optional(&blobs.url_record(&source))? {
-                    Some(s) => s.trim().to_string(),
+                None => match blobs.recorded(&source)? {
+                    Some(h) => h,
                     None => return Ok(None),
                 },
             };
@@ -112,38 +181,50 @@ impl ModelStore {
         .await
     }
 
-    pub(super) async fn file(&self, path: &Path, pin: Option<String>) -> Result<Pulled, FetchError> {
+    pub(super) async fn file(&self, path: &Path, pin: Option<Sha256>) -> Result<Pulled, FetchError> {
         let blobs = self.blobs.clone();
         let (src, offline, wait) = (path.to_path_buf(), self.cfg.offline, self.cfg.blob_lock_timeout);
         blocking(move || {
             let label = format!("file://{}", src.display());
-            if let Some(hit) = pin.as_deref().and_then(|h| blob_hit(&blobs, h, &label)) {
+            if let Some(hit) = pin.as_ref().and_then(|h| blob_hit(&blobs, h, &label)) {
                 return Ok(hit);
             }
-            let sha256 = sha256_of(&src)?;
-            if let Some(want) = pin.as_deref().filter(|w| !w.eq_ignore_ascii_case(&sha256)) {
-                return Err(FetchError::ChecksumMismatch { what: label, expected: want.to_string(), actual: sha256 });
+            let seen = read_regular(&src, |_| Ok(()))?;
+            if let Some(want) = pin.as_ref().filter(|w| w.as_str() != seen.sha256) {
+                return Err(FetchError::ChecksumMismatch {
+                    what: label,
+                    expected: want.to_string(),
+                    actual: seen.sha256,
+                });
             }
+            let sha256: Sha256 =
+                seen.sha256.parse().map_err(|e| FetchError::Protocol { url: label.clone(), why: format!("{e}") })?;
             if let Some(hit) = blob_hit(&blobs, &sha256, &label) {
                 return Ok(hit);
             }
             if offline {
                 return Err(FetchError::Offline { what: label });
             }
-            let _guard = lock::acquire(&blobs.lock(&sha256), Mode::Exclusive, wait, &|_| {})?;
+            let _guard = lock::acquire(&blobs.lock(BlobKey::Digest(&sha256))?, Mode::Exclusive, wait, &|_| {})?;
             if let Some(hit) = blob_hit(&blobs, &sha256, &label) {
                 return Ok(hit);
             }
-            let dest = blobs.blob(&sha256);
+            let dest = blobs.blob(&sha256)?;
             let temp = transfer::temp_path(&dest);
             if let Some(dir) = temp.parent() {
                 crate::fsx::create_dir_private(dir)?;
             }
             let _ = std::fs::remove_file(&temp); // a leftover of a killed copy; we hold the lock
             let got = copy_hashing(&src, &temp)?;
-            let expected = Expected::Sha256(pin.unwrap_or_else(|| sha256.clone()));
-            transfer::commit(&temp, &dest, &expected, &got, &label)?;
-            Ok(Pulled { source: label, path: dest, sha256, size: got.size, cached: false, commit: None })
+            transfer::commit(&temp, &dest, &Expected::Sha256(sha256.to_string()), &got, &label)?;
+            Ok(Pulled {
+                source: label,
+                path: dest,
+                sha256: sha256.to_string(),
+                size: got.size,
+                cached: false,
+                commit: None,
+            })
         })
         .await
     }

@@ -8,7 +8,6 @@
 //! into `snapshots/<commit>/` and the revision recorded in `refs/`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{stream, StreamExt, TryStreamExt};
@@ -18,12 +17,14 @@ use super::index::{Index, Kind as IndexKind, Record};
 use super::layout::{BlobStore, HubCache};
 use crate::fetch::hash::Expected;
 use crate::fetch::hf::{self, Hub};
+use crate::fetch::http::Http;
 use crate::fetch::progress::{Event, Progress};
 use crate::fetch::retry::RetryPolicy;
 use crate::fetch::source::Source;
-use crate::fetch::transfer::{self, Download, Downloaded, Http};
+use crate::fetch::transfer::{self, Download, Downloaded};
 use crate::fetch::FetchError;
 use crate::fsx::Context;
+use crate::ids::{CommitId, Etag, RepoId, RepoPath, Revision, Sha256};
 use crate::lock::{self, LockGuard, Mode};
 
 /// Everything a store needs, resolved by the caller from the environment (see `paths.rs`).
@@ -38,6 +39,8 @@ pub struct StoreConfig {
     pub allow_http: bool,
     pub retry: RetryPolicy,
     pub stall: Duration,
+    /// Bytes a second below which a whole `stall` window counts as a stall (0: no floor).
+    pub low_speed: u64,
     /// How long to wait for another process that is downloading the same file.
     pub blob_lock_timeout: Duration,
     /// Files of a repo downloaded at once.
@@ -51,7 +54,7 @@ pub struct PullOptions {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     /// A SHA-256 the file must have (for a single-file source).
-    pub sha256: Option<String>,
+    pub sha256: Option<Sha256>,
     /// Recorded as the fetch / last-use time in the store's index.
     pub now: chrono::DateTime<chrono::Utc>,
 }
@@ -91,16 +94,16 @@ pub(super) fn sha256_of(path: &Path) -> Result<String, FetchError> {
 }
 
 /// An LFS etag is the file's SHA-256; any other file is hashed (they are small).
-fn sha256_for(etag: Option<&str>, file: &Path) -> Result<String, FetchError> {
-    match etag.map(Expected::from_etag) {
-        Some(Expected::Sha256(h)) => Ok(h),
-        _ => sha256_of(file),
+fn sha256_for(etag: &Etag, file: &Path) -> Result<String, FetchError> {
+    match etag.sha256() {
+        Some(h) => Ok(h.to_string()),
+        None => sha256_of(file),
     }
 }
 
 impl ModelStore {
     pub fn new(cfg: StoreConfig) -> Result<ModelStore, FetchError> {
-        let http = Http::new(cfg.retry, cfg.stall, cfg.allow_http, cfg.connections)?;
+        let http = Http::new(cfg.retry, cfg.stall, cfg.low_speed, cfg.allow_http, cfg.connections)?;
         let hubs = cfg
             .endpoints
             .iter()
@@ -120,6 +123,12 @@ impl ModelStore {
 
     pub fn config(&self) -> &StoreConfig {
         &self.cfg
+    }
+
+    /// The primary hub's token, for a URL source: like `huggingface_hub`, a URL on the hub's own
+    /// origin is fetched with it. [`Credential`] sends it to that origin only, on every redirect hop.
+    pub(super) fn hub_credential(&self) -> Option<&crate::fetch::http::Credential> {
+        self.hubs.first().and_then(|h| h.credential.as_ref())
     }
 
     /// Bring `source` into the store; a whole repo gives one [`Pulled`] per file. What was
@@ -154,7 +163,7 @@ impl ModelStore {
     ) -> Result<Vec<Pulled>, FetchError> {
         match source {
             Source::HfFile { repo, revision, path } => {
-                Ok(vec![self.hf_file(repo, revision, path, None, opts.sha256.as_deref(), progress).await?])
+                Ok(vec![self.hf_file(repo, revision, path, None, opts.sha256.as_ref(), progress).await?])
             }
             Source::HfRepo { repo, revision } => self.hf_repo(repo, revision, opts, progress).await,
             Source::Url { url, sha256 } => {
@@ -191,16 +200,16 @@ impl ModelStore {
     /// when the blob is already here.
     async fn hf_file(
         &self,
-        repo: &str,
-        rev: &str,
-        path: &str,
-        known: Option<(&str, &str, Option<u64>)>,
-        pin: Option<&str>,
+        repo: &RepoId,
+        rev: &Revision,
+        path: &RepoPath,
+        known: Option<(&CommitId, &Etag, Option<u64>)>,
+        pin: Option<&Sha256>,
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
         let label = format!("hf://{repo}@{rev}/{path}");
         if let Some(hit) = self.hf_cached(repo, rev, path, &label).await? {
-            if self.cfg.offline || rev.len() == 40 || known.is_some() {
+            if self.cfg.offline || rev.as_commit().is_some() || known.is_some() {
                 return Ok(hit);
             }
         } else if self.cfg.offline {
@@ -224,18 +233,25 @@ impl ModelStore {
         Err(last.unwrap_or(FetchError::Offline { what: label }))
     }
 
-    /// The file as the local cache has it for `rev`, without any network call.
-    async fn hf_cached(&self, repo: &str, rev: &str, path: &str, label: &str) -> Result<Option<Pulled>, FetchError> {
+    /// The file as the local cache has it for `rev`, without any network call. Only a snapshot
+    /// entry that is exactly wharf's (and huggingface_hub's) relative link to a blob counts.
+    async fn hf_cached(
+        &self,
+        repo: &RepoId,
+        rev: &Revision,
+        path: &RepoPath,
+        label: &str,
+    ) -> Result<Option<Pulled>, FetchError> {
         let hub = self.hub_cache.clone();
-        let (repo, rev, path, label) = (repo.to_string(), rev.to_string(), path.to_string(), label.to_string());
+        let (repo, rev, path, label) = (repo.clone(), rev.clone(), path.clone(), label.to_string());
         blocking(move || {
             let Some(commit) = hub.commit_for(&repo, &rev) else { return Ok(None) };
-            let snap = hub.snapshot(&repo, &commit, &path);
+            let Some(etag) = hub.linked_etag(&repo, &commit, &path) else { return Ok(None) };
+            let snap = hub.snapshot(&repo, &commit, &path)?;
             let Ok(meta) = std::fs::metadata(&snap) else { return Ok(None) };
-            let etag =
-                std::fs::read_link(&snap).ok().and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
-            let sha256 = sha256_for(etag.as_deref(), &snap)?;
-            Ok(Some(Pulled { source: label, path: snap, sha256, size: meta.len(), cached: true, commit: Some(commit) }))
+            let sha256 = sha256_for(&etag, &snap)?;
+            let commit = Some(commit.to_string());
+            Ok(Some(Pulled { source: label, path: snap, sha256, size: meta.len(), cached: true, commit }))
         })
         .await
     }
@@ -244,33 +260,28 @@ impl ModelStore {
     #[allow(clippy::too_many_arguments)]
     async fn link_existing(
         &self,
-        repo: &str,
-        rev: &str,
-        commit: &str,
-        path: &str,
-        etag: &str,
+        repo: &RepoId,
+        rev: &Revision,
+        commit: &CommitId,
+        path: &RepoPath,
+        etag: &Etag,
         size: Option<u64>,
         label: &str,
     ) -> Result<Option<Pulled>, FetchError> {
         let hub = self.hub_cache.clone();
-        let (repo, rev, commit, path, etag, label) = (
-            repo.to_string(),
-            rev.to_string(),
-            commit.to_string(),
-            path.to_string(),
-            etag.to_string(),
-            label.to_string(),
-        );
+        let (repo, rev, commit, path, etag, label) =
+            (repo.clone(), rev.clone(), commit.clone(), path.clone(), etag.clone(), label.to_string());
         blocking(move || {
-            let blob = hub.blob(&repo, &etag);
+            let blob = hub.blob(&repo, &etag)?;
             let Ok(meta) = std::fs::metadata(&blob) else { return Ok(None) };
-            if size.is_some_and(|s| s != meta.len()) {
+            if !meta.is_file() || size.is_some_and(|s| s != meta.len()) {
                 return Ok(None);
             }
             let link = hub.link(&repo, &commit, &path, &etag)?;
             hub.write_ref(&repo, &rev, &commit)?;
-            let sha256 = sha256_for(Some(&etag), &blob)?;
-            Ok(Some(Pulled { source: label, path: link, sha256, size: meta.len(), cached: true, commit: Some(commit) }))
+            let sha256 = sha256_for(&etag, &blob)?;
+            let commit = Some(commit.to_string());
+            Ok(Some(Pulled { source: label, path: link, sha256, size: meta.len(), cached: true, commit }))
         })
         .await
     }
@@ -279,28 +290,22 @@ impl ModelStore {
     async fn hf_fetch(
         &self,
         hub: &Hub,
-        repo: &str,
-        rev: &str,
-        path: &str,
-        pin: Option<&str>,
+        repo: &RepoId,
+        rev: &Revision,
+        path: &RepoPath,
+        pin: Option<&Sha256>,
         label: &str,
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
         let r = hf::resolve(&self.http, hub, repo, rev, path, progress).await?;
-        if !crate::fetch::source::safe_relative(&r.etag) || r.etag.contains('/') {
-            return Err(FetchError::Protocol {
-                url: r.download.to_string(),
-                why: format!("unusable ETag `{}`", r.etag),
-            });
-        }
-        let blob = self.hub_cache.blob(repo, &r.etag);
-        let _guard = self.lock(self.hub_cache.lock(repo, &r.etag), label, progress).await?;
+        let blob = self.hub_cache.blob(repo, &r.etag)?;
+        let _guard = self.lock(self.hub_cache.lock(repo, &r.etag)?, label, progress).await?;
         // Double-check under the lock: another process (or another revision) may have the blob;
         // then it is only linked.
         if let Some(hit) = self.link_existing(repo, rev, &r.commit, path, &r.etag, r.size, label).await? {
             return Ok(hit);
         }
-        let expected = Expected::from_etag(&r.etag);
+        let expected = Expected::from_etag(r.etag.as_str());
         let temp = transfer::temp_path(&blob);
         let d = Download {
             id: label,
@@ -315,11 +320,10 @@ impl ModelStore {
         let (t, b, e, l, g) = (temp.clone(), blob.clone(), expected.clone(), label.to_string(), got.clone());
         blocking(move || transfer::commit(&t, &b, &e, &g, &l)).await?;
         let hub_cache = self.hub_cache.clone();
-        let (repo_s, rev_s, commit, path_s, etag) =
-            (repo.to_string(), rev.to_string(), r.commit.clone(), path.to_string(), r.etag.clone());
+        let (repo, rev, commit, path, etag) = (repo.clone(), rev.clone(), r.commit.clone(), path.clone(), r.etag);
         let link = blocking(move || {
-            let link = hub_cache.link(&repo_s, &commit, &path_s, &etag)?;
-            hub_cache.write_ref(&repo_s, &rev_s, &commit)?;
+            let link = hub_cache.link(&repo, &commit, &path, &etag)?;
+            hub_cache.write_ref(&repo, &rev, &commit)?;
             Ok(link)
         })
         .await?;
@@ -329,14 +333,14 @@ impl ModelStore {
             sha256: got.sha256,
             size: got.size,
             cached: false,
-            commit: Some(r.commit),
+            commit: Some(r.commit.to_string()),
         })
     }
 
     async fn hf_repo(
         &self,
-        repo: &str,
-        rev: &str,
+        repo: &RepoId,
+        rev: &Revision,
         opts: &PullOptions,
         progress: &dyn Progress,
     ) -> Result<Vec<Pulled>, FetchError> {
@@ -352,19 +356,19 @@ impl ModelStore {
                     listing = Some(l);
                     break;
                 }
-                Err(e @ FetchError::UnsafeName { .. }) => return Err(e),
                 Err(e) => last = Some(e),
             }
         }
         let listing = listing.ok_or_else(|| last.unwrap_or(FetchError::Offline { what: repo.to_string() }))?;
-        let commit = Arc::new(listing.commit.clone());
+        let commit = listing.commit.clone();
+        let at: Revision = commit.clone().into();
         let files: Vec<_> = listing.files.into_iter().filter(|f| filter.keep(&f.name)).collect();
         let pulled: Vec<Pulled> = stream::iter(files)
             .map(|f| {
-                let commit = commit.clone();
+                let (commit, at) = (&commit, &at);
                 async move {
-                    let known = f.etag.as_deref().map(|e| (commit.as_str(), e, f.size));
-                    let mut p = self.hf_file(repo, &commit, &f.name, known, None, progress).await?;
+                    let known = f.etag.as_ref().map(|e| (commit, e, f.size));
+                    let mut p = self.hf_file(repo, at, &f.name, known, None, progress).await?;
                     p.source = format!("hf://{repo}@{rev}/{}", f.name);
                     Ok::<_, FetchError>(p)
                 }
@@ -372,37 +376,38 @@ impl ModelStore {
             .buffer_unordered(self.cfg.parallel_files.max(1))
             .try_collect()
             .await?;
-        let (hub, repo_s, rev_s, commit_s) =
-            (self.hub_cache.clone(), repo.to_string(), rev.to_string(), listing.commit);
-        blocking(move || hub.write_ref(&repo_s, &rev_s, &commit_s).map_err(FetchError::from)).await?;
+        let (hub, repo, rev) = (self.hub_cache.clone(), repo.clone(), rev.clone());
+        blocking(move || hub.write_ref(&repo, &rev, &commit).map_err(FetchError::from)).await?;
         let mut pulled = pulled;
         pulled.sort_by(|a, b| a.source.cmp(&b.source));
         Ok(pulled)
     }
 
-    async fn hf_repo_offline(&self, repo: &str, rev: &str, filter: &Filter) -> Result<Vec<Pulled>, FetchError> {
+    async fn hf_repo_offline(&self, repo: &RepoId, rev: &Revision, filter: &Filter) -> Result<Vec<Pulled>, FetchError> {
         let what = format!("hf://{repo}@{rev}");
-        let (hub, repo_s, rev_s) = (self.hub_cache.clone(), repo.to_string(), rev.to_string());
+        let (hub, repo_c, rev_c) = (self.hub_cache.clone(), repo.clone(), rev.clone());
         let found = blocking(move || {
-            let Some(commit) = hub.commit_for(&repo_s, &rev_s) else { return Ok(None) };
-            let root = hub.snapshot(&repo_s, &commit, "");
-            let names: Vec<String> = walkdir::WalkDir::new(&root)
+            let Some(commit) = hub.commit_for(&repo_c, &rev_c) else { return Ok(None) };
+            let root = hub.snapshot_dir(&repo_c, &commit)?;
+            // Names found on disk are parsed like a listing's: one that is no repo path is skipped.
+            let names: Vec<RepoPath> = walkdir::WalkDir::new(&root)
                 .into_iter()
                 .filter_map(Result::ok)
                 .filter(|e| !e.file_type().is_dir())
-                .filter_map(|e| e.path().strip_prefix(&root).ok().map(|p| p.to_string_lossy().into_owned()))
+                .filter_map(|e| e.path().strip_prefix(&root).ok()?.to_str()?.parse().ok())
                 .collect();
             Ok(Some((commit, names)))
         })
         .await?;
         let Some((commit, names)) = found else { return Err(FetchError::Offline { what }) };
-        let names: Vec<String> = names.into_iter().filter(|n| filter.keep(n)).collect();
+        let names: Vec<RepoPath> = names.into_iter().filter(|n| filter.keep(n)).collect();
         if names.is_empty() {
             return Err(FetchError::Offline { what });
         }
+        let at: Revision = commit.into();
         let mut out = Vec::new();
         for n in names {
-            out.push(self.hf_file(repo, &commit, &n, None, None, &crate::fetch::progress::Silent).await?);
+            out.push(self.hf_file(repo, &at, &n, None, None, &crate::fetch::progress::Silent).await?);
         }
         Ok(out)
     }
@@ -426,9 +431,9 @@ pub(super) fn record_for(p: &Pulled, hub_root: &Path, stamp: &str) -> Record {
     }
 }
 
-fn check_pin(pin: Option<&str>, got: &Downloaded, label: &str, temp: &Path) -> Result<(), FetchError> {
+fn check_pin(pin: Option<&Sha256>, got: &Downloaded, label: &str, temp: &Path) -> Result<(), FetchError> {
     match pin {
-        Some(want) if !want.eq_ignore_ascii_case(&got.sha256) => {
+        Some(want) if want.as_str() != got.sha256 => {
             let _ = std::fs::remove_file(temp);
             Err(FetchError::ChecksumMismatch {
                 what: label.to_string(),
@@ -455,10 +460,10 @@ impl Filter {
             let mut b = globset::GlobSetBuilder::new();
             for g in globs {
                 let glob = globset::Glob::new(g)
-                    .map_err(|e| FetchError::Protocol { url: g.clone(), why: format!("bad glob: {e}") })?;
+                    .map_err(|e| FetchError::BadGlob { glob: g.clone(), why: e.kind().to_string() })?;
                 b.add(glob);
             }
-            b.build().map(Some).map_err(|e| FetchError::Protocol { url: String::new(), why: e.to_string() })
+            b.build().map(Some).map_err(|e| FetchError::BadGlob { glob: globs.join(", "), why: e.to_string() })
         };
         Ok(Filter { include: set(include)?, exclude: set(exclude)? })
     }

@@ -1,0 +1,331 @@
+//! The HTTP side shared by every request of a pull: one client, the token bound to one origin,
+//! redirects followed by our rules, stall and low-speed detection, `Content-Range` parsing, and
+//! the retry loop.
+//!
+//! Invariants:
+//! - The client never follows redirects by itself: [`Http::get_following`] follows at most
+//!   [`MAX_REDIRECTS`], each hop checked by [`source::check_redirect`] (https or loopback http
+//!   only, never https → http), and the token goes only to its own origin on every hop.
+//! - A body that sends no byte for `stall`, or fewer than `low_speed` bytes a second over a whole
+//!   `stall` window (curl's `--speed-limit`/`--speed-time`), is stalled: a transient failure.
+//! - A `206` is used only when its `Content-Range` is exactly the range asked ([`ContentRange`]).
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, LOCATION, RETRY_AFTER};
+use reqwest::{Response, Url};
+
+use super::progress::{Event, Progress};
+use super::retry::{self, RetryPolicy};
+use super::source;
+use super::FetchError;
+
+/// Redirect hops followed for one request.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Shared by every transfer of a pull.
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub client: reqwest::Client,
+    pub policy: RetryPolicy,
+    /// No byte for this long counts as a transient failure; also the low-speed window.
+    pub stall: Duration,
+    /// Fewer bytes a second than this over a whole `stall` window is a stall (0: no limit).
+    pub low_speed: u64,
+    pub allow_http: bool,
+    /// Connections for one large file (1: a single stream); `None`: 4 for remote hosts, 1 for
+    /// loopback, where one stream is not held back by the network and ranges only cost CPU.
+    pub connections: Option<usize>,
+}
+
+/// A bearer token and the one origin (scheme, host, port) it may be sent to.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub token: String,
+    pub origin: url::Origin,
+}
+
+impl Credential {
+    /// The `Authorization` value for `url`, only if it goes to the credential's origin: a redirect
+    /// to a CDN on another host (or another port) never carries the token.
+    pub fn for_url(&self, url: &Url) -> Option<String> {
+        (url.origin() == self.origin).then(|| format!("Bearer {}", self.token))
+    }
+}
+
+/// Why a request failed: worth another try, or not.
+#[derive(Debug)]
+pub enum Failure {
+    Transient { why: String, retry_after: Option<Duration> },
+    Final(FetchError),
+}
+
+pub fn transient(why: impl Into<String>) -> Failure {
+    Failure::Transient { why: why.into(), retry_after: None }
+}
+
+impl From<FetchError> for Failure {
+    fn from(e: FetchError) -> Failure {
+        Failure::Final(e)
+    }
+}
+
+impl From<crate::fsx::FsError> for Failure {
+    fn from(e: crate::fsx::FsError) -> Failure {
+        Failure::Final(e.into())
+    }
+}
+
+/// Classify a response that is not the one we wanted.
+pub fn status_failure(url: &Url, resp: &Response) -> Failure {
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry::parse_retry_after(v, chrono::Utc::now()));
+    let url = url.to_string();
+    let err = match status {
+        404 => FetchError::NotFound { url },
+        401 | 403 => FetchError::Http {
+            url,
+            status,
+            hint: "\n  hint: access refused; for a gated or private Hugging Face repo, set `HF_TOKEN`",
+        },
+        _ => FetchError::Http { url, status, hint: "" },
+    };
+    if retry::transient_status(status) {
+        Failure::Transient { why: err.to_string(), retry_after }
+    } else {
+        Failure::Final(err)
+    }
+}
+
+/// `Content-Range: bytes START-END/TOTAL` (`TOTAL` may be `*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    pub start: u64,
+    /// Inclusive.
+    pub end: u64,
+    pub total: Option<u64>,
+}
+
+impl ContentRange {
+    /// Parse the header value; `None` for anything malformed or inconsistent (end before start,
+    /// end at or past the total).
+    pub fn parse(v: &str) -> Option<ContentRange> {
+        let (span, total) = v.trim().strip_prefix("bytes ")?.split_once('/')?;
+        let (a, b) = span.split_once('-')?;
+        let num = |s: &str| -> Option<u64> {
+            let s = s.trim();
+            (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+        };
+        let (start, end) = (num(a)?, num(b)?);
+        let total = if total.trim() == "*" { None } else { Some(num(total)?) };
+        (start <= end && total.is_none_or(|t| end < t)).then_some(ContentRange { start, end, total })
+    }
+
+    pub fn of(resp: &Response) -> Option<ContentRange> {
+        ContentRange::parse(resp.headers().get(CONTENT_RANGE)?.to_str().ok()?)
+    }
+
+    /// Bytes in the range (never zero: `end` is inclusive and not before `start`).
+    pub fn bytes(&self) -> u64 {
+        self.end - self.start + 1
+    }
+}
+
+/// Bytes received in the current low-speed window.
+#[derive(Debug)]
+pub struct Pace {
+    since: Instant,
+    bytes: u64,
+}
+
+impl Pace {
+    pub fn start() -> Pace {
+        Pace { since: Instant::now(), bytes: 0 }
+    }
+}
+
+impl Http {
+    pub fn new(
+        policy: RetryPolicy,
+        stall: Duration,
+        low_speed: u64,
+        allow_http: bool,
+        connections: Option<usize>,
+    ) -> Result<Http, FetchError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(30))
+            .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Protocol {
+                url: String::new(),
+                why: format!("cannot start the HTTP client: {e}"),
+            })?;
+        Ok(Http { client, policy, stall, low_speed, allow_http, connections })
+    }
+
+    /// Send `req` to `url`, with the credential's token only if `url` is its origin. A connection
+    /// error, or no answer within the stall time, is transient: `Err` says why.
+    pub async fn send(
+        &self,
+        mut req: reqwest::RequestBuilder,
+        url: &Url,
+        credential: Option<&Credential>,
+    ) -> Result<Response, String> {
+        if let Some(auth) = credential.and_then(|c| c.for_url(url)) {
+            req = req.header(AUTHORIZATION, auth);
+        }
+        match tokio::time::timeout(self.stall, req.send()).await {
+            Err(_) => Err(format!("no answer for {}s", self.stall.as_secs())),
+            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Ok(r)) => Ok(r),
+        }
+    }
+
+    /// GET `url` with the request `make` builds for each hop, following redirects by our rules.
+    /// Returns the final answer (not a redirect).
+    pub async fn get_following(
+        &self,
+        url: &Url,
+        credential: Option<&Credential>,
+        make: impl Fn(&Url) -> reqwest::RequestBuilder,
+    ) -> Result<Response, Failure> {
+        source::check_scheme(url, self.allow_http).map_err(|e| Failure::Final(e.into()))?;
+        let mut at = url.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let resp = self.send(make(&at), &at, credential).await.map_err(transient)?;
+            if !resp.status().is_redirection() {
+                return Ok(resp);
+            }
+            let loc = resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| Failure::Final(protocol(&at, "redirect without Location")))?;
+            let next =
+                at.join(loc).map_err(|e| Failure::Final(protocol(&at, &format!("bad Location `{loc}`: {e}"))))?;
+            source::check_redirect(&at, &next, self.allow_http).map_err(|e| refused_redirect(&at, e))?;
+            at = next;
+        }
+        Err(Failure::Final(protocol(url, &format!("more than {MAX_REDIRECTS} redirects"))))
+    }
+
+    /// The next chunk of a body (`Ok(None)` at its end), or why it stopped: no byte for the stall
+    /// time, too slow over a whole window, or a broken connection, all transient.
+    pub async fn next_chunk<S>(&self, stream: &mut S, pace: &mut Pace) -> Result<Option<bytes::Bytes>, String>
+    where
+        S: futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
+    {
+        let chunk = match tokio::time::timeout(self.stall, stream.next()).await {
+            Err(_) => return Err(format!("stalled: no byte for {}s", self.stall.as_secs_f64())),
+            Ok(None) => return Ok(None),
+            Ok(Some(Err(e))) => return Err(format!("connection broken: {e}")),
+            Ok(Some(Ok(chunk))) => chunk,
+        };
+        pace.bytes += chunk.len() as u64;
+        let window = pace.since.elapsed();
+        if window >= self.stall {
+            let floor = (self.low_speed as f64 * window.as_secs_f64()) as u64;
+            if pace.bytes < floor {
+                return Err(format!(
+                    "stalled: {} bytes in {:.0}s, under the low-speed limit of {} bytes/s (`WHARF_LOW_SPEED`)",
+                    pace.bytes,
+                    window.as_secs_f64(),
+                    self.low_speed
+                ));
+            }
+            *pace = Pace::start();
+        }
+        Ok(Some(chunk))
+    }
+
+    /// Run `attempt` until it succeeds, fails finally, or the retries run out.
+    pub async fn with_retries<T, F, Fut>(
+        &self,
+        id: &str,
+        url: &Url,
+        progress: &dyn Progress,
+        mut attempt: F,
+    ) -> Result<T, FetchError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            match attempt().await {
+                Ok(t) => return Ok(t),
+                Err(Failure::Final(e)) => return Err(e),
+                Err(Failure::Transient { why, retry_after }) => {
+                    if tries > self.policy.max_retries {
+                        return Err(FetchError::GaveUp { url: url.to_string(), attempts: tries, last: why });
+                    }
+                    let wait = self.policy.wait(tries, retry_after);
+                    progress.event(Event::Retry {
+                        id: id.to_string(),
+                        attempt: tries,
+                        wait_ms: wait.as_millis() as u64,
+                        reason: why,
+                    });
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}
+
+/// A redirect the server asked for and we will not follow: final, and the server's fault (not a
+/// usage error).
+pub fn refused_redirect(from: &Url, e: source::SourceError) -> Failure {
+    Failure::Final(protocol(from, &format!("refused redirect: {e}")))
+}
+
+pub fn protocol(url: &Url, why: &str) -> FetchError {
+    FetchError::Protocol { url: url.to_string(), why: why.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn content_range_forms() {
+        assert_eq!(
+            ContentRange::parse("bytes 100-179/180"),
+            Some(ContentRange { start: 100, end: 179, total: Some(180) })
+        );
+        assert_eq!(ContentRange::parse("bytes 0-9/*"), Some(ContentRange { start: 0, end: 9, total: None }));
+        for bad in [
+            "bytes 100-229/180",
+            "bytes 9-1/20",
+            "bytes -1/2",
+            "bytes 1-2",
+            "items 0-1/2",
+            "bytes +1-2/3",
+            "bytes 0-1/18446744073709551616",
+        ] {
+            assert_eq!(ContentRange::parse(bad), None, "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn content_range_round_trips_and_never_panics(start in 0u64..1 << 40, len in 1u64..1 << 30, extra in 0u64..1 << 20, junk in "\\PC{0,30}") {
+            let (end, total) = (start + len - 1, start + len + extra);
+            prop_assert_eq!(
+                ContentRange::parse(&format!("bytes {start}-{end}/{total}")),
+                Some(ContentRange { start, end, total: Some(total) })
+            );
+            if let Some(r) = ContentRange::parse(&junk) {
+                prop_assert!(r.start <= r.end && r.total.is_none_or(|t| r.end < t));
+            }
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Boundary types: the values wharf takes from outside (a hub's headers and JSON, a cloned
+//! `wharf.lock`, a ref file in a shared cache, the command line) before any of them reaches a path.
+//!
+//! Each type has one constructor, [`FromStr`], that checks; nothing else builds one, so a value of
+//! these types cannot hold `..`, a `/` where none belongs, NUL or an absolute path. Paths inside
+//! the stores are made only from them, through [`crate::fsx::join_within`].
+//!
+//! | type | accepts | used for |
+//! |---|---|---|
+//! | [`CommitId`] | 40 hex digits (lowercased) | `X-Repo-Commit`, a listing's `sha`, `refs/<rev>`, `wharf.lock` `commit` |
+//! | [`Sha256`] | 64 hex digits (lowercased) | LFS etags, pins, `wharf.lock` `sha256`, blob names |
+//! | [`GitBlobId`] | 40 hex digits (lowercased) | the etag of a small (non-LFS) file |
+//! | [`Etag`] | a [`Sha256`] or a [`GitBlobId`], quotes and `W/` removed | `X-Linked-Etag`/`ETag`, blob file names |
+//! | [`Revision`] | a branch, tag or commit: `[A-Za-z0-9._-]` in `/`-separated parts, none `.` or `..` | `@REV`, `refs/<rev>` |
+//! | [`RepoId`] | `ORG/NAME`, each `[A-Za-z0-9._-]`, not `.` or `..` | `models--ORG--NAME` |
+//! | [`RepoPath`] | a relative `/`-separated name, no empty, `.` or `..` part, no `\` or control character | `snapshots/<commit>/<path>` |
+//!
+//! Errors say what kind of value was refused and why; the caller adds where it came from (the
+//! server's URL, `wharf.lock:LINE`, the variable).
+
+use std::fmt;
+use std::ops::Deref;
+use std::str::FromStr;
+
+/// A value refused at the boundary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} `{value}` is not valid: {why}")]
+pub struct IdError {
+    pub kind: &'static str,
+    pub value: String,
+    pub why: &'static str,
+}
+
+/// Longest value any of these types accepts; longer input is refused before it is examined.
+const MAX_LEN: usize = 1024;
+
+fn refuse(kind: &'static str, value: &str, why: &'static str) -> IdError {
+    let mut shown: String = value.chars().take(200).collect();
+    if shown.len() < value.len() {
+        shown.push('…');
+    }
+    IdError { kind, value: shown.escape_debug().to_string(), why }
+}
+
+fn hex(kind: &'static str, s: &str, len: usize, why: &'static str) -> Result<String, IdError> {
+    if s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(refuse(kind, s, why))
+    }
+}
+
+/// A name part: letters, digits, `-`, `_`, `.`, and not `.` or `..`.
+fn name_part(p: &str) -> bool {
+    !p.is_empty() && p != "." && p != ".." && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+macro_rules! boundary_type {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, |$s:ident| $parse:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const KIND: &'static str = $kind;
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str($s: &str) -> Result<Self, IdError> {
+                if $s.len() > MAX_LEN {
+                    return Err(refuse($kind, $s, "too long"));
+                }
+                let v: Result<String, IdError> = $parse;
+                v.map($name)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                s.parse()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+    };
+}
+
+boundary_type!(
+    /// A git commit: exactly 40 hex digits.
+    CommitId, "commit id", |s| hex("commit id", s, 40, "a commit id has 40 hex digits")
+);
+
+boundary_type!(
+    /// A SHA-256 digest: exactly 64 hex digits.
+    Sha256, "sha256", |s| hex("sha256", s, 64, "a sha256 has 64 hex digits")
+);
+
+boundary_type!(
+    /// A git blob id (SHA-1 of `blob <size>\0<bytes>`): exactly 40 hex digits.
+    GitBlobId, "git blob id", |s| hex("git blob id", s, 40, "a git blob id has 40 hex digits")
+);
+
+boundary_type!(
+    /// A branch, tag or commit name.
+    Revision, "revision", |s| {
+        if s.split('/').all(name_part) {
+            Ok(s.to_string())
+        } else {
+            Err(refuse("revision", s, "use letters, digits, `-`, `_`, `.` in `/`-separated parts, none `.` or `..`"))
+        }
+    }
+);
+
+boundary_type!(
+    /// A Hugging Face repo: `ORG/NAME`.
+    RepoId, "repo id", |s| {
+        match s.split_once('/') {
+            Some((org, name)) if name_part(org) && name_part(name) => Ok(s.to_string()),
+            _ => Err(refuse("repo id", s, "expected ORG/NAME of letters, digits, `-`, `_` and `.`")),
+        }
+    }
+);
+
+boundary_type!(
+    /// A file name inside a repo, relative to its root.
+    RepoPath, "file name", |s| {
+        let part_ok = |p: &str| !p.is_empty() && p != "." && p != ".." && !p.chars().any(|c| c == '\\' || c.is_control());
+        if s.split('/').all(part_ok) {
+            Ok(s.to_string())
+        } else {
+            Err(refuse("file name", s, "must be relative, without empty, `.` or `..` parts, `\\` or control characters"))
+        }
+    }
+);
+
+impl Revision {
+    /// `main`, the default branch.
+    pub fn main() -> Revision {
+        Revision("main".to_string())
+    }
+
+    /// The commit this revision is, when it is spelled as one.
+    pub fn as_commit(&self) -> Option<CommitId> {
+        self.0.parse().ok()
+    }
+}
+
+impl From<CommitId> for Revision {
+    fn from(c: CommitId) -> Revision {
+        Revision(c.0)
+    }
+}
+
+impl RepoId {
+    /// `models--ORG--NAME`, the folder of the repo in the hub cache.
+    pub fn cache_folder(&self) -> String {
+        format!("models--{}", self.0.replace('/', "--"))
+    }
+}
+
+/// What a hub calls a file's version: its SHA-256 for LFS files, its git blob id otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Etag {
+    Sha256(Sha256),
+    GitBlob(GitBlobId),
+}
+
+impl Etag {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Etag::Sha256(h) => h.as_str(),
+            Etag::GitBlob(g) => g.as_str(),
+        }
+    }
+
+    /// The SHA-256 of the file, when the etag is one.
+    pub fn sha256(&self) -> Option<&Sha256> {
+        match self {
+            Etag::Sha256(h) => Some(h),
+            Etag::GitBlob(_) => None,
+        }
+    }
+}
+
+impl FromStr for Etag {
+    type Err = IdError;
+    /// `"abc…"` and `W/"abc…"` are accepted as `abc…`.
+    fn from_str(raw: &str) -> Result<Etag, IdError> {
+        let s = raw.trim();
+        let s = s.strip_prefix("W/").unwrap_or(s);
+        let s = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s);
+        let parsed = match s.len() {
+            64 => s.parse().ok().map(Etag::Sha256),
+            40 => s.parse().ok().map(Etag::GitBlob),
+            _ => None,
+        };
+        parsed.ok_or_else(|| refuse("etag", raw, "an etag is a sha256 (64 hex digits) or a git blob id (40)"))
+    }
+}
+
+impl fmt::Display for Etag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn hex_types_take_exact_lengths_and_lowercase() {
+        let c: CommitId = "ABCDEF0123456789abcdef0123456789abcdef01".parse().unwrap();
+        assert_eq!(c.as_str(), "abcdef0123456789abcdef0123456789abcdef01");
+        assert!("../../../../../.bashrc".parse::<CommitId>().is_err());
+        assert!("abc".parse::<Sha256>().is_err());
+        assert!(format!("{}g", "a".repeat(63)).parse::<Sha256>().is_err());
+        assert!("a".repeat(64).parse::<Sha256>().is_ok());
+    }
+
+    #[test]
+    fn etags_are_digests_only() {
+        let sha = "b".repeat(64);
+        assert_eq!(format!("W/\"{sha}\"").parse::<Etag>().unwrap().as_str(), sha);
+        assert!(matches!("c".repeat(40).parse::<Etag>(), Ok(Etag::GitBlob(_))));
+        for bad in ["x.incomplete", "../../etc/passwd", "", "\"\"", &format!("{sha}.incomplete")] {
+            assert!(bad.parse::<Etag>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_refuse_what_escapes() {
+        assert!("refs/pr/1".parse::<Revision>().is_ok());
+        assert!("v1.0".parse::<Revision>().is_ok());
+        for bad in ["..", "../x", "/abs", "a//b", "a b", "a\0b", "", "x/..", "$(id)"] {
+            assert!(bad.parse::<Revision>().is_err(), "revision {bad:?}");
+        }
+        assert!("TheBloke/Tiny-1.1B".parse::<RepoId>().is_ok());
+        for bad in ["org", "../x", "org/..", "org/a/b", "/org/x", "org/x y"] {
+            assert!(bad.parse::<RepoId>().is_err(), "repo {bad:?}");
+        }
+        assert!("sub/dir/model file.bin".parse::<RepoPath>().is_ok());
+        for bad in ["../../evil", "/etc/passwd", "a/../b", "a//b", "a\\b", "", ".", "a/\n"] {
+            assert!(bad.parse::<RepoPath>().is_err(), "path {bad:?}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_kind_and_the_value() {
+        let e = "x\ny".parse::<CommitId>().unwrap_err().to_string();
+        assert!(e.contains("commit id") && e.contains("x\\ny"), "{e}");
+    }
+
+    fn no_escape(p: &str) -> bool {
+        std::path::Path::new(p).components().all(|c| matches!(c, std::path::Component::Normal(_)))
+    }
+
+    proptest! {
+        // Whatever a string holds, a value these types accept stays inside any root it is joined to.
+        #[test]
+        fn accepted_values_never_leave_their_root(s in "\\PC{0,40}|[./a-z\\\\]{0,12}") {
+            if let Ok(p) = s.parse::<RepoPath>() { prop_assert!(no_escape(&p)); }
+            if let Ok(r) = s.parse::<Revision>() { prop_assert!(no_escape(&r)); }
+            if let Ok(r) = s.parse::<RepoId>() { prop_assert!(no_escape(&r.cache_folder())); prop_assert!(no_escape(&r)); }
+            if let Ok(e) = s.parse::<Etag>() { prop_assert!(no_escape(e.as_str()) && !e.as_str().contains('/')); }
+            if let Ok(c) = s.parse::<CommitId>() { prop_assert!(no_escape(&c) && !c.contains('/')); }
+        }
+
+        #[test]
+        fn a_parsed_value_parses_again_to_itself(s in "[0-9a-fA-F]{40}|[0-9a-f]{64}|[a-z0-9./_-]{1,20}") {
+            if let Ok(p) = s.parse::<RepoPath>() { prop_assert_eq!(p.as_str().parse::<RepoPath>().unwrap(), p); }
+            if let Ok(c) = s.parse::<CommitId>() { prop_assert_eq!(c.as_str().parse::<CommitId>().unwrap(), c); }
+            if let Ok(h) = s.parse::<Sha256>() { prop_assert_eq!(h.as_str().parse::<Sha256>().unwrap(), h); }
+        }
+    }
+}
