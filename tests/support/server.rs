@@ -39,6 +39,18 @@ pub struct Faults {
     pub corrupt_paths: Vec<String>,
     /// Send the headers and this many body bytes, then go silent for the duration.
     pub stall: Option<(u64, Duration)>,
+    /// Lies of a hostile hub: these headers replace (or join) those of every resolve answer.
+    pub resolve_headers: Vec<(String, String)>,
+    /// A hostile hub's listing: this body instead of the real one.
+    pub listing_body: Option<String>,
+    /// Send bodies without `Content-Length`, endlessly (until the client hangs up, at most 1 GiB).
+    pub endless: bool,
+    /// Lie in `Content-Range`: shift start and end by this many bytes (the body stays the true slice).
+    pub range_shift: u64,
+    /// Lie in `Content-Range`: this total instead of the real one.
+    pub range_total: Option<u64>,
+    /// Send the body one byte at a time, with this pause between bytes (at most 60 s in all).
+    pub trickle: Option<Duration>,
 }
 
 #[derive(Clone)]
@@ -53,6 +65,7 @@ pub struct Repo {
 pub struct State {
     files: Mutex<HashMap<String, Arc<Vec<u8>>>>,
     repos: Mutex<HashMap<String, Repo>>,
+    redirects: Mutex<HashMap<String, String>>,
     cdn: Mutex<Option<String>>,
     pub faults: Mutex<Faults>,
     pub log: Mutex<Vec<Logged>>,
@@ -144,6 +157,11 @@ impl Server {
         self.state.repos.lock().unwrap().insert(repo.to_string(), r);
     }
 
+    /// Answer requests for `path` with `302 Location: location`.
+    pub fn put_redirect(&self, path: &str, location: &str) {
+        self.state.redirects.lock().unwrap().insert(path.to_string(), location.to_string());
+    }
+
     pub fn list_extra(&self, repo: &str, name: &str) {
         self.state.repos.lock().unwrap().get_mut(repo).unwrap().extra_listed.push(name.to_string());
     }
@@ -200,6 +218,10 @@ fn handle(conn: TcpStream, st: &State) -> std::io::Result<()> {
         return write!(out, "HTTP/1.1 {status} Failing\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
     }
     let head = method == "HEAD";
+    let redirect = st.redirects.lock().unwrap().get(&path).cloned();
+    if let Some(to) = redirect {
+        return write!(out, "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    }
     if let Some(rest) = path.strip_prefix("/api/models/") {
         return listing(&mut out, st, rest);
     }
@@ -237,18 +259,32 @@ fn resolve(out: &mut TcpStream, st: &State, repo: &str, rest: &str, head: bool) 
             "HTTP/1.1 404 Not Found\r\nX-Error-Code: EntryNotFound\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
     };
+    let lies = st.faults.lock().unwrap().resolve_headers.clone();
+    let with_lies = |mut h: Vec<(String, String)>| {
+        for (k, v) in &lies {
+            h.retain(|(n, _)| !n.eq_ignore_ascii_case(k));
+            h.push((k.clone(), v.clone()));
+        }
+        h
+    };
     if body.len() >= LFS_THRESHOLD {
         let sha = sha256_hex(&body);
         let cdn = st.cdn.lock().unwrap().clone().unwrap_or_default();
-        return write!(
-            out,
-            "HTTP/1.1 302 Found\r\nLocation: {cdn}/blobs/{sha}\r\nX-Repo-Commit: {}\r\nX-Linked-Etag: \"{sha}\"\r\nX-Linked-Size: {}\r\nETag: \"{}\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            r.commit,
-            body.len(),
-            git_blob_id(b"pointer")
-        );
+        let headers = with_lies(vec![
+            ("Location".into(), format!("{cdn}/blobs/{sha}")),
+            ("X-Repo-Commit".into(), r.commit.clone()),
+            ("X-Linked-Etag".into(), format!("\"{sha}\"")),
+            ("X-Linked-Size".into(), body.len().to_string()),
+            ("ETag".into(), format!("\"{}\"", git_blob_id(b"pointer"))),
+        ]);
+        let lines: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+        return write!(out, "HTTP/1.1 302 Found\r\n{lines}Content-Length: 0\r\nConnection: close\r\n\r\n");
     }
-    let extra = [("X-Repo-Commit", r.commit.clone()), ("ETag", format!("\"{}\"", git_blob_id(&body)))];
+    let extra = with_lies(vec![
+        ("X-Repo-Commit".into(), r.commit.clone()),
+        ("ETag".into(), format!("\"{}\"", git_blob_id(&body))),
+    ]);
+    let extra: Vec<(&str, String)> = extra.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     send_body(out, st, &body, None, head, &extra)
 }
 
@@ -272,7 +308,8 @@ fn listing(out: &mut TcpStream, st: &State, rest: &str) -> std::io::Result<()> {
     for name in &r.extra_listed {
         siblings.push(serde_json::json!({"rfilename": name, "size": 3, "blobId": git_blob_id(b"bad")}));
     }
-    let doc = serde_json::json!({"id": repo, "sha": r.commit, "siblings": siblings}).to_string();
+    let lie = st.faults.lock().unwrap().listing_body.clone();
+    let doc = lie.unwrap_or_else(|| serde_json::json!({"id": repo, "sha": r.commit, "siblings": siblings}).to_string());
     write!(
         out,
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
@@ -293,6 +330,13 @@ fn send_body(
         let drop_after = if head { None } else { f.drop_after.take() };
         (f.corrupt, drop_after, f.ignore_range, f.stall)
     };
+    let (endless, shift, lie_total, trickle) = {
+        let f = st.faults.lock().unwrap();
+        (f.endless, f.range_shift, f.range_total, f.trickle)
+    };
+    if endless && !head {
+        return send_endless(out, st, extra);
+    }
     // `bytes=A-` or `bytes=A-B` (inclusive).
     let span = range.filter(|_| !ignore_range).and_then(|r| r.strip_prefix("bytes=")).and_then(|r| {
         let (a, b) = r.split_once('-')?;
@@ -307,7 +351,12 @@ fn send_body(
     let (status, slice) = match span {
         Some((a, b)) if a < body.len() => {
             let end = b.unwrap_or(body.len() - 1).min(body.len() - 1);
-            head_lines.push_str(&format!("Content-Range: bytes {a}-{end}/{}\r\n", body.len()));
+            let total = lie_total.unwrap_or(body.len() as u64);
+            head_lines.push_str(&format!(
+                "Content-Range: bytes {}-{}/{total}\r\n",
+                a as u64 + shift,
+                end as u64 + shift
+            ));
             ("206 Partial Content", &body[a..=end])
         }
         Some(_) => {
@@ -329,6 +378,19 @@ fn send_body(
         data[mid] ^= 0xff;
     }
     let limit = drop_after.map(|k| k as usize).unwrap_or(data.len()).min(data.len());
+    if let Some(pause) = trickle {
+        let started = std::time::Instant::now();
+        for b in &data[..limit] {
+            if started.elapsed() > Duration::from_secs(60) {
+                break;
+            }
+            out.write_all(std::slice::from_ref(b))?;
+            out.flush()?;
+            st.body_bytes.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(pause);
+        }
+        return Ok(());
+    }
     let pause = stall.map(|(at, d)| (at as usize, d));
     let mut sent = 0usize;
     for chunk in data[..limit].chunks(64 * 1024) {
@@ -348,6 +410,19 @@ fn send_body(
     out.flush()?;
     if limit < data.len() {
         let _ = out.shutdown(std::net::Shutdown::Both);
+    }
+    Ok(())
+}
+
+/// A body with no end: no `Content-Length`, bytes until the client hangs up (at most 1 GiB, so a
+/// test that goes wrong still ends).
+fn send_endless(out: &mut TcpStream, st: &State, extra: &[(&str, String)]) -> std::io::Result<()> {
+    let head_lines: String = extra.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(out, "HTTP/1.1 200 OK\r\n{head_lines}Connection: close\r\n\r\n")?;
+    let chunk = pattern(64 * 1024, 99);
+    for _ in 0..(1 << 14) {
+        out.write_all(&chunk)?;
+        st.body_bytes.fetch_add(chunk.len() as u64, Ordering::SeqCst);
     }
     Ok(())
 }
