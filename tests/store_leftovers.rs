@@ -207,4 +207,17 @@ fn verify_fix_keeps_a_blob_it_cannot_read_and_reports_it_unreadable() {
     let human = run(&["models", "verify"]);
     let shown = text(&human.stdout);
     assert!(shown.contains("unreadable: 1") && shown.contains(&format!("unreadable  {id}")), "{shown}");
+
+    // A folder nobody may enter proves nothing either: its recorded blobs are unreadable, not
+    // missing, and `--fix` drops neither them nor their records.
+    let dir = blob.parent().unwrap();
+    std::os::unix::fs::chown(dir, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let records = std::fs::read_dir(t.wharf_home.join("cache/index")).unwrap().count();
+    let out = run(&["models", "verify", "--fix", "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["unreadable"].as_array().unwrap().len(), 2, "{doc}");
+    assert_eq!((doc["missing"].as_array().unwrap().len(), doc["removed"].as_array().unwrap().len()), (0, 0), "{doc}");
+    assert_eq!(std::fs::read_dir(t.wharf_home.join("cache/index")).unwrap().count(), records);
+    assert!(blob.is_file() && dir.join(sha256_hex(&mine)).is_file());
 }

@@ -4,19 +4,21 @@
 //! wharf blob name is a SHA-256; a git blob id is checked as git computes it; a name that is no
 //! digest counts as valid). *corrupted*: a full read completed and did not match — proved
 //! corrupt. *unreadable*: the file could not be opened or read to its end (permission denied in a
-//! shared cache, an I/O error) — nothing is known about its content. *missing*: an index record
-//! whose blob is gone, or a snapshot link that points at nothing (decided from `NotFound` only: a
-//! folder we may not enter proves nothing).
+//! shared cache, an I/O error, a recorded blob in a folder we may not enter) — nothing is known
+//! about its content. *missing*: an index record whose blob is gone, or a snapshot link that
+//! points at nothing (decided from `NotFound` only: a folder we may not enter proves nothing).
 //!
 //! Invariant: `--fix` deletes only *corrupted* files and *missing* entries. An unreadable file is
 //! never deleted: in a shared cache it is another user's valid download.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::index::Kind;
 use super::inventory::{Inventory, InventoryError, Item, Usage};
 use crate::fetch::hash::{self, Expected, Hasher};
 
@@ -103,10 +105,30 @@ fn classify(items: &[Item]) -> Verified {
     v
 }
 
+/// Recorded blobs we cannot even look at (their folder may not be entered): not listed as items,
+/// and not missing either, so they are unreadable.
+fn hidden_records(inv: &Inventory, items: &[Item]) -> Vec<Unreadable> {
+    let listed: HashSet<&Path> = items.iter().map(|i| i.path.as_path()).collect();
+    let mut out = Vec::new();
+    for r in inv.index.all() {
+        let Err(e) = std::fs::symlink_metadata(&r.blob) else { continue };
+        if e.kind() == std::io::ErrorKind::NotFound || listed.contains(r.blob.as_path()) {
+            continue;
+        }
+        let id = match (r.kind, &r.repo, &r.etag) {
+            (Kind::Hf, Some(repo), Some(etag)) => format!("hf:{repo}:{etag}"),
+            _ => format!("sha256:{}", r.sha256),
+        };
+        out.push(Unreadable { id, path: r.blob, error: e.to_string() });
+    }
+    out
+}
+
 /// Verify the whole store; with `fix`, remove what is proved corrupt and the dangling entries.
 pub fn run(inv: &Inventory, fix: bool) -> Result<Verified, InventoryError> {
     let items = inv.items(&Usage::default());
     let mut v = classify(&items);
+    v.unreadable.extend(hidden_records(inv, &items));
     let missing = inv.missing();
     v.missing = missing.iter().map(|(id, _)| id.clone()).collect();
     if !fix {
