@@ -252,7 +252,7 @@ fn prune_models(
         let (action, reason) = match partial::sweep(&p, dry_run) {
             Ok(Swept::Removed) => (ItemAction::Removed, None),
             Ok(Swept::AlreadyGone) => (ItemAction::AlreadyGone, None),
-            Ok(Swept::InProgress) => (ItemAction::Skipped, Some("a download in progress holds its lock".into())),
+            Ok(Swept::Kept(why)) => (ItemAction::Skipped, Some(why)),
             Err(e) => (ItemAction::Failed, Some(e.to_string())),
         };
         let bytes = if action == ItemAction::Removed { p.size } else { 0 };

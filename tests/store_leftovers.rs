@@ -116,9 +116,10 @@ fn a_partial_whose_lock_is_held_is_kept_by_clear_gc_and_prune() {
     assert!(out.status.success() && gc_out.status.success(), "{}{}", text(&out.stderr), text(&gc_out.stderr));
     assert!(prune_out.status.success(), "{}", text(&prune_out.stderr));
     assert!(partial.is_file(), "a partial being written is never removed");
-    assert_eq!(cleared["in_progress"][0], id.as_str(), "{cleared}");
+    assert_eq!(cleared["kept"][0]["id"], id.as_str(), "{cleared}");
+    assert!(cleared["kept"][0]["reason"].as_str().unwrap().contains("in progress"), "{cleared}");
     assert_eq!(cleared["removed"].as_array().unwrap().len(), 0, "{cleared}");
-    assert_eq!(gc["in_progress"][0], id.as_str(), "{gc}");
+    assert_eq!(gc["kept"][0]["id"], id.as_str(), "{gc}");
     let item = &pruned["items"][0];
     assert_eq!((item["action"].as_str(), item["path"].as_str()), (Some("skipped"), partial.to_str()), "{pruned}");
 

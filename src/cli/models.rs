@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use wharf::store::inventory::{self, InventoryError, Listing, Removed, Usage};
+use wharf::store::partial::Kept;
 use wharf::store::verify::Verified;
 use wharf::store::ModelStore;
 
@@ -172,7 +173,7 @@ fn render_gc(summary: &inventory::Collected, dry_run: bool, max: u64, ctx: &Ctx)
         human_bytes(summary.total_bytes),
         human_bytes(max)
     ));
-    in_progress_note(&summary.in_progress, ctx);
+    kept_note(&summary.kept, ctx);
     if !summary.under_cap {
         ctx.out.warn("still over the cap: what is left is used by projects or was not fetched by wharf");
     }
@@ -183,12 +184,12 @@ fn render_removed(doc: &Removed, ctx: &Ctx) {
         return ctx.out.json(doc);
     }
     ctx.out.status(format!("removed {} file(s), {} freed", doc.removed.len(), human_bytes(doc.freed_bytes)));
-    in_progress_note(&doc.in_progress, ctx);
+    kept_note(&doc.kept, ctx);
 }
 
-fn in_progress_note(ids: &[String], ctx: &Ctx) {
-    for id in ids {
-        ctx.out.status(format!("kept {id}: a download in progress holds its lock"));
+fn kept_note(kept: &[Kept], ctx: &Ctx) {
+    for k in kept {
+        ctx.out.status(format!("kept {}: {}", k.id, k.reason));
     }
 }
 

@@ -16,10 +16,9 @@ use serde::Serialize;
 
 use super::index::{Index, Kind, Record};
 use super::layout::{BlobStore, HubCache};
-use super::partial::{self, Partial, Swept};
+use super::partial::{self, Kept, Partial, Swept};
 use crate::fetch::hash::Expected;
 use crate::fsx::{Context, FsError};
-use crate::lock::LockError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
@@ -32,8 +31,6 @@ pub enum InventoryError {
     InUse { id: String, users: String },
     #[error("cannot remove `{path}`: {source}\n  hint: the store's folders must be writable by you; nothing after it was removed")]
     Remove { path: PathBuf, source: std::io::Error },
-    #[error("cannot take the lock of the partial download `{path}`: {source}")]
-    Lock { path: PathBuf, source: LockError },
     #[error(transparent)]
     Fs(#[from] FsError),
 }
@@ -105,8 +102,8 @@ pub struct Removed {
     pub dry_run: bool,
     /// Ids of finished files and of partial downloads.
     pub removed: Vec<String>,
-    /// Partial downloads left alone: their lock is held, the transfer is in progress.
-    pub in_progress: Vec<String>,
+    /// Partial downloads left alone (see `partial::Swept::Kept`).
+    pub kept: Vec<Kept>,
     pub freed_bytes: u64,
 }
 
@@ -273,7 +270,7 @@ impl Inventory<'_> {
             }
         }
         out.freed_bytes += swept.freed_bytes;
-        (out.partials_removed, out.in_progress) = (swept.removed, swept.in_progress);
+        (out.partials_removed, out.kept) = (swept.removed, swept.kept);
         Ok(out)
     }
 
@@ -302,7 +299,7 @@ fn sweep_into(partials: &[Partial], dry_run: bool, out: &mut Removed) -> Result<
                 out.removed.push(p.id.clone());
                 out.freed_bytes += p.size;
             }
-            Swept::InProgress => out.in_progress.push(p.id.clone()),
+            Swept::Kept(reason) => out.kept.push(Kept { id: p.id.clone(), reason }),
             Swept::AlreadyGone => {}
         }
     }
@@ -325,8 +322,8 @@ pub struct Collected {
     pub evicted: Vec<String>,
     /// Partial downloads removed (their bytes count in `freed_bytes`).
     pub partials_removed: Vec<String>,
-    /// Partial downloads left alone: their transfer is in progress.
-    pub in_progress: Vec<String>,
+    /// Partial downloads left alone (see `partial::Swept::Kept`).
+    pub kept: Vec<Kept>,
     pub freed_bytes: u64,
     pub total_bytes: u64,
     pub max_bytes: u64,

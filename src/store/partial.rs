@@ -13,7 +13,8 @@
 //! (`pull.rs`, `plain.rs`, the assembly of parts, and `huggingface_hub`). So a partial whose lock
 //! we can take exclusively belongs to a process that died, and deleting it while we hold that lock
 //! cannot race a live transfer: the next pull of it starts again from byte 0. A partial whose lock
-//! is held is a transfer in progress and is never touched. Listing a partial takes no lock (and
+//! is held is a transfer in progress and is never touched; nor is one whose lock file we cannot
+//! open (another user's, in a shared cache): nothing proves its writer dead. Listing a partial takes no lock (and
 //! creates no lock file); only removal does.
 
 use std::path::{Path, PathBuf};
@@ -41,15 +42,22 @@ pub struct Partial {
 }
 
 /// What removal did with a partial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Swept {
     /// Removed (or, in a dry run, would be).
     Removed,
-    /// Its lock is held: a transfer in progress.
-    InProgress,
+    /// Left alone, and why: its lock is held (a transfer in progress), or could not be taken at
+    /// all (another user's lock file in a shared cache) — then nothing proves the writer dead.
+    Kept(String),
     /// Finished or removed by someone else in the meantime.
     AlreadyGone,
+}
+
+/// A partial left alone, as `clear`, `gc` and `rm` report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Kept {
+    pub id: String,
+    pub reason: String,
 }
 
 /// A download's temp name (never a finished blob), whether or not it is one of ours.
@@ -103,8 +111,8 @@ pub fn scan(hub: &HubCache, blobs: &BlobStore) -> Vec<Partial> {
 pub fn sweep(p: &Partial, dry_run: bool) -> Result<Swept, InventoryError> {
     let _guard = match lock::try_acquire(&p.lock, Mode::Exclusive) {
         Ok(g) => g,
-        Err(LockError::Busy { .. }) => return Ok(Swept::InProgress),
-        Err(e) => return Err(InventoryError::Lock { path: p.path.clone(), source: e }),
+        Err(LockError::Busy { .. }) => return Ok(Swept::Kept("a download in progress holds its lock".into())),
+        Err(e) => return Ok(Swept::Kept(format!("its lock cannot be taken ({e})"))),
     };
     if dry_run {
         return Ok(if p.path.exists() { Swept::Removed } else { Swept::AlreadyGone });
@@ -146,7 +154,7 @@ mod tests {
             [("sha256:aa.incomplete", 5), ("sha256:bb.incomplete.ranged", 3)]
         );
         let held = lock::try_acquire(&blobs.lock("aa"), Mode::Exclusive).unwrap();
-        assert_eq!(sweep(&found[0], false).unwrap(), Swept::InProgress);
+        assert!(matches!(sweep(&found[0], false).unwrap(), Swept::Kept(why) if why.contains("in progress")));
         assert_eq!(sweep(&found[1], true).unwrap(), Swept::Removed);
         assert!(found[1].path.exists(), "a dry run removes nothing");
         assert_eq!(sweep(&found[1], false).unwrap(), Swept::Removed);
