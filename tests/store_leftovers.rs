@@ -222,3 +222,27 @@ fn verify_fix_keeps_a_blob_it_cannot_read_and_reports_it_unreadable() {
     assert_eq!(std::fs::read_dir(t.wharf_home.join("cache/index")).unwrap().count(), records);
     assert!(blob.is_file() && dir.join(sha256_hex(&mine)).is_file());
 }
+
+#[test]
+fn a_killed_ranged_pull_leaves_a_ranged_partial_that_clear_removes() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(20 * MIB, 9);
+    let etag = sha256_hex(&body);
+    hub.put_repo(&cdn, "acme/huge", COMMIT, &[("huge.bin", body)]);
+    cdn.faults().stall = Some((2 * MIB as u64, Duration::from_secs(60)));
+    let mut t = TestHome::new();
+    t.extra_env.push(("HF_ENDPOINT".into(), hub.url("")));
+    t.extra_env.push(("WHARF_CONNECTIONS".into(), "3".into()));
+    let partial = t.home.join(format!(".cache/huggingface/hub/models--acme--huge/blobs/{etag}.incomplete.ranged"));
+    pull_killed_mid_transfer(&t, "hf://acme/huge/huge.bin", &partial);
+    let (list, _) = t.json(&["models", "list"]);
+    assert_eq!(list["partials"][0]["id"], format!("hf:acme/huge:{etag}.incomplete.ranged"), "{list}");
+    let held = list["partials"][0]["size"].as_u64().unwrap();
+    assert!(held >= MIB as u64 && held <= 20 * MIB as u64, "{list}");
+    let (stats, _) = t.json(&["models", "stats"]);
+    assert_eq!(stats["partial_bytes"], held, "{stats}");
+    let (cleared, out) = t.json(&["models", "clear", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(cleared["freed_bytes"], held, "{cleared}");
+    assert!(!partial.exists());
+}

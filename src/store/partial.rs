@@ -34,7 +34,7 @@ pub struct Partial {
     /// `hf:ORG/NAME:<file name>` or `sha256:<file name>`, like the ids of finished files.
     pub id: String,
     pub path: PathBuf,
-    /// Bytes on disk so far.
+    /// Bytes it holds so far (a sparse ranged temp counts its written pieces, not its length).
     pub size: u64,
     /// The lock its writer holds.
     #[serde(skip)]
@@ -74,6 +74,20 @@ fn stem(file_name: &str) -> Option<&str> {
     ok.then_some(base)
 }
 
+/// The bytes a temp file holds: its length, or less when it has holes (a ranged transfer writes
+/// pieces at their offsets, so a killed one can be mostly holes).
+fn held_bytes(meta: &std::fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.len().min(meta.blocks().saturating_mul(512))
+    }
+    #[cfg(not(unix))]
+    {
+        meta.len()
+    }
+}
+
 /// The partials in one `blobs` folder, with the lock each would be written under.
 fn scan_dir(dir: &Path, id_prefix: &str, lock_for: &dyn Fn(&str) -> PathBuf) -> Vec<Partial> {
     let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
@@ -83,7 +97,7 @@ fn scan_dir(dir: &Path, id_prefix: &str, lock_for: &dyn Fn(&str) -> PathBuf) -> 
             let meta = e.metadata().ok().filter(|m| m.is_file())?;
             let name = e.file_name().to_str()?.to_owned();
             let lock = lock_for(stem(&name)?);
-            Some(Partial { id: format!("{id_prefix}{name}"), path: e.path(), size: meta.len(), lock })
+            Some(Partial { id: format!("{id_prefix}{name}"), path: e.path(), size: held_bytes(&meta), lock })
         })
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
