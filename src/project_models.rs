@@ -6,9 +6,12 @@
 //! that could be had is recorded in the lock and reported. A model in `parts` has each part fetched
 //! (and checked when the part carries its own `#sha256=`, so a bad part is named), then the parts
 //! are concatenated in order into the store and the whole is checked against `sha256` before it
-//! becomes visible; when the assembled file is already there, no part is fetched. Parts fetched for
-//! a successful assembly are then removed (they would double the space); parts kept from a failed
-//! attempt are not fetched again.
+//! becomes visible; when the assembled file is already there, no part is fetched. Assembly holds
+//! the assembled digest's blob lock (so its `<hex>.incomplete` temp is never taken for a dead
+//! partial). Parts fetched for a successful assembly into wharf's own blob store are then removed
+//! (they would double the space) — except a part that is the assembled file itself (one part);
+//! `hf://` parts stay in the shared hub cache with their records. Parts kept from a failed attempt
+//! are not fetched again.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -23,8 +26,10 @@ use crate::fetch::transfer::{self, Downloaded};
 use crate::fetch::FetchError;
 use crate::fsx::{Context, FsError};
 use crate::ids::{Revision, Sha256};
+use crate::lock::{self, Mode};
 use crate::lockfile::{self, Lock, LockError, Locked, LockedPart};
 use crate::manifest::{self, ManifestError, ModelSpec};
+use crate::store::layout::BlobKey;
 use crate::store::{ModelStore, PullOptions, Pulled};
 
 #[derive(Debug, thiserror::Error)]
@@ -184,11 +189,18 @@ async fn parts(
     }
     let files: Vec<PathBuf> = got.iter().map(|(_, p)| p.path.clone()).collect();
     let (d, name, want) = (dest.clone(), spec.name.clone(), whole.clone());
-    let size = tokio::task::spawn_blocking(move || assemble(&files, &d, &want, &name)).await.map_err(|e| {
-        ModelsError::Model {
-            name: spec.name.clone(),
-            error: Box::new(FetchError::Protocol { url: String::new(), why: e.to_string() }),
-        }
+    let (lock, wait) = (store.blobs.lock(BlobKey::Digest(&whole))?, store.config().blob_lock_timeout);
+    let size = tokio::task::spawn_blocking(move || {
+        // The same lock a pull of this digest takes: `models clear` leaves our temp file alone
+        // while we hold it, and two projects assembling one model do it once.
+        let _guard = lock::acquire(&lock, Mode::Exclusive, wait, &|_| {})
+            .map_err(|e| ModelsError::Model { name: name.clone(), error: Box::new(e.into()) })?;
+        assemble(&files, &d, &want, &name)
+    })
+    .await
+    .map_err(|e| ModelsError::Model {
+        name: spec.name.clone(),
+        error: Box::new(FetchError::Protocol { url: String::new(), why: e.to_string() }),
     })??;
     let locked = Locked {
         name: spec.name.clone(),
@@ -205,17 +217,8 @@ async fn parts(
             .collect::<Result<_, ModelsError>>()?,
     };
     let cached = got.iter().all(|(_, p)| p.cached);
-    // The parts this pull fetched are now duplicates of the assembled file: drop them. (Parts that
-    // were here before stay: a failed earlier assembly left them so they need not be fetched again.)
-    let fetched: Vec<PathBuf> = got.iter().filter(|(_, p)| !p.cached).map(|(_, p)| p.path.clone()).collect();
-    let index = store.index.clone();
-    tokio::task::spawn_blocking(move || {
-        for f in fetched {
-            let _ = index.forget(&f);
-        }
-    })
-    .await
-    .map_err(|e| ModelsError::Model {
+    let dropped = drop_fetched_parts(store, &got, &dest);
+    tokio::task::spawn_blocking(dropped).await.map_err(|e| ModelsError::Model {
         name: spec.name.clone(),
         error: Box::new(FetchError::Protocol { url: String::new(), why: e.to_string() }),
     })?;
@@ -233,6 +236,27 @@ fn model_err(name: &str, why: impl std::fmt::Display) -> ModelsError {
     ModelsError::Model {
         name: name.to_string(),
         error: Box::new(FetchError::Protocol { url: String::new(), why: why.to_string() }),
+    }
+}
+
+/// The parts this pull fetched duplicate the assembled file: a job that deletes the ones in wharf's
+/// own blob store. Kept: a part whose blob *is* the assembled file (a model of one part), and parts
+/// in the Hugging Face cache, which is shared (their snapshot links are what `huggingface_hub`
+/// reads; deleting a link would orphan its blob) — they stay recorded, so `gc` may evict them.
+/// Parts that were here before stay too: a failed earlier assembly left them so they need not be
+/// fetched again. A part that cannot be deleted only costs space, so errors are ignored.
+fn drop_fetched_parts(store: &ModelStore, got: &[(String, Pulled)], dest: &Path) -> impl FnOnce() + Send + 'static {
+    let in_hub = |spec: &str| matches!(Source::parse(spec), Ok(Source::HfFile { .. } | Source::HfRepo { .. }));
+    let fetched: Vec<PathBuf> =
+        got.iter().filter(|(s, p)| !p.cached && !in_hub(s)).map(|(_, p)| p.path.clone()).collect();
+    let (index, dest) = (store.index.clone(), dest.to_path_buf());
+    move || {
+        let whole = std::fs::canonicalize(&dest).unwrap_or(dest);
+        for f in fetched {
+            if std::fs::canonicalize(&f).is_ok_and(|c| c != whole) {
+                let _ = index.forget(&f);
+            }
+        }
     }
 }
 

@@ -24,6 +24,7 @@ use crate::paths::Env;
 use crate::project;
 use crate::registry::{Registry, RegistryDoc, RegistryError};
 use crate::store::inventory::Usage;
+use crate::store::partial::{self, Swept};
 use crate::store::ModelStore;
 use crate::validate::{self, Judged, Status};
 
@@ -210,7 +211,7 @@ pub fn apply(plan: &Plan, doc: &mut RegistryDoc, envs_dir: &Path, env: &Env, dry
 }
 
 /// With `--models`: remove the files wharf fetched that no project left in `doc` uses (in a dry
-/// run, the entries `plan` would drop do not count as users either).
+/// run, the entries `plan` would drop do not count as users either), and dead partial downloads.
 fn prune_models(
     store: &ModelStore,
     doc: &RegistryDoc,
@@ -239,6 +240,22 @@ fn prune_models(
             },
         };
         let bytes = if action == ItemAction::Removed { it.size } else { 0 };
+        summary.reclaimed_bytes += bytes;
+        summary.items.push(Item { kind: Kind::Model, path: shown, project: None, action, reason, bytes });
+    }
+    // Partial downloads no process is writing (`store/partial.rs` decides by their lock).
+    for p in inv.partials() {
+        let shown = p.path.display().to_string();
+        if preview.is_some_and(|pv| !pv.items.iter().any(|i| i.kind == Kind::Model && i.path == shown)) {
+            continue;
+        }
+        let (action, reason) = match partial::sweep(&p, dry_run) {
+            Ok(Swept::Removed) => (ItemAction::Removed, None),
+            Ok(Swept::AlreadyGone) => (ItemAction::AlreadyGone, None),
+            Ok(Swept::Kept(why)) => (ItemAction::Skipped, Some(why)),
+            Err(e) => (ItemAction::Failed, Some(e.to_string())),
+        };
+        let bytes = if action == ItemAction::Removed { p.size } else { 0 };
         summary.reclaimed_bytes += bytes;
         summary.items.push(Item { kind: Kind::Model, path: shown, project: None, action, reason, bytes });
     }

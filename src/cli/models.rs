@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use wharf::store::inventory::{self, Inventory, Item, Usage, Verified};
+use wharf::store::inventory::{self, InventoryError, Listing, Removed, Usage};
+use wharf::store::partial::Kept;
+use wharf::store::verify::Verified;
 use wharf::store::ModelStore;
 
 use super::{CliError, Ctx};
@@ -19,22 +21,25 @@ pub struct ModelsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// Every model file in the store: size, source, last use, the projects using it
+    /// Every model file in the store: size, source, last use, the projects using it; and the
+    /// partial downloads
     List,
     /// Totals for the store
     Stats,
-    /// Re-hash every file (in parallel) and report valid / corrupted / missing
+    /// Re-hash every file (in parallel) and report valid / corrupted / unreadable / missing
     Verify {
-        /// Remove corrupted files and dangling entries so the next pull fetches them again
+        /// Remove files proved corrupt and dangling entries so the next pull fetches them again
+        /// (files that cannot be read are never removed)
         #[arg(long)]
         fix: bool,
     },
-    /// Remove model files by id (as `models list` shows them)
+    /// Remove model files or partial downloads by id (as `models list` shows them)
     Rm {
         #[arg(value_name = "ID", required = true)]
         ids: Vec<String>,
     },
-    /// Evict least recently used models that wharf fetched and no project uses, down to a size
+    /// Remove dead partial downloads, then evict least recently used models that wharf fetched
+    /// and no project uses, down to a size
     Gc {
         /// The size to get under, e.g. 20G, 500MiB
         #[arg(long, value_name = "SIZE")]
@@ -43,7 +48,8 @@ pub enum ModelsCommand {
         #[arg(long, short = 'n')]
         dry_run: bool,
     },
-    /// Remove every model wharf fetched (other tools' files in the Hugging Face cache stay)
+    /// Remove every model wharf fetched that no project uses, and dead partial downloads (other
+    /// tools' finished files in the Hugging Face cache stay)
     Clear {
         /// Do not ask; needed when not on a terminal
         #[arg(long, short = 'y')]
@@ -69,50 +75,17 @@ fn usage(ctx: &Ctx, strict: bool) -> Result<Usage, CliError> {
     }
 }
 
-#[derive(Serialize)]
-struct ListDoc<'a> {
-    models: &'a [Item],
-}
-
-#[derive(Serialize)]
-struct Removed {
-    dry_run: bool,
-    removed: Vec<String>,
-    freed_bytes: u64,
+fn store_err(e: InventoryError) -> CliError {
+    match e {
+        InventoryError::NotInStore { .. } => CliError::Usage(e.to_string()),
+        e => CliError::failed(e),
+    }
 }
 
 pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let store = store(ctx)?;
-    let inv = Inventory { hub: &store.hub_cache, blobs_root: &store.blobs.root, index: &store.index };
     match args.command {
-        ModelsCommand::List => {
-            let items = inv.items(&usage(ctx, false)?);
-            if ctx.out.json {
-                ctx.out.json(&ListDoc { models: &items });
-            } else if items.is_empty() {
-                ctx.out.status("the store is empty; `wharf pull SPEC` fetches a model");
-            } else {
-                let rows: Vec<Vec<String>> = items
-                    .iter()
-                    .map(|i| {
-                        vec![
-                            i.id.clone(),
-                            human_bytes(i.size),
-                            i.sources.first().cloned().unwrap_or_else(|| {
-                                if i.wharf {
-                                    "-".into()
-                                } else {
-                                    "(another tool)".into()
-                                }
-                            }),
-                            i.last_used.clone().unwrap_or_else(|| "-".into()),
-                            if i.used_by.is_empty() { "-".into() } else { i.used_by.join(", ") },
-                        ]
-                    })
-                    .collect();
-                ctx.out.table(&["ID", "SIZE", "SOURCE", "LAST USED", "USED BY"], &rows, None);
-            }
-        }
+        ModelsCommand::List => render_list(&store.list(&usage(ctx, false)?), ctx),
         ModelsCommand::Stats => {
             let s = store.stats(&usage(ctx, false)?);
             if ctx.out.json {
@@ -121,60 +94,21 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
                 ctx.out.line(format!("models:      {} ({})", s.total_models, human_bytes(s.total_size_bytes)));
                 ctx.out.line(format!("from wharf:  {} ({})", s.wharf_models, human_bytes(s.wharf_size_bytes)));
                 ctx.out.line(format!("in use:      {}", s.used_models));
+                ctx.out.line(format!("partial:     {} ({})", s.partial_files, human_bytes(s.partial_bytes)));
                 ctx.out.line(format!("hub cache:   {}", s.hub_cache.display()));
                 ctx.out.line(format!("wharf cache: {}", s.wharf_cache.display()));
             }
         }
-        ModelsCommand::Verify { fix } => return verify(&inv, fix, ctx),
+        ModelsCommand::Verify { fix } => return Ok(render_verified(&store.verify(fix).map_err(store_err)?, fix, ctx)),
         ModelsCommand::Rm { ids } => {
-            let items = inv.items(&usage(ctx, true)?);
-            let mut chosen = Vec::new();
-            for id in &ids {
-                let it = items
-                    .iter()
-                    .find(|i| &i.id == id)
-                    .ok_or_else(|| CliError::Usage(format!("no model `{id}` in the store; see `wharf models list`")))?;
-                if !it.used_by.is_empty() {
-                    return Err(CliError::Failed(format!(
-                        "`{id}` is used by {}; remove it from those projects first",
-                        it.used_by.join(", ")
-                    )));
-                }
-                chosen.push(it);
-            }
-            remove(&inv, &chosen, false, ctx)?;
+            let usage = usage(ctx, true)?;
+            render_removed(&store.remove_ids(&ids, &usage).map_err(store_err)?, ctx);
         }
         ModelsCommand::Gc { max_size, dry_run } => {
             let max = inventory::parse_size(&max_size)
                 .ok_or_else(|| CliError::Usage(format!("`{max_size}` is not a size (try 20G or 500MiB)")))?;
-            let items = inv.items(&usage(ctx, true)?);
-            let (evict, summary) = inventory::gc_plan(&items, max);
-            if !dry_run {
-                for it in &evict {
-                    inv.remove(it).map_err(CliError::failed)?;
-                }
-            }
-            if ctx.out.json {
-                #[derive(Serialize)]
-                struct GcDoc<'a> {
-                    dry_run: bool,
-                    #[serde(flatten)]
-                    summary: &'a inventory::Collected,
-                }
-                ctx.out.json(&GcDoc { dry_run, summary: &summary });
-            } else {
-                let verb = if dry_run { "would evict" } else { "evicted" };
-                ctx.out.status(format!(
-                    "{verb} {} model(s), {} freed; the store holds {} (cap {})",
-                    summary.evicted.len(),
-                    human_bytes(summary.freed_bytes),
-                    human_bytes(summary.total_bytes),
-                    human_bytes(max)
-                ));
-                if !summary.under_cap {
-                    ctx.out.warn("still over the cap: what is left is used by projects or was not fetched by wharf");
-                }
-            }
+            let summary = store.gc(&usage(ctx, true)?, max, dry_run).map_err(store_err)?;
+            render_gc(&summary, dry_run, max, ctx);
         }
         ModelsCommand::Clear { yes } => {
             let usage = usage(ctx, true)?;
@@ -185,76 +119,112 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
                 ctx.out.status("nothing removed");
                 return Ok(ExitCode::SUCCESS);
             }
-            let gone = store.clear(&usage).map_err(CliError::failed)?;
-            let doc = Removed {
-                dry_run: false,
-                removed: gone.iter().map(|i| i.id.clone()).collect(),
-                freed_bytes: gone.iter().map(|i| i.size).sum(),
-            };
-            report_removed(&doc, ctx);
+            render_removed(&store.clear(&usage).map_err(store_err)?, ctx);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn remove(inv: &Inventory, chosen: &[&Item], dry_run: bool, ctx: &Ctx) -> Result<(), CliError> {
-    let mut doc = Removed { dry_run, removed: Vec::new(), freed_bytes: 0 };
-    for it in chosen {
-        if !dry_run {
-            inv.remove(it).map_err(CliError::failed)?;
-        }
-        doc.removed.push(it.id.clone());
-        doc.freed_bytes += it.size;
+fn render_list(l: &Listing, ctx: &Ctx) {
+    if ctx.out.json {
+        return ctx.out.json(l);
     }
-    report_removed(&doc, ctx);
-    Ok(())
+    if l.models.is_empty() && l.partials.is_empty() {
+        return ctx.out.status("the store is empty; `wharf pull SPEC` fetches a model");
+    }
+    let mut rows: Vec<Vec<String>> = l
+        .models
+        .iter()
+        .map(|i| {
+            let source = i.sources.first().cloned();
+            vec![
+                i.id.clone(),
+                human_bytes(i.size),
+                source.unwrap_or_else(|| if i.wharf { "-".into() } else { "(another tool)".into() }),
+                i.last_used.clone().unwrap_or_else(|| "-".into()),
+                if i.used_by.is_empty() { "-".into() } else { i.used_by.join(", ") },
+            ]
+        })
+        .collect();
+    rows.extend(
+        l.partials
+            .iter()
+            .map(|p| vec![p.id.clone(), human_bytes(p.size), "(partial download)".into(), "-".into(), "-".into()]),
+    );
+    ctx.out.table(&["ID", "SIZE", "SOURCE", "LAST USED", "USED BY"], &rows, None);
 }
 
-fn report_removed(doc: &Removed, ctx: &Ctx) {
+fn render_gc(summary: &inventory::Collected, dry_run: bool, max: u64, ctx: &Ctx) {
     if ctx.out.json {
-        ctx.out.json(doc);
-    } else {
-        ctx.out.status(format!("removed {} model file(s), {} freed", doc.removed.len(), human_bytes(doc.freed_bytes)));
+        #[derive(Serialize)]
+        struct GcDoc<'a> {
+            dry_run: bool,
+            #[serde(flatten)]
+            summary: &'a inventory::Collected,
+        }
+        return ctx.out.json(&GcDoc { dry_run, summary });
+    }
+    let verb = if dry_run { "would evict" } else { "evicted" };
+    ctx.out.status(format!(
+        "{verb} {} model(s) and {} partial download(s), {} freed; the store holds {} (cap {})",
+        summary.evicted.len(),
+        summary.partials_removed.len(),
+        human_bytes(summary.freed_bytes),
+        human_bytes(summary.total_bytes),
+        human_bytes(max)
+    ));
+    kept_note(&summary.kept, ctx);
+    if !summary.under_cap {
+        ctx.out.warn("still over the cap: what is left is used by projects or was not fetched by wharf");
     }
 }
 
-fn verify(inv: &Inventory, fix: bool, ctx: &Ctx) -> Result<ExitCode, CliError> {
-    let items = inv.items(&Usage::default());
-    let (valid, corrupted) = inventory::verify(&items);
-    let missing = inv.missing();
-    let mut report =
-        Verified { valid, corrupted, missing: missing.iter().map(|(id, _)| id.clone()).collect(), removed: Vec::new() };
-    if fix {
-        for it in items.iter().filter(|i| report.corrupted.contains(&i.id)) {
-            inv.remove(it).map_err(CliError::failed)?;
-            report.removed.push(it.id.clone());
-        }
-        for (id, path) in &missing {
-            // A dangling snapshot link, or the record of a blob that is gone.
-            inv.index.forget(path).map_err(CliError::failed)?;
-            report.removed.push(id.clone());
-        }
-    }
-    let bad = !report.corrupted.is_empty() || !report.missing.is_empty();
+fn render_removed(doc: &Removed, ctx: &Ctx) {
     if ctx.out.json {
-        ctx.out.json(&report);
+        return ctx.out.json(doc);
+    }
+    ctx.out.status(format!("removed {} file(s), {} freed", doc.removed.len(), human_bytes(doc.freed_bytes)));
+    kept_note(&doc.kept, ctx);
+}
+
+fn kept_note(kept: &[Kept], ctx: &Ctx) {
+    for k in kept {
+        ctx.out.status(format!("kept {}: {}", k.id, k.reason));
+    }
+}
+
+fn render_verified(v: &Verified, fix: bool, ctx: &Ctx) -> ExitCode {
+    let failed = v.failed(fix);
+    if ctx.out.json {
+        ctx.out.json(v);
     } else {
         ctx.out.line(format!(
-            "valid: {}, corrupted: {}, missing: {}",
-            report.valid.len(),
-            report.corrupted.len(),
-            report.missing.len()
+            "valid: {}, corrupted: {}, unreadable: {}, missing: {}",
+            v.valid.len(),
+            v.corrupted.len(),
+            v.unreadable.len(),
+            v.missing.len()
         ));
-        for id in &report.corrupted {
-            ctx.out.line(format!("corrupted  {id}"));
+        for id in &v.corrupted {
+            ctx.out.line(format!("corrupted   {id}"));
         }
-        for id in &report.missing {
-            ctx.out.line(format!("missing    {id}"));
+        for u in &v.unreadable {
+            ctx.out.line(format!("unreadable  {} (`{}`: {})", u.id, u.path.display(), u.error));
         }
-        if bad && !fix {
+        for id in &v.missing {
+            ctx.out.line(format!("missing     {id}"));
+        }
+        if !v.unreadable.is_empty() {
+            ctx.out.status("hint: unreadable files were not checked and are never removed; run as their owner");
+        }
+        if failed && !fix && !(v.corrupted.is_empty() && v.missing.is_empty()) {
             ctx.out
                 .status("hint: `wharf models verify --fix` removes them so the next `wharf pull` fetches them again");
         }
     }
-    Ok(if bad && !fix { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -1,20 +1,39 @@
-//! What is in the store, and the operations on all of it: list, stats, verify, rm, gc, clear.
+//! What is in the store, and the policy over all of it: list, stats, rm, gc, clear (verify is in
+//! `verify.rs`, unfinished downloads in `partial.rs`).
 //!
-//! Items are blobs: `hf:ORG/NAME:<etag>` in the Hugging Face cache and `sha256:<hex>` in wharf's
-//! own store. An item is *wharf's* when the index has a record for it; only wharf's items are ever
+//! Items are finished blobs: `hf:ORG/NAME:<etag>` in the Hugging Face cache and `sha256:<hex>` in
+//! wharf's own store; temp files (`*.incomplete`, `*.incomplete.ranged`) are never items but
+//! partials. An item is *wharf's* when the index has a record for it; only wharf's items are ever
 //! evicted by `gc` or removed by `clear`. An item is *used* when a registered project's models
-//! name its file or its SHA-256; used items are never evicted.
+//! name its file or its SHA-256; used items are never evicted. Partials whose lock no process
+//! holds are removed by `gc`, `clear` and `prune --models`, whoever started them (they are no
+//! model, only bytes a dead transfer left).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use super::index::{Index, Kind, Record};
-use super::layout::HubCache;
-use crate::fetch::hash::{self, Expected, Hasher};
+use super::layout::{BlobStore, HubCache};
+use super::partial::{self, Kept, Partial, Swept};
+use crate::fetch::hash::Expected;
 use crate::fsx::{Context, FsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("no model `{id}` in the store\n  hint: `wharf models list` shows the ids")]
+    NotInStore { id: String },
+    #[error(
+        "`{id}` is used by {users}\n  hint: remove it from those projects' wharf.toml and pull, or unregister \
+         them with `wharf remove`"
+    )]
+    InUse { id: String, users: String },
+    #[error("cannot remove `{path}`: {source}\n  hint: the store's folders must be writable by you; nothing after it was removed")]
+    Remove { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
@@ -66,8 +85,26 @@ impl Usage {
 
 pub struct Inventory<'a> {
     pub hub: &'a HubCache,
-    pub blobs_root: &'a Path,
+    pub blobs: &'a BlobStore,
     pub index: &'a Index,
+}
+
+/// `models list`: the finished files and the unfinished downloads.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing {
+    pub models: Vec<Item>,
+    pub partials: Vec<Partial>,
+}
+
+/// What `rm` and `clear` removed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Removed {
+    pub dry_run: bool,
+    /// Ids of finished files and of partial downloads.
+    pub removed: Vec<String>,
+    /// Partial downloads left alone (see `partial::Swept::Kept`).
+    pub kept: Vec<Kept>,
+    pub freed_bytes: u64,
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
@@ -76,7 +113,7 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.path())
-        .filter(|p| !p.to_string_lossy().ends_with(".incomplete"))
+        .filter(|p| !partial::is_temp_name(&p.file_name().unwrap_or_default().to_string_lossy()))
         .collect();
     v.sort();
     v
@@ -109,7 +146,7 @@ impl Inventory<'_> {
                 ));
             }
         }
-        for blob in files_in(&self.blobs_root.join("blobs/sha256")) {
+        for blob in files_in(&self.blobs.root.join("blobs/sha256")) {
             let hex = blob.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             items.push(self.item(format!("sha256:{hex}"), Kind::Blob, blob, None, None, Some(hex), &records, usage));
         }
@@ -158,16 +195,83 @@ impl Inventory<'_> {
             .index
             .all()
             .into_iter()
-            .filter(|r| !r.blob.exists())
+            .filter(|r| is_gone(&r.blob))
             .map(|r| (r.sources.first().cloned().unwrap_or_else(|| r.blob.display().to_string()), r.blob))
             .collect();
         for e in walkdir::WalkDir::new(&self.hub.root).into_iter().filter_map(Result::ok) {
-            if e.path_is_symlink() && !e.path().exists() && e.path().components().any(|c| c.as_os_str() == "snapshots")
+            if e.path_is_symlink()
+                && is_gone_through(e.path())
+                && e.path().components().any(|c| c.as_os_str() == "snapshots")
             {
                 out.push((e.path().display().to_string(), e.path().to_path_buf()));
             }
         }
         out
+    }
+
+    pub fn partials(&self) -> Vec<Partial> {
+        partial::scan(self.hub, self.blobs)
+    }
+
+    pub fn list(&self, usage: &Usage) -> Listing {
+        Listing { models: self.items(usage), partials: self.partials() }
+    }
+
+    /// Remove the items and partials `ids` names. Every id is checked first, so an unknown id or
+    /// one a project uses removes nothing; a partial whose transfer is in progress is left alone.
+    pub fn remove_ids(&self, ids: &[String], usage: &Usage) -> Result<Removed, InventoryError> {
+        let (items, partials) = (self.items(usage), self.partials());
+        let mut chosen = (Vec::new(), Vec::new());
+        for id in ids {
+            if let Some(it) = items.iter().find(|i| &i.id == id) {
+                if !it.used_by.is_empty() {
+                    return Err(InventoryError::InUse { id: id.clone(), users: it.used_by.join(", ") });
+                }
+                chosen.0.push(it);
+            } else if let Some(p) = partials.iter().find(|p| &p.id == id) {
+                chosen.1.push(p.clone());
+            } else {
+                return Err(InventoryError::NotInStore { id: id.clone() });
+            }
+        }
+        let mut out = Removed::default();
+        for it in chosen.0 {
+            self.remove(it)?;
+            out.removed.push(it.id.clone());
+            out.freed_bytes += it.size;
+        }
+        sweep_into(&chosen.1, false, &mut out)?;
+        Ok(out)
+    }
+
+    /// `clear`: every item wharf fetched that `usage` does not protect, and every partial whose
+    /// lock is free.
+    pub fn clear(&self, usage: &Usage) -> Result<Removed, InventoryError> {
+        let mut out = Removed::default();
+        for it in self.items(usage).into_iter().filter(|i| i.wharf && i.used_by.is_empty()) {
+            self.remove(&it)?;
+            out.removed.push(it.id);
+            out.freed_bytes += it.size;
+        }
+        sweep_into(&self.partials(), false, &mut out)?;
+        Ok(out)
+    }
+
+    /// `gc`: the partials whose lock is free, then wharf's unused items, least recently used
+    /// first, until the finished files take at most `max` bytes.
+    pub fn gc(&self, usage: &Usage, max: u64, dry_run: bool) -> Result<Collected, InventoryError> {
+        let mut swept = Removed::default();
+        sweep_into(&self.partials(), dry_run, &mut swept)?;
+        let items = self.items(usage);
+        let (evict, mut out) = gc_plan(&items, max);
+        if !dry_run {
+            for it in evict {
+                self.remove(it)?;
+            }
+        }
+        out.freed_bytes += swept.freed_bytes;
+        (out.partials_removed, out.kept) = (swept.removed, swept.kept);
+        Ok(out)
     }
 
     /// Delete one item: its blob, the snapshot links to it, its record.
@@ -188,55 +292,45 @@ impl Inventory<'_> {
     }
 }
 
-/// What `verify` found.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Verified {
-    pub valid: Vec<String>,
-    pub corrupted: Vec<String>,
-    pub missing: Vec<String>,
-    /// With `--fix`: what was removed.
-    pub removed: Vec<String>,
+/// Sweep `partials` (see `partial::sweep`), adding what went to `out`.
+fn sweep_into(partials: &[Partial], dry_run: bool, out: &mut Removed) -> Result<(), InventoryError> {
+    out.dry_run = dry_run;
+    for p in partials {
+        match partial::sweep(p, dry_run)? {
+            Swept::Removed => {
+                out.removed.push(p.id.clone());
+                out.freed_bytes += p.size;
+            }
+            Swept::Kept(reason) => out.kept.push(Kept { id: p.id.clone(), reason }),
+            Swept::AlreadyGone => {}
+        }
+    }
+    Ok(())
 }
 
-/// Re-hash every item (in parallel) against its name: an LFS etag or wharf blob name is a SHA-256,
-/// a git blob id is checked as git computes it. Items whose name is no digest count as valid.
-pub fn verify(items: &[Item]) -> (Vec<String>, Vec<String>) {
-    let results: Vec<(String, bool)> = items
-        .par_iter()
-        .map(|it| {
-            let name = it.etag.clone().or_else(|| it.sha256.clone()).unwrap_or_default();
-            let expected = Expected::from_etag(&name);
-            if expected == Expected::Nothing {
-                return (it.id.clone(), true);
-            }
-            let ok = std::fs::File::open(&it.path).and_then(|mut f| {
-                let mut h = Hasher::new(&expected, Some(it.size));
-                let mut buf = vec![0u8; 1 << 20];
-                loop {
-                    let n = std::io::Read::read(&mut f, &mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    h.update(&buf[..n]);
-                }
-                let (sha, git) = h.finish();
-                Ok(hash::verify(&expected, &sha, git.as_deref()).is_ok())
-            });
-            (it.id.clone(), ok.unwrap_or(false))
-        })
-        .collect();
-    let (valid, bad): (Vec<_>, Vec<_>) = results.into_iter().partition(|(_, ok)| *ok);
-    (valid.into_iter().map(|(id, _)| id).collect(), bad.into_iter().map(|(id, _)| id).collect())
+/// `NotFound` proves a file gone; any other error (a folder we may not enter) proves nothing.
+fn is_gone(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// The same for what a link points at.
+fn is_gone_through(link: &Path) -> bool {
+    std::fs::metadata(link).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
 }
 
 /// What `gc` did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Collected {
     pub evicted: Vec<String>,
+    /// Partial downloads removed (their bytes count in `freed_bytes`).
+    pub partials_removed: Vec<String>,
+    /// Partial downloads left alone (see `partial::Swept::Kept`).
+    pub kept: Vec<Kept>,
     pub freed_bytes: u64,
     pub total_bytes: u64,
     pub max_bytes: u64,
     /// False when only used or other tools' items are left and the store is still over the cap.
+    /// (`total_bytes` and the cap count finished files only.)
     pub under_cap: bool,
 }
 

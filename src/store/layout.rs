@@ -7,6 +7,7 @@
 //! <hub>/models--ORG--NAME/
 //!     blobs/<etag>                      the file (etag = sha256 for LFS files, git blob sha1 else)
 //!     blobs/<etag>.incomplete           a transfer in progress (resumable)
+//!     blobs/<etag>.incomplete.ranged    a transfer in parallel ranges (not resumable; has holes)
 //!     snapshots/<commit>/<path>         relative symlink → ../../blobs/<etag> (deeper paths add ../)
 //!     refs/<rev>                        the commit a branch or tag pointed to, no newline
 //! <hub>/.locks/models--ORG--NAME/<etag>.lock
@@ -16,6 +17,7 @@
 //!
 //! ```text
 //! <wharf cache>/blobs/sha256/<hex>      the file
+//! <wharf cache>/blobs/sha256/<hex>.incomplete, .url-<sha256(url)>.incomplete   transfers in progress
 //! <wharf cache>/urls/<sha256(url)>      the hex a URL without a pin resolved to (so it is cached)
 //! <wharf cache>/.locks/<name>.lock
 //! ```
@@ -175,6 +177,18 @@ impl BlobStore {
             BlobKey::Url(u) => format!("url-{}", Self::url_key(u)),
         };
         join_within(&self.root, &format!(".locks/{name}.lock"))
+    }
+}
+
+impl BlobStore {
+    /// The lock of a temp file in `blobs/sha256/` from its name without the suffix: `<hex>` (a
+    /// pinned download or a copy) or `url-<sha256 of the URL>` (an unpinned URL).
+    pub fn partial_lock(&self, stem: &str) -> Option<PathBuf> {
+        let name = match stem.strip_prefix("url-") {
+            Some(key) => format!("url-{}", key.parse::<Sha256>().ok()?),
+            None => stem.parse::<Sha256>().ok()?.to_string(),
+        };
+        join_within(&self.root, &format!(".locks/{name}.lock")).ok()
     }
 }
 

@@ -4,14 +4,19 @@
 //! The library surface follows the seed contract (shared/reference/model-cache-api-contract.md):
 //! [`ModelStore::get_model`] (async; see `pull.rs`), [`ModelStore::is_cached`],
 //! [`ModelStore::remove_model`], [`ModelStore::clear`], [`ModelStore::stats`] and
-//! [`ModelStore::validate_integrity`]. The store-wide ones are blocking: they walk and hash files,
-//! so async callers run them with `spawn_blocking`.
+//! [`ModelStore::validate_integrity`]; and for `wharf models`: [`ModelStore::list`],
+//! [`ModelStore::verify`], [`ModelStore::remove_ids`], [`ModelStore::gc`]. The store-wide ones are
+//! blocking: they walk and hash files, so async callers run them with `spawn_blocking`. All the
+//! policy (what may be removed, what counts as corrupt) is in `inventory.rs`, `verify.rs` and
+//! `partial.rs`; the CLI only renders.
 
 pub mod index;
 pub mod inventory;
 pub mod layout;
+pub mod partial;
 mod plain;
 pub mod pull;
+pub mod verify;
 
 pub use pull::{ModelStore, PullOptions, Pulled};
 
@@ -20,8 +25,8 @@ use serde::Serialize;
 use crate::fetch::progress::Silent;
 use crate::fetch::source::Source;
 use crate::fetch::FetchError;
-use crate::fsx::FsError;
-use inventory::{Inventory, Item, Usage, Verified};
+use inventory::{Collected, Inventory, InventoryError, Item, Listing, Removed, Usage};
+use verify::Verified;
 
 /// Totals, as `wharf models stats` prints them.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +37,10 @@ pub struct Stats {
     pub wharf_size_bytes: u64,
     /// Models some registered project uses.
     pub used_models: usize,
+    /// Unfinished downloads (`*.incomplete`, `*.incomplete.ranged`) and their bytes, not counted
+    /// in the totals above.
+    pub partial_files: usize,
+    pub partial_bytes: u64,
     pub hub_cache: std::path::PathBuf,
     pub wharf_cache: std::path::PathBuf,
     /// The items themselves (not part of the `stats` document; `models list` prints them).
@@ -41,7 +50,7 @@ pub struct Stats {
 
 impl ModelStore {
     pub fn inventory(&self) -> Inventory<'_> {
-        Inventory { hub: &self.hub_cache, blobs_root: &self.blobs.root, index: &self.index }
+        Inventory { hub: &self.hub_cache, blobs: &self.blobs, index: &self.index }
     }
 
     /// Record in the index a file wharf put in the store by other means (an assembled model).
@@ -82,9 +91,14 @@ impl ModelStore {
         }
     }
 
-    /// Every file with its size, origin and users.
+    /// Every file with its size, origin and users, and the unfinished downloads.
+    pub fn list(&self, usage: &Usage) -> Listing {
+        self.inventory().list(usage)
+    }
+
+    /// Totals.
     pub fn stats(&self, usage: &Usage) -> Stats {
-        let models = self.inventory().items(usage);
+        let Listing { models, partials } = self.list(usage);
         let wharf: Vec<&Item> = models.iter().filter(|i| i.wharf).collect();
         Stats {
             total_models: models.len(),
@@ -92,39 +106,51 @@ impl ModelStore {
             wharf_models: wharf.len(),
             wharf_size_bytes: wharf.iter().map(|i| i.size).sum(),
             used_models: models.iter().filter(|i| !i.used_by.is_empty()).count(),
+            partial_files: partials.len(),
+            partial_bytes: partials.iter().map(|p| p.size).sum(),
             hub_cache: self.hub_cache.root.clone(),
             wharf_cache: self.blobs.root.clone(),
             models,
         }
     }
 
-    /// Re-hash every file: valid, corrupted, missing (nothing is changed).
-    pub fn validate_integrity(&self) -> Verified {
-        let inv = self.inventory();
-        let (valid, corrupted) = inventory::verify(&inv.items(&Usage::default()));
-        let missing = inv.missing().into_iter().map(|(id, _)| id).collect();
-        Verified { valid, corrupted, missing, removed: Vec::new() }
+    /// Re-hash every file: valid, corrupted, unreadable, missing (nothing is changed).
+    pub fn validate_integrity(&self) -> Result<Verified, InventoryError> {
+        self.verify(false)
     }
 
-    /// Remove one file by its id (`hf:ORG/NAME:<etag>` or `sha256:<hex>`).
-    pub fn remove_model(&self, id: &str) -> Result<Item, FetchError> {
+    /// Re-hash every file; with `fix`, remove those proved corrupt and dangling entries (see
+    /// `verify.rs`: a file that cannot be read is never removed).
+    pub fn verify(&self, fix: bool) -> Result<Verified, InventoryError> {
+        verify::run(&self.inventory(), fix)
+    }
+
+    /// Remove one file by its id (`hf:ORG/NAME:<etag>` or `sha256:<hex>`), used or not.
+    pub fn remove_model(&self, id: &str) -> Result<Item, InventoryError> {
         let inv = self.inventory();
         let item = inv
             .items(&Usage::default())
             .into_iter()
             .find(|i| i.id == id)
-            .ok_or_else(|| FetchError::NotInStore { id: id.to_string() })?;
+            .ok_or_else(|| InventoryError::NotInStore { id: id.to_string() })?;
         inv.remove(&item)?;
         Ok(item)
     }
 
-    /// Remove every file wharf fetched that `usage` does not protect; returns what went.
-    pub fn clear(&self, usage: &Usage) -> Result<Vec<Item>, FsError> {
-        let inv = self.inventory();
-        let gone: Vec<Item> = inv.items(usage).into_iter().filter(|i| i.wharf && i.used_by.is_empty()).collect();
-        for it in &gone {
-            inv.remove(it)?;
-        }
-        Ok(gone)
+    /// Remove files and partials by id; refuses, removing nothing, an unknown id or one in use.
+    pub fn remove_ids(&self, ids: &[String], usage: &Usage) -> Result<Removed, InventoryError> {
+        self.inventory().remove_ids(ids, usage)
+    }
+
+    /// Remove every file wharf fetched that `usage` does not protect, and the partial downloads
+    /// no process is writing.
+    pub fn clear(&self, usage: &Usage) -> Result<Removed, InventoryError> {
+        self.inventory().clear(usage)
+    }
+
+    /// Remove dead partials, then evict wharf's unused files, least recently used first, until
+    /// the finished files take at most `max_bytes`.
+    pub fn gc(&self, usage: &Usage, max_bytes: u64, dry_run: bool) -> Result<Collected, InventoryError> {
+        self.inventory().gc(usage, max_bytes, dry_run)
     }
 }

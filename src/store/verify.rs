@@ -1,0 +1,147 @@
+//! `models verify [--fix]`: re-hash every file in the store, in parallel.
+//!
+//! Each file ends in exactly one list. *valid*: a full read matched its name (an LFS etag or a
+//! wharf blob name is a SHA-256; a git blob id is checked as git computes it; a name that is no
+//! digest counts as valid). *corrupted*: a full read completed and did not match — proved
+//! corrupt. *unreadable*: the file could not be opened or read to its end (permission denied in a
+//! shared cache, an I/O error, a recorded blob in a folder we may not enter) — nothing is known
+//! about its content. *missing*: an index record whose blob is gone, or a snapshot link that
+//! points at nothing (decided from `NotFound` only: a folder we may not enter proves nothing).
+//!
+//! Invariant: `--fix` deletes only *corrupted* files and *missing* entries. An unreadable file is
+//! never deleted: in a shared cache it is another user's valid download.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::index::Kind;
+use super::inventory::{Inventory, InventoryError, Item, Usage};
+use crate::fetch::hash::{self, Expected, Hasher};
+
+/// A file that could not be read, and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Unreadable {
+    pub id: String,
+    pub path: PathBuf,
+    pub error: String,
+}
+
+/// What `verify` found (and, with `--fix`, removed).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verified {
+    pub valid: Vec<String>,
+    pub corrupted: Vec<String>,
+    pub unreadable: Vec<Unreadable>,
+    pub missing: Vec<String>,
+    /// With `--fix`: what was removed.
+    pub removed: Vec<String>,
+}
+
+impl Verified {
+    /// Something is not known to be right (the command's exit status): corrupted or missing files
+    /// that were not fixed, or files that could not be read at all.
+    pub fn failed(&self, fixed: bool) -> bool {
+        let unfixed = !fixed && (!self.corrupted.is_empty() || !self.missing.is_empty());
+        unfixed || !self.unreadable.is_empty()
+    }
+}
+
+enum Outcome {
+    Valid,
+    Corrupt,
+    Unreadable(std::io::Error),
+}
+
+/// Read `path` to its end, hashing, and compare with what its name says.
+fn check(path: &Path, expected: &Expected, size: u64) -> Outcome {
+    let read = || -> std::io::Result<bool> {
+        let mut f = std::fs::File::open(path)?;
+        let mut h = Hasher::new(expected, Some(size));
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => h.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let (sha, git) = h.finish();
+        Ok(hash::verify(expected, &sha, git.as_deref()).is_ok())
+    };
+    match read() {
+        Ok(true) => Outcome::Valid,
+        Ok(false) => Outcome::Corrupt,
+        Err(e) => Outcome::Unreadable(e),
+    }
+}
+
+/// Re-hash `items` in parallel.
+fn classify(items: &[Item]) -> Verified {
+    let outcomes: Vec<(&Item, Outcome)> = items
+        .par_iter()
+        .map(|it| {
+            let name = it.etag.clone().or_else(|| it.sha256.clone()).unwrap_or_default();
+            match Expected::from_etag(&name) {
+                Expected::Nothing => (it, Outcome::Valid),
+                expected => (it, check(&it.path, &expected, it.size)),
+            }
+        })
+        .collect();
+    let mut v = Verified::default();
+    for (it, outcome) in outcomes {
+        match outcome {
+            Outcome::Valid => v.valid.push(it.id.clone()),
+            Outcome::Corrupt => v.corrupted.push(it.id.clone()),
+            Outcome::Unreadable(e) => {
+                v.unreadable.push(Unreadable { id: it.id.clone(), path: it.path.clone(), error: e.to_string() })
+            }
+        }
+    }
+    v
+}
+
+/// Recorded blobs we cannot even look at (their folder may not be entered): not listed as items,
+/// and not missing either, so they are unreadable.
+fn hidden_records(inv: &Inventory, items: &[Item]) -> Vec<Unreadable> {
+    let listed: HashSet<&Path> = items.iter().map(|i| i.path.as_path()).collect();
+    let mut out = Vec::new();
+    for r in inv.index.all() {
+        let Err(e) = std::fs::symlink_metadata(&r.blob) else { continue };
+        if e.kind() == std::io::ErrorKind::NotFound || listed.contains(r.blob.as_path()) {
+            continue;
+        }
+        let id = match (r.kind, &r.repo, &r.etag) {
+            (Kind::Hf, Some(repo), Some(etag)) => format!("hf:{repo}:{etag}"),
+            _ => format!("sha256:{}", r.sha256),
+        };
+        out.push(Unreadable { id, path: r.blob, error: e.to_string() });
+    }
+    out
+}
+
+/// Verify the whole store; with `fix`, remove what is proved corrupt and the dangling entries.
+pub fn run(inv: &Inventory, fix: bool) -> Result<Verified, InventoryError> {
+    let items = inv.items(&Usage::default());
+    let mut v = classify(&items);
+    v.unreadable.extend(hidden_records(inv, &items));
+    let missing = inv.missing();
+    v.missing = missing.iter().map(|(id, _)| id.clone()).collect();
+    if !fix {
+        return Ok(v);
+    }
+    for it in items.iter().filter(|i| v.corrupted.contains(&i.id)) {
+        inv.remove(it)?;
+        v.removed.push(it.id.clone());
+    }
+    for (id, path) in &missing {
+        // A dangling snapshot link, or the record of a blob that is gone.
+        inv.index.forget(path)?;
+        v.removed.push(id.clone());
+    }
+    Ok(v)
+}
