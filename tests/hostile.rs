@@ -312,9 +312,11 @@ fn an_endless_body_is_not_read_past_its_announced_size() {
 
 /// Every blob in the hub cache holds the bytes its name (sha256) promises.
 fn assert_blobs_true(t: &TestHome) {
-    for e in walkdir::WalkDir::new(hub_cache(&t)).into_iter().filter_map(Result::ok) {
+    let stores = [hub_cache(t), t.wharf_home.join("cache/blobs/sha256")];
+    for e in stores.iter().flat_map(|s| walkdir::WalkDir::new(s)).filter_map(Result::ok) {
         let p = e.path();
-        if e.file_type().is_file() && p.parent().is_some_and(|d| d.ends_with("blobs")) {
+        let in_blobs = p.parent().is_some_and(|d| d.ends_with("blobs") || d.ends_with("blobs/sha256"));
+        if e.file_type().is_file() && in_blobs {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             if name.len() == 64 {
                 assert_eq!(sha256_hex(&fs::read(p).unwrap()), name, "{} holds other bytes", p.display());
@@ -325,28 +327,37 @@ fn assert_blobs_true(t: &TestHome) {
 
 #[test]
 fn a_resume_answered_with_another_range_never_stores_wrong_bytes() {
-    for lie in ["shifted", "total"] {
-        let (hub, cdn) = Server::hub();
-        let body = pattern(180_000, 8);
-        hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", body.clone())]);
-        let mut t = home_with(&hub);
-        t.extra_env.push(("WHARF_CONNECTIONS".into(), "1".into()));
-        // First pull cut mid-way, no retry: a partial file stays for the next pull to resume.
-        cdn.faults().drop_after = Some(100_000);
-        let out = t.cmd().env("WHARF_MAX_RETRIES", "0").args(["pull", "hf://org/m/big.bin"]).output().unwrap();
-        assert!(!out.status.success());
-        match lie {
-            "shifted" => cdn.faults().range_shift = 50,
-            _ => cdn.faults().range_total = Some(230_000),
+    for source in ["hf", "url"] {
+        for lie in ["shifted", "total", "extra"] {
+            let (hub, cdn) = Server::hub();
+            let body = pattern(180_000, 8);
+            hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", body.clone())]);
+            // An unpinned URL has neither a size nor a digest to check the bytes against.
+            let spec = match source {
+                "hf" => "hf://org/m/big.bin".to_string(),
+                _ => cdn.put_file("m.bin", body.clone()),
+            };
+            let mut t = home_with(&hub);
+            t.extra_env.push(("WHARF_CONNECTIONS".into(), "1".into()));
+            // First pull cut mid-way, no retry: a partial file stays for the next pull to resume.
+            cdn.faults().drop_after = Some(100_000);
+            let out = t.cmd().env("WHARF_MAX_RETRIES", "0").args(["pull", &spec]).output().unwrap();
+            assert!(!out.status.success(), "{source}/{lie}: the first pull was to be cut");
+            match lie {
+                "shifted" => cdn.faults().range_shift = 50,
+                "total" => cdn.faults().range_total = Some(230_000),
+                _ => cdn.faults().range_extra = 50,
+            }
+            let out = run(&t, &["pull", "--json", &spec]);
+            if out.status.success() {
+                let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                let got = fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap();
+                assert!(got == body, "{source}/{lie}: stored {} bytes of other content", got.len());
+            }
+            assert_blobs_true(&t);
+            let resumed = cdn.requests().iter().any(|r| r.headers.contains_key("range"));
+            assert!(resumed, "{source}/{lie}: the second pull asked for the rest");
         }
-        let out = run(&t, &["pull", "--json", "hf://org/m/big.bin"]);
-        if out.status.success() {
-            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body, "{lie}");
-        }
-        assert_blobs_true(&t);
-        let resumed = cdn.requests().iter().any(|r| r.headers.contains_key("range"));
-        assert!(resumed, "{lie}: the second pull asked for the rest");
     }
 }
 
@@ -368,7 +379,7 @@ fn parallel_ranges_answered_with_other_ranges_never_store_wrong_bytes() {
             let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body, "{lie}");
         } else {
-            assert!(err.contains("Content-Range"), "{lie}: {err}");
+            assert!(err.contains("Content-Range"), "{lie}: refused for its Content-Range, not after the download: {err}");
         }
         assert_blobs_true(&t);
     }
@@ -412,6 +423,18 @@ fn a_redirect_to_another_scheme_fails_at_once_without_retries() {
         assert!(err.contains("refused redirect") && err.contains(&format!("`{scheme}`")), "{err}");
         assert_eq!(hub.request_count() - before, 1, "no retry of a refused redirect");
     }
+    // A hub whose resolve sends the download to another scheme.
+    let (hub, cdn) = Server::hub();
+    hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", pattern(4096, 11))]);
+    hub.faults().resolve_headers = vec![("Location".into(), "file:///etc/passwd".into())];
+    let mut t = home_with(&hub);
+    t.extra_env.push(("WHARF_MAX_RETRIES".into(), "3".into()));
+    let out = run(&t, &["pull", "hf://org/m/big.bin"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("refused redirect") && err.contains("`file`"), "{err}");
+    assert_eq!(hub.request_count(), 1, "no retry: {err}");
+    assert!(cdn.requests().is_empty());
 }
 
 #[test]

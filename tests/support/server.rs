@@ -45,10 +45,14 @@ pub struct Faults {
     pub listing_body: Option<String>,
     /// Send bodies without `Content-Length`, endlessly (until the client hangs up, at most 1 GiB).
     pub endless: bool,
-    /// Lie in `Content-Range`: shift start and end by this many bytes (the body stays the true slice).
+    /// Answer a range request with another range: start and end shifted by this many bytes (the
+    /// header names the bytes really sent).
     pub range_shift: u64,
     /// Lie in `Content-Range`: this total instead of the real one.
     pub range_total: Option<u64>,
+    /// Lie in a `206` body: this many bytes more than its `Content-Range` says (the
+    /// `Content-Length` counts them).
+    pub range_extra: u64,
     /// Send the body one byte at a time, with this pause between bytes (at most 60 s in all).
     pub trickle: Option<Duration>,
 }
@@ -330,9 +334,9 @@ fn send_body(
         let drop_after = if head { None } else { f.drop_after.take() };
         (f.corrupt, drop_after, f.ignore_range, f.stall)
     };
-    let (endless, shift, lie_total, trickle) = {
+    let (endless, shift, lie_total, padding, trickle) = {
         let f = st.faults.lock().unwrap();
-        (f.endless, f.range_shift, f.range_total, f.trickle)
+        (f.endless, f.range_shift, f.range_total, f.range_extra, f.trickle)
     };
     if endless && !head {
         return send_endless(out, st, extra);
@@ -348,16 +352,16 @@ fn send_body(
     for (k, v) in extra {
         head_lines.push_str(&format!("{k}: {v}\r\n"));
     }
+    let mut ranged: Vec<u8>;
     let (status, slice) = match span {
         Some((a, b)) if a < body.len() => {
-            let end = b.unwrap_or(body.len() - 1).min(body.len() - 1);
+            let last = body.len() - 1;
+            let (a, end) = ((a + shift as usize).min(last), (b.unwrap_or(last).min(last) + shift as usize).min(last));
             let total = lie_total.unwrap_or(body.len() as u64);
-            head_lines.push_str(&format!(
-                "Content-Range: bytes {}-{}/{total}\r\n",
-                a as u64 + shift,
-                end as u64 + shift
-            ));
-            ("206 Partial Content", &body[a..=end])
+            head_lines.push_str(&format!("Content-Range: bytes {a}-{end}/{total}\r\n"));
+            ranged = body[a..=end].to_vec();
+            ranged.extend(pattern(padding as usize, 77));
+            ("206 Partial Content", &ranged[..])
         }
         Some(_) => {
             return write!(out, "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", body.len());
