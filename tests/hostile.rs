@@ -379,7 +379,10 @@ fn parallel_ranges_answered_with_other_ranges_never_store_wrong_bytes() {
             let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body, "{lie}");
         } else {
-            assert!(err.contains("Content-Range"), "{lie}: refused for its Content-Range, not after the download: {err}");
+            assert!(
+                err.contains("Content-Range"),
+                "{lie}: refused for its Content-Range, not after the download: {err}"
+            );
         }
         assert_blobs_true(&t);
     }

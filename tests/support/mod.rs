@@ -132,3 +132,14 @@ pub fn codes(doc: &Value, path: &Path) -> Vec<String> {
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
 }
+
+/// A tool a test needs is missing: the test fails, unless `WHARF_TEST_ALLOW_SKIP=1` says a skip is
+/// acceptable here (then it says so on stderr and the caller returns). `.ci/run` installs every
+/// tool and never sets the variable, so a skip can never pass as a success there.
+pub fn missing_tool(what: &str, how: &str) {
+    if std::env::var("WHARF_TEST_ALLOW_SKIP").as_deref() == Ok("1") {
+        eprintln!("skipped: {what} is missing ({how}); WHARF_TEST_ALLOW_SKIP=1");
+        return;
+    }
+    panic!("{what} is missing: {how}; `bash .ci/run` installs it (or set WHARF_TEST_ALLOW_SKIP=1 to skip)");
+}
