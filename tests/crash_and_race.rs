@@ -165,17 +165,18 @@ fn prune_killed_at_random_points_leaves_no_orphan_and_no_trash_after_the_next_pr
     let mut rng = Rng::new();
     let live = t.project("code/live");
     let live_env = env_of(&t.init(&live));
-    let mut killed_mid_way = 0;
+    let (mut before_rename, mut mid_delete) = (0, 0);
     for round in 0..6 {
-        let envs: Vec<PathBuf> = (0..2).map(|i| orphan_with_files(&t, &format!("gone/r{round}e{i}"), 3000)).collect();
+        let envs: Vec<PathBuf> = (0..2).map(|i| orphan_with_files(&t, &format!("gone/r{round}e{i}"), 2000)).collect();
         let mut child = t.std_cmd().args(["prune", "--yes", "--untracked"]).spawn().unwrap();
         // A random point within the time the deletion takes (a few tens of milliseconds here).
-        std::thread::sleep(Duration::from_millis(5 + rng.below(60)));
+        std::thread::sleep(Duration::from_millis(5 + rng.below(150)));
         child.kill().unwrap();
         child.wait().unwrap();
-        killed_mid_way += usize::from(envs.iter().any(|e| e.exists()));
+        before_rename += usize::from(envs.iter().any(|e| e.exists()));
+        mid_delete += usize::from(names(&t.envs_dir()).iter().any(|n| n.starts_with(".wharf-trash-")));
     }
-    eprintln!("{killed_mid_way} of 6 kills left an env behind");
+    eprintln!("of 6 kills, {before_rename} left an env under its name, {mid_delete} left trash");
     let (doc, out) = t.json(&["prune", "--yes", "--untracked"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let skipped: Vec<_> = doc["items"].as_array().unwrap().iter().filter(|i| i["action"] == "skipped").collect();
