@@ -127,9 +127,11 @@ fn decide(doc: &RegistryDoc, f: &Facts) -> Result<Plan, InitError> {
     let named =
         marker.env.as_deref().and_then(|raw| expand_vars(raw, f.env).ok()).map(|p| fsx::same_place(Path::new(&p)));
     let owner = doc.projects.iter().find(|(_, e)| {
-        let same_env = named
-            .as_deref()
-            .is_some_and(|n| expand_key(&e.env.path, f.env).map(|p| fsx::same_place(&p)).as_deref() == Some(n));
+        // Real paths are compared only where the folder names agree: one `canonicalize` per
+        // candidate, not per registered project.
+        let same_env = named.as_deref().is_some_and(|n| {
+            expand_key(&e.env.path, f.env).is_some_and(|p| p.file_name() == n.file_name() && fsx::same_place(&p) == n)
+        });
         let same_id = marker.id.is_some() && e.id == marker.id;
         same_env || same_id
     });
