@@ -61,7 +61,7 @@ fn unregistered(doc: &RegistryDoc, envs_dir: &Path, env: &Env) -> Vec<(PathBuf, 
             // Store the key in `${HOME}` form whatever form the back-link used.
             let key = expand_vars(&link.project, env)
                 .ok()
-                .and_then(|abs| HomePath::from_path(Path::new(&abs), env.home()).ok())
+                .and_then(|abs| HomePath::from_path_in(Path::new(&abs), env).ok())
                 .map_or(link.project.clone(), |h| h.to_string());
             (!doc.projects.contains_key(&key)).then_some((d, link, key))
         })
@@ -71,7 +71,7 @@ fn unregistered(doc: &RegistryDoc, envs_dir: &Path, env: &Env) -> Vec<(PathBuf, 
 fn entry_from(dir: &Path, link: &BackLink, key: &str, env: &Env) -> Option<ProjectEntry> {
     let folder = dir.file_name()?.to_string_lossy().into_owned();
     let (name, hash) = folder.rsplit_once('_').unwrap_or((folder.as_str(), ""));
-    let path = HomePath::from_path(dir, env.home()).ok()?;
+    let path = HomePath::from_path_in(dir, env).ok()?;
     Some(ProjectEntry {
         name: name.to_string(),
         path_hash: expand_vars(key, env).map(|p| project::path_hash(Path::new(&p))).unwrap_or_else(|_| hash.into()),

@@ -7,6 +7,14 @@
 //! current home. Rewriting ([`Document::set`]) replaces only the lines of the keys it is given and
 //! keeps every other byte, comment and the file's line ending.
 //!
+//! Writing ([`Document::set`]) quotes so that a POSIX shell sourcing the file (`set -a; . ./.env.wharf;
+//! set +a`) gets the same value: a value of plain characters stays bare; anything else goes in double
+//! quotes with `\\`, `"`, `` ` `` and `$` escaped by a backslash — the four characters that are special
+//! inside sh double quotes — except that a `${NAME}` reference (wharf's `${HOME}`) stays as it is, for
+//! the shell and for wharf to expand. A newline is written as itself inside the quotes (sh keeps it;
+//! our reader joins the lines), a carriage return before a newline as `\r`. The reader undoes exactly
+//! this, so a write then a read gives back any string.
+//!
 //! Hand-written rather than the `dotenvy` crate: that crate substitutes variables from the process
 //! environment while parsing and does not keep line positions, and we need both raw values and a
 //! byte-preserving rewrite.
@@ -80,15 +88,45 @@ impl Document {
     }
 }
 
-/// Quote a value so every dotenv loader reads it back unchanged (and still expands `${HOME}`).
+/// Quote a value for the file (see the module doc): bare when every character is plain, else in
+/// double quotes with the characters sh treats specially inside them escaped.
 fn quote(value: &str) -> String {
-    let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "/_-.:@%+,${}".contains(c));
-    if plain {
-        value.to_string()
-    } else {
-        let escaped = value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
-        format!("\"{escaped}\"")
+    let plain_char = |c: char| c.is_ascii_alphanumeric() || "/_-.:@%+,".contains(c);
+    let mut bare = !value.is_empty();
+    let mut out = String::with_capacity(value.len() + 8);
+    let mut rest = value;
+    while let Some(c) = rest.chars().next() {
+        if let Some(len) = reference_len(rest) {
+            out.push_str(&rest[..len]);
+            rest = &rest[len..];
+            continue;
+        }
+        bare &= plain_char(c);
+        match c {
+            '\\' | '"' | '`' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' if rest[1..].starts_with('\n') => out.push_str("\\r"),
+            c => out.push(c),
+        }
+        rest = &rest[c.len_utf8()..];
     }
+    if bare {
+        out
+    } else {
+        format!("\"{out}\"")
+    }
+}
+
+/// The length of a `${NAME}` reference (NAME = a letter or `_`, then letters, digits, `_`) at the
+/// start of `s`.
+fn reference_len(s: &str) -> Option<usize> {
+    let name = s.strip_prefix("${")?;
+    let end = name.find('}')?;
+    let n = &name[..end];
+    let first_ok = n.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    (first_ok && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(end + 3)
 }
 
 /// Parse one logical entry starting at `lines[0]`; returns it (if the line holds one) and how many
@@ -168,6 +206,27 @@ mod tests {
         assert_eq!(d.get("C"), Some("plain"));
         assert_eq!(d.get("D"), Some("l1\nl2"));
         assert_eq!(d.get("E"), Some("a#b"));
+    }
+
+    #[test]
+    fn values_with_shell_characters_are_escaped_but_references_are_kept() {
+        assert_eq!(quote("${HOME}/envs/a_1"), "${HOME}/envs/a_1");
+        assert_eq!(quote("/a$b"), r#""/a\$b""#);
+        assert_eq!(quote("${HOME}/x `y` $(z)"), r#""${HOME}/x \`y\` \$(z)""#);
+        assert_eq!(quote("${1}"), r#""\${1}""#);
+        assert_eq!(quote(""), r#""""#);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_value_written_is_read_back_the_same(value in "\\PC*|[\\s\\S]{0,40}", crlf in proptest::bool::ANY) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let mut d = Document::parse(&format!("# mine{eol}A=1{eol}K=old # c{eol}"));
+            d.set("K", &value);
+            let back = Document::parse(&d.render());
+            proptest::prop_assert_eq!(back.get("K"), Some(value.as_str()), "{:?}", d.render());
+            proptest::prop_assert_eq!(back.get("A"), Some("1"));
+        }
     }
 
     #[test]

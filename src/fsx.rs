@@ -6,11 +6,19 @@
 //! - [`remove_dir_within`] deletes only a real folder strictly inside `root`, compared component-wise
 //!   after resolving symlinks; a symlink is never followed.
 //! - Folders wharf creates are 0700 and files 0600 (unix).
+//! - Every temp name wharf makes starts with [`TEMP_PREFIX`] (`.wharf-tmp-<target>-<pid>-<random>`),
+//!   so one rule finds them: [`sweep_stale_temps`] removes those older than [`STALE_AFTER`] (a
+//!   process still writing one renames it within seconds), and the `.<name>.tmp-…` names of earlier
+//!   versions. Each write sweeps its own folder, so a crash's leftovers go with the next write there.
+//! - Deleting a tree goes through a rename to [`TRASH_PREFIX`]`…` in the same root first
+//!   ([`trash_dir_within`]): a process killed mid-way leaves a folder whose name says it is trash
+//!   (finished by [`finish_trash`]), never a half-deleted folder under its real name.
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{action} `{path}`: {source}")]
@@ -56,13 +64,63 @@ pub fn open_private(path: &Path) -> io::Result<File> {
     o.open(path)
 }
 
+/// The first characters of every temp file or folder wharf makes.
+pub const TEMP_PREFIX: &str = ".wharf-tmp-";
+/// The first characters of a folder being deleted (see the module invariants).
+pub const TRASH_PREFIX: &str = ".wharf-trash-";
+/// A temp file this old belongs to a process that died: no write of wharf takes an hour.
+pub const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// A fresh temp name in `dir` for a file or folder that will become `target`.
+pub fn temp_path(dir: &Path, target: &str) -> PathBuf {
+    dir.join(format!("{TEMP_PREFIX}{target}-{}-{:x}", std::process::id(), unique_suffix()))
+}
+
+/// Is `name` a temp name of wharf, of today or of an earlier version (`.<file>.tmp-<pid>-<n>`)?
+pub fn is_temp_name(name: &str) -> bool {
+    let legacy = || {
+        let (head, tail) = name.rsplit_once(".tmp-")?;
+        let (pid, n) = tail.split_once('-')?;
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        Some(head.starts_with('.') && head.len() > 1 && digits(pid) && digits(n))
+    };
+    name.starts_with(TEMP_PREFIX) || legacy() == Some(true)
+}
+
+/// Remove the temp files and folders in `dir` (not below) whose last change is older than
+/// `max_age` at `now`. Best effort: a folder we cannot read or an entry we cannot remove is left
+/// for a later sweep. Symlinks are removed as links. Returns how many went.
+pub fn sweep_stale_temps(dir: &Path, now: SystemTime, max_age: Duration) -> usize {
+    let Ok(rd) = fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for e in rd.filter_map(Result::ok) {
+        if !is_temp_name(&e.file_name().to_string_lossy()) {
+            continue;
+        }
+        let Ok(meta) = fs::symlink_metadata(e.path()) else { continue };
+        let age = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).unwrap_or_default();
+        if age < max_age {
+            continue;
+        }
+        let gone = if meta.is_dir() { fs::remove_dir_all(e.path()) } else { fs::remove_file(e.path()) };
+        removed += usize::from(gone.is_ok());
+    }
+    removed
+}
+
 /// Write `bytes` to `path` atomically (see the module invariants). A new file is 0600; a file that
 /// existed keeps its permissions (a user's `.env.wharf` stays as readable as they made it).
+/// Afterwards, stale temp files in the folder are swept (see [`sweep_stale_temps`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    write_atomic_at(path, bytes, SystemTime::now())
+}
+
+/// [`write_atomic`] with the clock passed in: temp files older than [`STALE_AFTER`] at `now` go.
+pub fn write_atomic_at(path: &Path, bytes: &[u8], now: SystemTime) -> Result<(), FsError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     create_dir_private(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), unique_suffix()));
+    let tmp = temp_path(dir, &name);
     let result = (|| {
         let mut f = open_private(&tmp).ctx("cannot create", &tmp)?;
         f.write_all(bytes).ctx("cannot write", &tmp)?;
@@ -76,6 +134,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
+    } else {
+        sweep_stale_temps(dir, now, STALE_AFTER);
     }
     result
 }
@@ -191,6 +251,56 @@ pub fn remove_dir_within(root: &Path, path: &Path) -> Result<Within, FsError> {
     }
 }
 
+/// Like [`remove_dir_within`], but the folder is first renamed to a [`TRASH_PREFIX`] name inside
+/// `root` and deleted from there, so a kill mid-way never leaves a half-deleted folder under its
+/// real name. `Inside` carries the path the folder had.
+pub fn trash_dir_within(root: &Path, path: &Path) -> Result<Within, FsError> {
+    let resolved = match check_within(root, path) {
+        Within::Inside(resolved) => resolved,
+        other => return Ok(other),
+    };
+    let Some(parent) = resolved.parent() else { return Ok(Within::Refused(Refusal::IsRoot)) };
+    let trash = parent.join(format!("{TRASH_PREFIX}{:x}", unique_suffix()));
+    fs::rename(&resolved, &trash).ctx("cannot move to the trash", &resolved)?;
+    fs::remove_dir_all(&trash).ctx("cannot remove", &trash)?;
+    Ok(Within::Inside(resolved))
+}
+
+/// The trash folders directly inside `root` (left by a process killed while deleting).
+pub fn trash_in(root: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(root) else { return Vec::new() };
+    let mut found: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(TRASH_PREFIX))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
+
+/// Finish deleting one trash folder found by [`trash_in`].
+pub fn finish_trash(trash: &Path) -> Result<(), FsError> {
+    match fs::remove_dir_all(trash) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(FsError::new("cannot remove", trash, e)),
+        _ => Ok(()),
+    }
+}
+
+/// `path` with its parent folders resolved but not its last component (a symlink stays a symlink,
+/// so it can be reported and refused); `path` itself when the parent cannot be resolved.
+pub fn resolve_parent(path: &Path) -> PathBuf {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => parent.canonicalize().map_or_else(|_| path.to_path_buf(), |p| p.join(name)),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// `path` fully resolved when it exists, else as given: for comparing two spellings of one place.
+pub fn same_place(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// Bytes a folder really takes on disk: allocated blocks, symlinks not followed, hard links once.
 pub fn dir_size(path: &Path) -> u64 {
     let mut seen = HashSet::new();
@@ -258,6 +368,36 @@ mod tests {
         assert!(matches!(remove_dir_within(&root, &root.join("link")).unwrap(), Within::Refused(Refusal::Symlink)));
         assert!(matches!(remove_dir_within(&root, &root.join("x")).unwrap(), Within::Inside(_)));
         assert!(sibling.exists() && !root.join("x").exists());
+    }
+
+    #[test]
+    fn stale_temps_of_today_and_of_earlier_versions_go_fresh_ones_and_other_files_stay() {
+        let d = tempfile::tempdir().unwrap();
+        for n in [".wharf-tmp-a-1-2", "..env.wharf.tmp-12-34", ".registry.json.tmp-1-99", "keep", ".x.tmp-notes"] {
+            fs::write(d.path().join(n), "x").unwrap();
+        }
+        fs::create_dir(d.path().join(".wharf-tmp-env-1-3")).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(2 * 3600);
+        assert_eq!(sweep_stale_temps(d.path(), SystemTime::now(), STALE_AFTER), 0, "fresh ones stay");
+        assert_eq!(sweep_stale_temps(d.path(), later, STALE_AFTER), 4);
+        let mut left: Vec<_> = fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, [".x.tmp-notes", "keep"]);
+    }
+
+    #[test]
+    fn trashing_renames_first_and_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("envs");
+        fs::create_dir_all(root.join("e/lib")).unwrap();
+        fs::write(root.join("e/lib/f"), "x").unwrap();
+        assert!(matches!(trash_dir_within(&root, &root.join("e")).unwrap(), Within::Inside(_)));
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
+        fs::create_dir_all(root.join(".wharf-trash-1/x")).unwrap();
+        let found = trash_in(&root);
+        assert_eq!(found.len(), 1);
+        finish_trash(&found[0]).unwrap();
+        assert!(trash_in(&root).is_empty());
     }
 
     #[cfg(unix)]

@@ -42,6 +42,20 @@ impl HomePath {
         }
     }
 
+    /// Like [`HomePath::from_path`] with the environment's home, where `path` counts as under the
+    /// home also when it lies under the home's real path (a home reached through a symlink, such as
+    /// `/home -> /var/home`; canonical project paths are always the real ones).
+    pub fn from_path_in(path: &Path, env: &Env) -> Result<HomePath, HomePathError> {
+        let given = HomePath::from_path(path, env.home())?;
+        if given.0.starts_with(HOME_VAR) {
+            return Ok(given);
+        }
+        match env.home().canonicalize() {
+            Ok(real) if real != env.home() => HomePath::from_path(path, &real),
+            _ => Ok(given),
+        }
+    }
+
     /// Wrap a string read from a file, as it is.
     pub fn from_stored(s: impl Into<String>) -> HomePath {
         HomePath(s.into())

@@ -38,15 +38,24 @@ pub enum LockError {
     Busy { path: PathBuf },
 }
 
-/// A held lock; released when dropped (the descriptor closes).
+/// A held lock; released when dropped (the descriptor closes). `None` when there was nothing to
+/// lock: a reader on a filesystem where the lock file cannot be created.
 #[derive(Debug)]
 pub struct LockGuard {
-    _file: File,
+    _file: Option<File>,
+}
+
+/// The lock file may not be written here: a registry on a read-only filesystem (`EROFS`) or in a
+/// folder of another user (`EACCES`).
+fn cannot_write(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::PermissionDenied || e.kind() == io::ErrorKind::ReadOnlyFilesystem
 }
 
 /// Open (creating) the lock file. A reader that may not write there (a read-only registry) still
-/// gets a shared lock through a read-only descriptor.
-fn open(path: &Path, mode: Mode) -> Result<File, LockError> {
+/// gets a shared lock through a read-only descriptor, or — when the lock file does not exist and
+/// cannot be made — no lock at all: nobody can write a registry there either, and the registry is
+/// only ever replaced by an atomic rename, so an unlocked reader still sees a whole file.
+fn open(path: &Path, mode: Mode) -> Result<Option<File>, LockError> {
     let err = |source| LockError::Open { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent() {
         if let Err(e) = crate::fsx::create_dir_private(dir) {
@@ -60,8 +69,12 @@ fn open(path: &Path, mode: Mode) -> Result<File, LockError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
     match o.open(path) {
-        Err(e) if mode == Mode::Shared && e.kind() == io::ErrorKind::PermissionDenied => File::open(path).map_err(err),
-        r => r.map_err(err),
+        Err(e) if mode == Mode::Shared && cannot_write(&e) => match File::open(path) {
+            Ok(f) => Ok(Some(f)),
+            Err(e2) if e2.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e2) => Err(err(e2)),
+        },
+        r => r.map(Some).map_err(err),
     }
 }
 
@@ -84,9 +97,9 @@ fn lock_clone(file: &File, mode: Mode, blocking: bool) -> io::Result<bool> {
 
 /// Try once, without waiting.
 pub fn try_acquire(path: &Path, mode: Mode) -> Result<LockGuard, LockError> {
-    let file = open(path, mode)?;
+    let Some(file) = open(path, mode)? else { return Ok(LockGuard { _file: None }) };
     match lock_clone(&file, mode, false) {
-        Ok(true) => Ok(LockGuard { _file: file }),
+        Ok(true) => Ok(LockGuard { _file: Some(file) }),
         Ok(false) => Err(LockError::Busy { path: path.to_path_buf() }),
         Err(source) => Err(LockError::Lock { path: path.to_path_buf(), source }),
     }
@@ -94,10 +107,10 @@ pub fn try_acquire(path: &Path, mode: Mode) -> Result<LockGuard, LockError> {
 
 /// Acquire, printing `on_wait` once through the callback if we have to wait, for at most `timeout`.
 pub fn acquire(path: &Path, mode: Mode, timeout: Duration, on_wait: &dyn Fn(&Path)) -> Result<LockGuard, LockError> {
-    let file = open(path, mode)?;
+    let Some(file) = open(path, mode)? else { return Ok(LockGuard { _file: None }) };
     let lock_err = |source| LockError::Lock { path: path.to_path_buf(), source };
     if lock_clone(&file, mode, false).map_err(lock_err)? {
-        return Ok(LockGuard { _file: file });
+        return Ok(LockGuard { _file: Some(file) });
     }
     on_wait(path);
     let clone = file.try_clone().map_err(lock_err)?;
@@ -111,7 +124,7 @@ pub fn acquire(path: &Path, mode: Mode, timeout: Duration, on_wait: &dyn Fn(&Pat
         }
     });
     match rx.recv_timeout(timeout) {
-        Ok(Ok(())) => Ok(LockGuard { _file: file }),
+        Ok(Ok(())) => Ok(LockGuard { _file: Some(file) }),
         Ok(Err(source)) => Err(lock_err(source)),
         Err(_) => Err(LockError::Timeout { path: path.to_path_buf(), waited: timeout }),
     }

@@ -9,7 +9,9 @@
 //!   UV_PROJECT_ENVIRONMENT=${HOME}/.local/share/wharf/envs/demo_1a2b3c4d
 //!   WHARF_PROJECT_ID=5f0c2d9e8a7b6c41
 //!   ```
-//!   Other lines belong to the user and survive every rewrite.
+//!   Other lines belong to the user and survive every rewrite. Values are quoted so that `sh`
+//!   sourcing the file reads them literally (see [`crate::dotenv`]). A marker may come with a cloned
+//!   repo: the env it names is untrusted until [`crate::init::adopt`] accepts it.
 //! - Back-link in the environment, `<env>/.wharf-project.json`:
 //!   `{"project": "${HOME}/code/demo", "id": "…", "created_at": "…", "wharf_version": "0.1.0"}`.
 //!   It lets `doctor --repair` rebuild the registry and `prune` attribute an env folder.

@@ -5,13 +5,20 @@
 //! references). [`apply`] then judges each folder on the filesystem and deletes only:
 //! - a real folder strictly inside the envs dir (component-wise after resolving; never the root,
 //!   a sibling, or through a symlink — see [`crate::fsx::check_within`]);
-//! - that is an environment (`pyvenv.cfg` or a wharf back-link);
+//! - that is an environment (`pyvenv.cfg` or a wharf back-link), or what an older, interrupted
+//!   prune left of one (only names a venv has at its top, see [`ENV_NAMES`]);
 //! - that no kept entry uses, and whose back-link does not name a live project (one that exists and
-//!   whose marker names this folder).
+//!   whose marker names this folder; paths compared as real paths, so a home reached through a
+//!   symlink is still the same home).
 //!
 //! Anything refused is reported `skipped` with the reason; its registry entry may still go. A dry run
 //! performs the same judgement and reports the same items, deleting nothing. The caller writes the
 //! registry once, after apply.
+//!
+//! Crashes and races: a real run holds `envs.lock` exclusively (so no `init` is making an
+//! environment meanwhile, see [`crate::init`]) and deletes each folder by renaming it to
+//! `.wharf-trash-…` inside the envs dir first. Every prune first finishes the trash a killed one
+//! left (reported as `env` items with the reason) and removes the temp folders of killed inits.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -20,6 +27,7 @@ use serde::Serialize;
 
 use crate::fsx::{self, Within};
 use crate::home_path::expand_vars;
+use crate::lock::Mode;
 use crate::paths::Env;
 use crate::project;
 use crate::registry::{Registry, RegistryDoc, RegistryError};
@@ -134,11 +142,14 @@ pub fn plan(judged: &[Judged], opts: PruneOptions, untracked: &[PathBuf]) -> Pla
     out
 }
 
-/// Folders directly under the envs dir (symlinks included, so they can be reported).
+/// Folders directly under the envs dir (symlinks included, so they can be reported), but not
+/// wharf's own temp and trash folders.
 pub fn scan_envs_dir(envs_dir: &Path) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(envs_dir) else { return Vec::new() };
+    let ours = |n: &str| n.starts_with(fsx::TEMP_PREFIX) || n.starts_with(fsx::TRASH_PREFIX);
     let mut dirs: Vec<PathBuf> = rd
         .filter_map(Result::ok)
+        .filter(|e| !ours(&e.file_name().to_string_lossy()))
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir() || t.is_symlink()))
         .map(|e| e.path())
         .collect();
@@ -146,16 +157,65 @@ pub fn scan_envs_dir(envs_dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// Why a folder that passed the root check still may not go.
+/// The names an environment made by `venv`, `uv venv` or wharf may hold at its top.
+pub const ENV_NAMES: &[&str] = &[
+    "bin",
+    "lib",
+    "lib64",
+    "include",
+    "share",
+    "Lib",
+    "Scripts",
+    "Include",
+    "pyvenv.cfg",
+    ".gitignore",
+    "CACHEDIR.TAG",
+    ".lock",
+    "models",
+    project::BACKLINK,
+];
+
+/// What an interrupted delete of an older wharf (one without the trash rename) left of an
+/// environment: its `pyvenv.cfg` and back-link may be gone, but nothing else than a venv's own top
+/// folders is there.
+fn remains_of_env(dir: &Path) -> bool {
+    let Ok(rd) = std::fs::read_dir(dir) else { return false };
+    let names: Vec<String> = rd.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    !names.is_empty() && names.iter().all(|n| ENV_NAMES.contains(&n.as_str()) || fsx::is_temp_name(n))
+}
+
+/// Why a folder that passed the root check still may not go. `dir` is a resolved path.
 fn env_refusal(dir: &Path, env: &Env) -> Option<String> {
     let link = project::read_backlink(dir).ok().flatten();
-    if link.is_none() && !dir.join("pyvenv.cfg").is_file() {
+    if link.is_none() && !dir.join("pyvenv.cfg").is_file() && !remains_of_env(dir) {
         return Some("not an environment (no `pyvenv.cfg` and no wharf back-link)".into());
     }
     let project = expand_vars(&link?.project, env).ok()?;
     let marker = project::read_marker(Path::new(&project), true).ok().flatten()?;
     let named = expand_vars(marker.env.as_deref()?, env).ok()?;
-    (Path::new(&named) == dir).then(|| format!("its back-link names live project `{project}`"))
+    (fsx::same_place(Path::new(&named)) == dir).then(|| format!("its back-link names live project `{project}`"))
+}
+
+/// Trash folders a killed prune left in the envs dir: finished (or, in a dry run, reported).
+fn finish_trash(envs_dir: &Path, dry_run: bool) -> Vec<Item> {
+    fsx::trash_in(envs_dir)
+        .into_iter()
+        .map(|trash| {
+            let bytes = fsx::dir_size(&trash);
+            let (action, reason, bytes) = match if dry_run { Ok(()) } else { fsx::finish_trash(&trash) } {
+                Ok(()) => (ItemAction::Removed, "left by an interrupted prune".to_string(), bytes),
+                Err(e) => (ItemAction::Failed, e.to_string(), 0),
+            };
+            Item {
+                kind: Kind::Env,
+                path: trash.display().to_string(),
+                project: None,
+                action,
+                reason: Some(reason),
+                bytes,
+            }
+        })
+        .collect()
 }
 
 fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Item {
@@ -182,7 +242,7 @@ fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Ite
     if dry_run {
         return item(ItemAction::Removed, None, bytes);
     }
-    match fsx::remove_dir_within(envs_dir, &c.path) {
+    match fsx::trash_dir_within(envs_dir, &c.path) {
         Ok(Within::Inside(_)) => item(ItemAction::Removed, None, bytes),
         Ok(Within::Gone) => item(ItemAction::AlreadyGone, None, 0),
         Ok(Within::Refused(r)) => item(ItemAction::Skipped, Some(r.to_string()), 0),
@@ -279,14 +339,23 @@ pub fn run(
     confirm: Option<&dyn Fn(&Summary) -> bool>,
 ) -> Result<Option<Summary>, RegistryError> {
     let env = registry.env();
+    let real_envs_dir = fsx::same_place(envs_dir);
     let compute = |doc: &mut RegistryDoc, dry_run: bool, preview: Option<&Summary>| {
-        let judged = validate::validate_all(doc, env, validate::Options::default());
-        let untracked = if opts.untracked { scan_envs_dir(envs_dir) } else { Vec::new() };
+        let mut judged = validate::validate_all(doc, env, validate::Options::default());
+        // Compare env folders as real paths (a home reached through a symlink is the same home);
+        // the last component stays unresolved so that a symlink is refused, not followed.
+        for j in &mut judged {
+            j.env = j.env.as_deref().map(fsx::resolve_parent);
+        }
+        let untracked = if opts.untracked { scan_envs_dir(&real_envs_dir) } else { Vec::new() };
         let mut p = plan(&judged, opts, &untracked);
         if let Some(preview) = preview {
             restrict(&mut p, preview);
         }
+        let trash = finish_trash(&real_envs_dir, dry_run);
         let mut summary = apply(&p, doc, envs_dir, env, dry_run);
+        summary.reclaimed_bytes += trash.iter().map(|i| i.bytes).sum::<u64>();
+        summary.items.splice(0..0, trash);
         if let (true, Some(store)) = (opts.models, store) {
             prune_models(store, doc, &p, env, dry_run, preview, &mut summary);
         }
@@ -306,5 +375,9 @@ pub fn run(
             return Ok(None);
         }
     }
+    // Taken only now, after any question was answered: inits wait while this prune deletes.
+    let _deleting = registry.lock_sidecar(&registry.envs_lock_file(), Mode::Exclusive)?;
+    // No init runs while we hold the lock, so every temp folder in the envs dir is a dead one's.
+    fsx::sweep_stale_temps(&real_envs_dir, std::time::SystemTime::now(), std::time::Duration::ZERO);
     registry.update(|doc, _| Ok::<_, RegistryError>(Some(compute(doc, false, preview.as_ref()))))
 }

@@ -2,7 +2,9 @@
 //!
 //! Like `uv venv`, the environment gets no pip unless asked (`seed`): wharf's environments are meant
 //! for `uv run` and `uv pip` (with the marker exported), and skipping pip makes `init` fast. An existing
-//! environment (one with `pyvenv.cfg`) is left alone, so `init` stays idempotent.
+//! environment (one with `pyvenv.cfg`) is left alone, so `init` stays idempotent. A folder that
+//! holds anything but wharf's own back-link (and temp files) and is no environment is never turned
+//! into one: the venv tool would overwrite `bin/activate` and friends among someone's files.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,6 +20,11 @@ pub enum VenvError {
     Spawn { program: String, source: std::io::Error },
     #[error("`{command}` failed ({status}) creating `{dir}`:\n{stderr}\n  hint: pass `--python` to choose another interpreter, or `--no-venv`")]
     Failed { command: String, dir: PathBuf, status: std::process::ExitStatus, stderr: String },
+    #[error(
+        "`{0}` is a folder with files in it and not an environment (no `pyvenv.cfg`); wharf will not make \
+         one there\n  hint: move the files away, or run `wharf init --force` to use a fresh environment"
+    )]
+    NotEmpty(PathBuf),
     #[error(transparent)]
     Fs(#[from] FsError),
 }
@@ -54,8 +61,22 @@ fn is_executable(p: &Path) -> bool {
     p.is_file()
 }
 
+/// True when `dir` exists, is no environment (neither `pyvenv.cfg` nor wharf's back-link, which
+/// `init` puts in a new folder before anything else), and is not empty (temp files aside).
+fn foreign_folder(dir: &Path) -> bool {
+    let Ok(rd) = std::fs::read_dir(dir) else { return false };
+    if is_venv(dir) || dir.join(crate::project::BACKLINK).is_file() {
+        return false;
+    }
+    rd.filter_map(Result::ok).any(|e| !fsx::is_temp_name(&e.file_name().to_string_lossy()))
+}
+
 /// Make sure `dir` exists and, unless `no_venv`, is an environment. Returns true if it created one.
+/// Refuses a folder with foreign files in it ([`VenvError::NotEmpty`]).
 pub fn ensure(dir: &Path, opts: &VenvOptions, env: &Env) -> Result<bool, VenvError> {
+    if foreign_folder(dir) {
+        return Err(VenvError::NotEmpty(dir.to_path_buf()));
+    }
     if opts.no_venv {
         let existed = dir.is_dir();
         fsx::create_dir_private(dir)?;

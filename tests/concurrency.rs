@@ -46,7 +46,7 @@ fn eight_processes_initialising_fifty_projects_each_leave_400_entries() {
     let leftovers: Vec<_> = std::fs::read_dir(&t.wharf_home)
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .filter(|e| wharf::fsx::is_temp_name(&e.file_name().to_string_lossy()))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

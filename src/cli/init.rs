@@ -28,8 +28,8 @@ pub struct InitArgs {
     #[arg(long)]
     pub no_models: bool,
     /// For a project not yet registered: ignore the id and environment its marker names (say, a
-    /// copied or hand-edited .env.wharf) and take a new id and the standard environment. Other
-    /// lines of .env.wharf are kept
+    /// copied, cloned or hand-edited .env.wharf) and take a new id and the standard environment in
+    /// the envs dir. Other lines of .env.wharf are kept
     #[arg(long)]
     pub force: bool,
 }
@@ -51,7 +51,7 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     };
     let outcome = init::init(&ctx.registry(), &ctx.layout, &path, &opts, ctx.now).map_err(|e| match e {
         init::InitError::Registry(r) => CliError::Registry(r),
-        init::InitError::Project(p) => CliError::Usage(p.to_string()),
+        e if e.is_usage() => CliError::Usage(e.to_string()),
         other => CliError::failed(other),
     })?;
     let has_manifest = outcome.path.join(wharf::manifest::MANIFEST).is_file();

@@ -6,6 +6,9 @@
 //! bytes changed. The first save of a file found in an older version first copies it to
 //! `registry.json.v<N>.bak`.
 //!
+//! Every exclusive update also sweeps the data root of temp files a killed write left there (see
+//! [`crate::fsx::sweep_stale_temps`]), whether or not it writes.
+//!
 //! Refusals, so that nothing is ever lost:
 //! - a file over 256 MiB, that is not JSON, or that has the wrong shape is *corrupt*: reported, never
 //!   replaced (only `wharf doctor --repair` sets it aside);
@@ -105,6 +108,13 @@ impl Registry {
         &self.file
     }
 
+    /// `envs.lock` beside the registry: `init` holds it shared while it makes an environment and
+    /// registers it, a deleting `prune` holds it exclusively, so no prune ever sees (or deletes) an
+    /// environment that an `init` is still making. Kept, like `registry.lock`.
+    pub fn envs_lock_file(&self) -> PathBuf {
+        self.file.with_file_name("envs.lock")
+    }
+
     /// How many times this handle has written `registry.json` (prune promises one write).
     pub fn writes(&self) -> usize {
         self.writes.load(Ordering::Relaxed)
@@ -116,6 +126,12 @@ impl Registry {
 
     fn lock(&self, mode: Mode) -> Result<LockGuard, LockError> {
         lock::acquire(&self.lock_file, mode, self.timeout, &*self.on_wait)
+    }
+
+    /// Lock another sidecar file (the envs dir's lock, say) with this registry's timeout and
+    /// waiting notice, so every wait of a command reads the same.
+    pub fn lock_sidecar(&self, path: &Path, mode: Mode) -> Result<LockGuard, RegistryError> {
+        Ok(lock::acquire(path, mode, self.timeout, &*self.on_wait)?)
     }
 
     /// Read under a shared lock.
@@ -218,6 +234,9 @@ impl Registry {
         let Loaded { mut doc, info, raw } = self.load()?;
         let out = f(&mut doc, &info)?;
         self.save(&info, &raw, &doc)?;
+        if let Some(dir) = self.file.parent() {
+            fsx::sweep_stale_temps(dir, std::time::SystemTime::now(), fsx::STALE_AFTER);
+        }
         Ok((doc, out))
     }
 
