@@ -81,7 +81,8 @@ fn a_lying_hub_cannot_write_outside_the_stores() {
     let small = b"{\"a\": 1}\n".to_vec();
     let big = pattern(4096, 3);
     let sha = "a".repeat(40);
-    let lies: Vec<(&str, &str, Box<dyn Fn(&Server)>)> = vec![
+    type Lie = Box<dyn Fn(&Server)>;
+    let lies: Vec<(&str, &str, Lie)> = vec![
         (
             "hf://org/m/big.bin",
             "../../../victim",
@@ -313,7 +314,7 @@ fn an_endless_body_is_not_read_past_its_announced_size() {
 /// Every blob in the hub cache holds the bytes its name (sha256) promises.
 fn assert_blobs_true(t: &TestHome) {
     let stores = [hub_cache(t), t.wharf_home.join("cache/blobs/sha256")];
-    for e in stores.iter().flat_map(|s| walkdir::WalkDir::new(s)).filter_map(Result::ok) {
+    for e in stores.iter().flat_map(walkdir::WalkDir::new).filter_map(Result::ok) {
         let p = e.path();
         let in_blobs = p.parent().is_some_and(|d| d.ends_with("blobs") || d.ends_with("blobs/sha256"));
         if e.file_type().is_file() && in_blobs {

@@ -165,14 +165,20 @@ mod tests {
         let hub = HubCache { root: d.path().join("hub") };
         let dir = d.path().join("blobs/sha256");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("aa.incomplete"), b"12345").unwrap();
-        std::fs::write(dir.join("bb.incomplete.ranged"), b"123").unwrap();
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        std::fs::write(dir.join(format!("{a}.incomplete")), b"12345").unwrap();
+        std::fs::write(dir.join(format!("{b}.incomplete.ranged")), b"123").unwrap();
+        // Not a temp name any downloader uses: never listed, never removed.
+        std::fs::write(dir.join("notadigest.incomplete"), b"1").unwrap();
         let found = scan(&hub, &blobs);
         assert_eq!(
-            found.iter().map(|p| (p.id.as_str(), p.size)).collect::<Vec<_>>(),
-            [("sha256:aa.incomplete", 5), ("sha256:bb.incomplete.ranged", 3)]
+            found.iter().map(|p| (p.id.clone(), p.size)).collect::<Vec<_>>(),
+            [(format!("sha256:{a}.incomplete"), 5), (format!("sha256:{b}.incomplete.ranged"), 3)]
         );
-        let held = lock::try_acquire(&blobs.lock("aa"), Mode::Exclusive).unwrap();
+        let key: crate::ids::Sha256 = a.parse().unwrap();
+        let held =
+            lock::try_acquire(&blobs.lock(super::super::layout::BlobKey::Digest(&key)).unwrap(), Mode::Exclusive)
+                .unwrap();
         assert!(matches!(sweep(&found[0], false).unwrap(), Swept::Kept(why) if why.contains("in progress")));
         assert_eq!(sweep(&found[1], true).unwrap(), Swept::Removed);
         assert!(found[1].path.exists(), "a dry run removes nothing");
