@@ -29,7 +29,9 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 /// was told to stall, so the kill lands mid-transfer.
 fn pull_killed_mid_transfer(t: &TestHome, spec: &str, partial: &Path) {
     let mut child: Child = t.std_cmd().args(["pull", spec]).stderr(Stdio::null()).spawn().unwrap();
-    wait_for("the partial download", || std::fs::metadata(partial).is_ok_and(|m| m.len() >= MIB as u64));
+    // Bytes really held (a ranged temp file is sparse: its length runs ahead of its data).
+    let held = |m: std::fs::Metadata| std::os::unix::fs::MetadataExt::blocks(&m) * 512;
+    wait_for("the partial download", || std::fs::metadata(partial).is_ok_and(|m| held(m) >= MIB as u64));
     child.kill().unwrap(); // SIGKILL: no destructor, no cleanup
     child.wait().unwrap();
     assert!(partial.is_file(), "the killed pull left `{}`", partial.display());
