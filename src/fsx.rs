@@ -153,22 +153,59 @@ fn unique_suffix() -> u64 {
     })
 }
 
-/// Read a small file (a marker, a back-link) to a string; `Ok(None)` when it does not exist.
-///
-/// `fs::read_to_string` first asks the file's size (`statx` + `lseek`); for files of a few hundred
-/// bytes that doubles the system calls, and `list` reads two such files per project.
+/// The largest file [`read_optional`] reads whole (markers, back-links, manifests, locks, refs).
+pub const MAX_SMALL_FILE: u64 = 16 << 20;
+
+/// Open `path` for reading only if it is a regular file (after symlinks): opened non-blocking, so
+/// a FIFO cannot hang the open, and checked with `fstat` on what was opened, so a device, FIFO,
+/// socket or folder is refused before a byte is read. Returns the file and its size.
+pub fn open_regular(path: &Path) -> io::Result<(File, u64)> {
+    let mut o = OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    let file = o.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let why = format!("is {}, not a regular file", file_kind(&meta.file_type()));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+    }
+    Ok((file, meta.len()))
+}
+
+fn file_kind(t: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a folder"
+    } else {
+        "something else"
+    }
+}
+
+/// Read a small file (a marker, a back-link, a manifest) to a string; `Ok(None)` when it does not
+/// exist. Such files may arrive with a cloned repo, so only a regular file of at most
+/// [`MAX_SMALL_FILE`] bytes is read (see [`open_regular`]): a link to `/dev/zero` or a FIFO is an
+/// error, not an endless read.
 pub fn read_optional(path: &Path) -> Result<Option<String>, FsError> {
     let read = || -> io::Result<String> {
-        let mut f = File::open(path)?;
+        let (f, _) = open_regular(path)?;
         let mut buf = Vec::new();
-        let mut chunk = [0u8; 2048];
-        loop {
-            match io::Read::read(&mut f, &mut chunk) {
-                Ok(0) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        io::Read::read_to_end(&mut io::Read::take(f, MAX_SMALL_FILE + 1), &mut buf)?;
+        if buf.len() as u64 > MAX_SMALL_FILE {
+            let why = format!("larger than {MAX_SMALL_FILE} bytes; not a file wharf wrote");
+            return Err(io::Error::new(io::ErrorKind::InvalidData, why));
         }
         String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     };

@@ -86,10 +86,10 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// Read `wharf.toml` in `dir`; `Ok(None)` when there is none.
 pub fn read(dir: &Path) -> Result<Option<Manifest>, ManifestError> {
     let file = dir.join(MANIFEST);
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ManifestError { file, line: 0, message: format!("cannot read: {e}") }),
+    let text = match crate::fsx::read_optional(&file) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(ManifestError { file, line: 0, message: format!("cannot read: {}", e.source) }),
     };
     parse(&file, &text).map(Some)
 }

@@ -87,8 +87,9 @@ pub fn sanitize_name(raw: &str) -> String {
 
 /// The project's name: `[project].name` from `pyproject.toml`, else the folder name.
 pub fn project_name(dir: &Path) -> String {
-    let from_pyproject = std::fs::read_to_string(dir.join("pyproject.toml"))
+    let from_pyproject = fsx::read_optional(&dir.join("pyproject.toml"))
         .ok()
+        .flatten()
         .and_then(|t| t.parse::<toml::Table>().ok())
         .and_then(|t| t.get("project")?.get("name")?.as_str().map(str::to_owned));
     let raw = from_pyproject.or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_default();
@@ -142,6 +143,15 @@ pub fn read_marker(project: &Path, legacy: bool) -> Result<Option<MarkerInfo>, F
 /// Write wharf's two keys into `.env.wharf`, keeping every other line of an existing file.
 pub fn write_marker(project: &Path, env: &HomePath, id: &str) -> Result<(), FsError> {
     let file = project.join(MARKER);
+    // The user's other lines are kept on rewrite: through a link they would be another file's lines
+    // (a cloned repo's `.env.wharf -> ~/.aws/credentials`), copied into the project.
+    if std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()) {
+        let why = std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "is a symlink; wharf rewrites only a regular marker file (remove the link and run `wharf init` again)",
+        );
+        return Err(FsError::new("refusing to rewrite", &file, why));
+    }
     let mut doc = Document::parse(&fsx::read_optional(&file)?.unwrap_or_default());
     let before = doc.render();
     doc.set(KEY_ENV, env.as_str());

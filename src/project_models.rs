@@ -117,12 +117,16 @@ async fn single(
         if locked_source.as_deref().is_some_and(|s| s != cand) {
             continue;
         }
-        let src = match locked.and_then(|l| pinned(l, cand)) {
-            Some(p) => p,
-            None => Source::parse(cand)
-                .map_err(|e| ModelsError::Model { name: spec.name.clone(), error: Box::new(e.into()) })?,
+        // A lock's pin is checked like a manifest's: its sha256 for every kind of source (for a
+        // Hugging Face file also its commit, which `pinned` asks for).
+        let (src, want) = match locked.and_then(|l| Some((pinned(l, cand)?, l.sha256.clone()))) {
+            Some((p, sha)) => (p, Some(sha)),
+            None => (
+                Source::parse(cand)
+                    .map_err(|e| ModelsError::Model { name: spec.name.clone(), error: Box::new(e.into()) })?,
+                if i == 0 { spec.sha256.clone() } else { None },
+            ),
         };
-        let want = if i == 0 { spec.sha256.clone() } else { None };
         match one(store, &src, want, opts, progress).await {
             Ok(p) => {
                 let locked = Locked {

@@ -194,6 +194,32 @@ fn a_cloned_lock_with_a_bad_commit_or_sha256_is_refused_at_its_line() {
 }
 
 #[test]
+fn a_lock_pins_the_bytes_of_a_hugging_face_file_not_only_its_commit() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(4096, 12);
+    hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", body.clone())]);
+    let t = home_with(&hub);
+    let p = t.project("proj");
+    fs::write(p.join("wharf.toml"), "[models.m]\nsource = \"hf://org/m/big.bin\"\n").unwrap();
+    // A well-formed lock whose digest is not what the hub (or a mirror standing in for it) serves.
+    let other = sha256_hex(b"the bytes the team pinned");
+    let lock = format!(
+        "version = 1\n\n[[model]]\nname = \"m\"\ncommit = \"{COMMIT}\"\nsha256 = \"{other}\"\nsize = 4096\nsource = \"hf://org/m/big.bin\"\n"
+    );
+    fs::write(p.join("wharf.lock"), &lock).unwrap();
+    for round in ["fetched", "cached"] {
+        let out = t.cmd().arg("pull").current_dir(&p).output().unwrap();
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{round}: served other bytes than the lock pins: {err}");
+        assert!(err.contains("checksum mismatch") && err.contains(&other), "{round}: {err}");
+        assert_eq!(fs::read_to_string(p.join("wharf.lock")).unwrap(), lock, "{round}: the lock is not rewritten");
+        // The file is in the cache now (pulled without the lock), and must still be refused.
+        let out = run(&t, &["pull", &format!("hf://org/m@{COMMIT}/big.bin")]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
 fn every_numeric_variable_out_of_range_is_a_clear_usage_error() {
     let t = TestHome::new();
     let file = t.home.join("m.bin");
@@ -268,6 +294,46 @@ fn devices_fifos_and_folders_are_refused_as_file_sources() {
         assert!(!out.status.success());
         assert!(text(&out.stderr).contains("not a regular file"), "{}", text(&out.stderr));
     }
+}
+
+#[test]
+fn project_files_that_are_devices_fifos_or_links_to_secrets_are_refused() {
+    let t = TestHome::new();
+    fs::write(t.home.join("secret"), "AWS_SECRET_ACCESS_KEY=hunter2\n").unwrap();
+    for (name, target) in
+        [(".env.wharf", "/dev/zero"), ("wharf.toml", "/dev/zero"), ("wharf.lock", "fifo"), ("pyproject.toml", "fifo")]
+    {
+        let p = t.project(&format!("clone-{}", name.trim_start_matches('.')));
+        fs::write(p.join("wharf.toml"), "").unwrap();
+        let file = p.join(name);
+        let _ = fs::remove_file(&file);
+        if target == "fifo" {
+            assert!(Command::new("mkfifo").arg(&file).status().unwrap().success());
+        } else {
+            std::os::unix::fs::symlink(target, &file).unwrap();
+        }
+        for args in [vec!["init", "--no-venv", p.to_str().unwrap()], vec!["pull"]] {
+            let mut cmd = t.std_cmd();
+            cmd.args(&args).current_dir(&p);
+            let (out, ended) = run_bounded(cmd, Duration::from_secs(60));
+            assert!(ended, "`{args:?}` with {name} -> {target} did not end");
+            // `pull` never reads the marker, and a `wharf.toml` that is no file counts as none; a
+            // command that does read a bad file fails on it.
+            let reads_it = (name == ".env.wharf" && args[0] == "init") || name == "wharf.lock";
+            if reads_it {
+                assert!(!out.status.success(), "{args:?} with {name} -> {target}: {}", text(&out.stdout));
+                assert!(text(&out.stderr).contains("not a regular file"), "{}", text(&out.stderr));
+            }
+        }
+    }
+    // A marker linked to another file is never rewritten (that would copy its lines into the repo).
+    let p = t.project("clone-secret");
+    std::os::unix::fs::symlink(t.home.join("secret"), p.join(".env.wharf")).unwrap();
+    let out = run(&t, &["init", "--no-venv", p.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("symlink"), "{}", text(&out.stderr));
+    assert!(fs::symlink_metadata(p.join(".env.wharf")).unwrap().file_type().is_symlink());
+    assert_eq!(fs::read_to_string(t.home.join("secret")).unwrap(), "AWS_SECRET_ACCESS_KEY=hunter2\n");
 }
 
 #[test]

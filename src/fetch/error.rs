@@ -28,8 +28,8 @@ pub enum FetchError {
     NotInStore { id: String },
     #[error("`{url}` sent a `{field}` wharf does not trust: {source}\n  hint: the server (or a mirror) is broken or hostile; nothing was written. Check `HF_ENDPOINT`/`WHARF_MIRRORS`")]
     Untrusted { url: String, field: &'static str, source: crate::ids::IdError },
-    #[error("`{}` is {kind}, not a regular file\n  hint: a `file://` source must name a regular file (devices, FIFOs, sockets and folders are refused)", path.display())]
-    NotAFile { path: PathBuf, kind: &'static str },
+    #[error("`{}` {why}\n  hint: a `file://` source must name a regular file (devices, FIFOs, sockets and folders are refused)", path.display())]
+    NotAFile { path: PathBuf, why: String },
     #[error("bad glob `{glob}`: {why}\n  hint: globs look like `*.json` or `onnx/**`")]
     BadGlob { glob: String, why: String },
     #[error(transparent)]

@@ -38,10 +38,16 @@ impl Hub {
         Ok(Hub { endpoint, credential })
     }
 
-    fn url(&self, tail: &str) -> Result<Url, FetchError> {
-        let base = self.endpoint.as_str().trim_end_matches('/');
-        Url::parse(&format!("{base}/{tail}"))
-            .map_err(|e| FetchError::Protocol { url: tail.to_string(), why: e.to_string() })
+    /// The endpoint with these path segments appended, each percent-encoded on its own: a `/`,
+    /// `?`, `#` or `%` inside a name stays in its segment (a revision `refs/pr/1` is one segment).
+    fn url(&self, segments: &[&str], query: Option<&str>) -> Result<Url, FetchError> {
+        let mut url = self.endpoint.clone();
+        url.path_segments_mut()
+            .map_err(|()| protocol(&self.endpoint, "the endpoint cannot have a path"))?
+            .pop_if_empty()
+            .extend(segments);
+        url.set_query(query);
+        Ok(url)
     }
 }
 
@@ -77,7 +83,10 @@ pub async fn resolve(
     path: &RepoPath,
     progress: &dyn Progress,
 ) -> Result<Resolved, FetchError> {
-    let start = hub.url(&format!("{repo}/resolve/{rev}/{path}"))?;
+    let (org, name) = repo.split_once('/').unwrap_or(("", repo));
+    let mut segments = vec![org, name, "resolve", rev.as_str()];
+    segments.extend(path.split('/'));
+    let start = hub.url(&segments, None)?;
     source::check_scheme(&start, http.allow_http)?;
     http.with_retries(path, &start, progress, || async {
         let mut url = start.clone();
@@ -109,12 +118,13 @@ pub async fn resolve(
                 None => ("ETag", header(&resp, ETAG.as_str()).ok_or_else(|| fin(protocol(&url, "no ETag header")))?),
             };
             let etag = raw.parse().map_err(|e| fin(untrusted(&url, field, e)))?;
-            let size = match header(&resp, "x-linked-size").or_else(|| header(&resp, CONTENT_LENGTH.as_str())) {
-                None => None,
-                Some(s) => Some(s.trim().parse::<u64>().map_err(|_| {
-                    fin(protocol(&url, &format!("the size header `{}` is not a number", s.escape_debug())))
-                })?),
-            };
+            // Like huggingface_hub, no size, no download: the size bounds what is read.
+            let size = header(&resp, "x-linked-size")
+                .or_else(|| header(&resp, CONTENT_LENGTH.as_str()))
+                .ok_or_else(|| fin(protocol(&url, "no X-Linked-Size or Content-Length header")))?;
+            let size = Some(size.trim().parse::<u64>().map_err(|_| {
+                fin(protocol(&url, &format!("the size header `{}` is not a number", size.escape_debug())))
+            })?);
             return Ok(Resolved { commit, etag, size, download });
         }
         Err(Failure::Final(protocol(&start, "too many redirects")))
@@ -195,7 +205,8 @@ pub async fn list(
     rev: &Revision,
     progress: &dyn Progress,
 ) -> Result<Listing, FetchError> {
-    let url = hub.url(&format!("api/models/{repo}/revision/{rev}?blobs=true"))?;
+    let (org, name) = repo.split_once('/').unwrap_or(("", repo));
+    let url = hub.url(&["api", "models", org, name, "revision", rev.as_str()], Some("blobs=true"))?;
     source::check_scheme(&url, http.allow_http)?;
     let body = http
         .with_retries(repo, &url, progress, || async {

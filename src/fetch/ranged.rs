@@ -126,7 +126,17 @@ pub async fn download(
             done.ready.notify_all();
         }
     };
-    let results = futures_util::future::join_all((0..connections.max(1)).map(|_| worker())).await;
+    // The first worker to fail stops the others before their next piece: a final error (a lying
+    // `Content-Range`, a refused redirect) must not cost the rest of a large file.
+    let stopping = || async {
+        let r = worker().await;
+        if r.is_err() {
+            done.failed.store(true, Ordering::SeqCst);
+            done.ready.notify_all();
+        }
+        r
+    };
+    let results = futures_util::future::join_all((0..connections.max(1)).map(|_| stopping())).await;
     let failure = results.into_iter().find_map(Result::err);
     if failure.is_some() {
         done.failed.store(true, Ordering::SeqCst);

@@ -25,7 +25,7 @@ pub enum SourceError {
     PlainHttp { url: String },
     #[error("`{url}` uses the scheme `{scheme}`, which wharf never fetches from the network\n  hint: only https (and http to loopback) are fetched; a local file is `file:///…` as a spec, never through a redirect")]
     Scheme { url: String, scheme: String },
-    #[error("`{from}` redirects from https to plain http (`{to}`); refused\n  hint: ask the server's owner to keep the redirect on https")]
+    #[error("`{from}` redirects to plain http at `{to}`; refused (never from https, never from another host to loopback)\n  hint: ask the server's owner to keep the redirect on https")]
     Downgrade { from: String, to: String },
 }
 
@@ -135,10 +135,12 @@ pub fn check_scheme(url: &reqwest::Url, allow_http: bool) -> Result<(), SourceEr
 }
 
 /// A redirect from `from` to `to` may be followed: `to` passes [`check_scheme`], and an https
-/// page never sends us to plain http (except to loopback, where nothing travels a network).
+/// page never sends us to plain http (except from loopback to loopback, where nothing travels a
+/// network; a remote page may not point us at local services either).
 pub fn check_redirect(from: &reqwest::Url, to: &reqwest::Url, allow_http: bool) -> Result<(), SourceError> {
     check_scheme(to, allow_http)?;
-    if from.scheme() == "https" && to.scheme() == "http" && !is_loopback(to) {
+    let local = is_loopback(from) && is_loopback(to);
+    if to.scheme() == "http" && !local && (from.scheme() == "https" || is_loopback(to)) {
         return Err(SourceError::Downgrade { from: from.to_string(), to: to.to_string() });
     }
     Ok(())
@@ -201,7 +203,8 @@ mod tests {
         let u = |s: &str| reqwest::Url::parse(s).unwrap();
         assert!(check_redirect(&u("https://a.org/x"), &u("https://b.org/y"), false).is_ok());
         assert!(check_redirect(&u("https://a.org/x"), &u("http://b.org/y"), true).is_err());
-        assert!(check_redirect(&u("https://a.org/x"), &u("http://127.0.0.1:9/y"), false).is_ok());
+        assert!(check_redirect(&u("https://a.org/x"), &u("http://127.0.0.1:9/y"), false).is_err());
+        assert!(check_redirect(&u("https://127.0.0.1/x"), &u("http://127.0.0.1:9/y"), false).is_ok());
         assert!(check_redirect(&u("http://127.0.0.1/x"), &u("file:///etc/passwd"), true).is_err());
     }
 }

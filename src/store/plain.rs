@@ -39,39 +39,12 @@ fn blob_hit(blobs: &BlobStore, hex: &Sha256, source: &str) -> Option<Pulled> {
     })
 }
 
-/// Open a local source: a regular file only (see the module doc). Returns it with its size.
+/// Open a local source: a regular file only (see [`crate::fsx::open_regular`]).
 fn open_regular(path: &Path) -> Result<(File, u64), FetchError> {
-    let mut o = std::fs::OpenOptions::new();
-    o.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, rustix::fs::OFlags::NONBLOCK.bits() as i32);
-    let file = o.open(path).ctx("cannot open", path)?;
-    let meta = file.metadata().ctx("cannot inspect", path)?;
-    if !meta.is_file() {
-        return Err(FetchError::NotAFile { path: path.to_path_buf(), kind: file_kind(&meta.file_type()) });
-    }
-    Ok((file, meta.len()))
-}
-
-fn file_kind(t: &std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_char_device() || t.is_block_device() {
-            return "a device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    if t.is_dir() {
-        "a folder"
-    } else {
-        "not a regular file"
-    }
+    crate::fsx::open_regular(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => FetchError::NotAFile { path: path.to_path_buf(), why: e.to_string() },
+        _ => FsError::new("cannot open", path, e).into(),
+    })
 }
 
 /// Read the regular file `src` once, feeding every byte to the hasher and to `sink`; no more than

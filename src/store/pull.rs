@@ -210,6 +210,7 @@ impl ModelStore {
         let label = format!("hf://{repo}@{rev}/{path}");
         if let Some(hit) = self.hf_cached(repo, rev, path, &label).await? {
             if self.cfg.offline || rev.as_commit().is_some() || known.is_some() {
+                check_cached_pin(pin, &hit)?;
                 return Ok(hit);
             }
         } else if self.cfg.offline {
@@ -298,11 +299,19 @@ impl ModelStore {
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
         let r = hf::resolve(&self.http, hub, repo, rev, path, progress).await?;
+        // Asked at a commit, the answer must be for that commit (a mirror may not substitute one).
+        if let Some(want) = rev.as_commit().filter(|c| *c != r.commit) {
+            return Err(FetchError::Protocol {
+                url: hub.endpoint.to_string(),
+                why: format!("asked for commit {want}, answered for commit {}", r.commit),
+            });
+        }
         let blob = self.hub_cache.blob(repo, &r.etag)?;
         let _guard = self.lock(self.hub_cache.lock(repo, &r.etag)?, label, progress).await?;
         // Double-check under the lock: another process (or another revision) may have the blob;
         // then it is only linked.
         if let Some(hit) = self.link_existing(repo, rev, &r.commit, path, &r.etag, r.size, label).await? {
+            check_cached_pin(pin, &hit)?;
             return Ok(hit);
         }
         let expected = Expected::from_etag(r.etag.as_str());
@@ -428,6 +437,18 @@ pub(super) fn record_for(p: &Pulled, hub_root: &Path, stamp: &str) -> Record {
         sources: vec![p.source.clone()],
         fetched_at: stamp.to_string(),
         last_used: stamp.to_string(),
+    }
+}
+
+/// A cached file must have the pin too (a lock pins the digest, not only the commit).
+fn check_cached_pin(pin: Option<&Sha256>, hit: &Pulled) -> Result<(), FetchError> {
+    match pin {
+        Some(want) if want.as_str() != hit.sha256 => Err(FetchError::ChecksumMismatch {
+            what: hit.source.clone(),
+            expected: want.to_string(),
+            actual: hit.sha256.clone(),
+        }),
+        _ => Ok(()),
     }
 }
 
