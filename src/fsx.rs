@@ -64,6 +64,20 @@ pub fn open_private(path: &Path) -> io::Result<File> {
     o.open(path)
 }
 
+/// Open (or create, mode 0600) a download's temp file for reading and writing, keeping what it
+/// holds unless `truncate`. Never through a symlink (`O_NOFOLLOW`): in a cache shared with other
+/// users, a planted `<blob>.incomplete -> ~/.bashrc` must not make us write there.
+pub fn open_temp(path: &Path, truncate: bool) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create(true).truncate(truncate);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    o.open(path)
+}
+
 /// The first characters of every temp file or folder wharf makes.
 pub const TEMP_PREFIX: &str = ".wharf-tmp-";
 /// The first characters of a folder being deleted (see the module invariants).
@@ -76,15 +90,24 @@ pub fn temp_path(dir: &Path, target: &str) -> PathBuf {
     dir.join(format!("{TEMP_PREFIX}{target}-{}-{:x}", std::process::id(), unique_suffix()))
 }
 
-/// Is `name` a temp name of wharf, of today or of an earlier version (`.<file>.tmp-<pid>-<n>`)?
+/// The files earlier versions of wharf wrote through a `.<file>.tmp-<pid>-<n>` temp file.
+const LEGACY_TEMP_TARGETS: [&str; 4] = ["registry.json", ".env.wharf", "wharf.lock", ".wharf-project.json"];
+
+/// Is `name` a temp name of wharf: of today, or an earlier version's temp file of one of its own
+/// files (`.<file>.tmp-<pid>-<n>`; only those names, so a user's file that merely looks alike is
+/// never taken for ours).
 pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) || is_legacy_temp(name)
+}
+
+fn is_legacy_temp(name: &str) -> bool {
     let legacy = || {
         let (head, tail) = name.rsplit_once(".tmp-")?;
         let (pid, n) = tail.split_once('-')?;
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        Some(head.starts_with('.') && head.len() > 1 && digits(pid) && digits(n))
+        Some(LEGACY_TEMP_TARGETS.contains(&head.strip_prefix('.')?) && digits(pid) && digits(n))
     };
-    name.starts_with(TEMP_PREFIX) || legacy() == Some(true)
+    legacy() == Some(true)
 }
 
 /// Remove the temp files and folders in `dir` (not below) whose last change is older than
@@ -98,6 +121,10 @@ pub fn sweep_stale_temps(dir: &Path, now: SystemTime, max_age: Duration) -> usiz
             continue;
         }
         let Ok(meta) = fs::symlink_metadata(e.path()) else { continue };
+        // Earlier versions only ever left files; a folder of that name is not ours.
+        if meta.is_dir() && is_legacy_temp(&e.file_name().to_string_lossy()) {
+            continue;
+        }
         let age = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).unwrap_or_default();
         if age < max_age {
             continue;

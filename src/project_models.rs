@@ -273,7 +273,7 @@ fn assemble(files: &[PathBuf], dest: &Path, want: &str, name: &str) -> Result<u6
     if let Some(dir) = temp.parent() {
         crate::fsx::create_dir_private(dir)?;
     }
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&temp).ctx("cannot create", &temp)?);
+    let mut out = std::io::BufWriter::new(crate::fsx::open_temp(&temp, true).ctx("cannot create", &temp)?);
     let mut h = Hasher::new(&Expected::Nothing, None);
     let mut size = 0u64;
     let mut buf = vec![0u8; 1 << 20];

@@ -165,6 +165,26 @@ fn a_shared_cache_with_a_planted_link_is_not_served_as_cached() {
 }
 
 #[test]
+fn a_planted_temp_link_in_a_shared_cache_is_never_written_through() {
+    for connections in ["1", "4"] {
+        let (hub, cdn) = Server::hub();
+        let body = pattern(17 << 20, 13);
+        hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", body.clone())]);
+        let mut t = home_with_victims(&hub);
+        t.extra_env.push(("WHARF_CONNECTIONS".into(), connections.into()));
+        let blobs = hub_cache(&t).join("models--org--m/blobs");
+        fs::create_dir_all(&blobs).unwrap();
+        let temp = blobs.join(format!("{}.incomplete", sha256_hex(&body)));
+        std::os::unix::fs::symlink(t.home.join(".bashrc"), &temp).unwrap();
+        std::os::unix::fs::symlink(t.home.join(".bashrc"), temp.with_extension("incomplete.ranged")).unwrap();
+        let before = snapshot(&t.root(), &stores(&t));
+        let _ = run(&t, &["pull", "hf://org/m/big.bin"]);
+        assert_eq!(snapshot(&t.root(), &stores(&t)), before, "connections={connections}: written through a link");
+        assert_blobs_true(&t);
+    }
+}
+
+#[test]
 fn a_cloned_lock_with_a_bad_commit_or_sha256_is_refused_at_its_line() {
     let (hub, cdn) = Server::hub();
     hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", pattern(4096, 5))]);

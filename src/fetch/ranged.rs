@@ -11,7 +11,7 @@
 //! killed run is discarded, and the first answer decides the mode: a `206` goes on in ranges; a
 //! server that ignores ranges (`200`) falls back to the single stream.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -70,11 +70,7 @@ pub async fn download(
     let file = {
         let p = path.clone();
         tokio::task::spawn_blocking(move || -> Result<File, FsError> {
-            let mut o = OpenOptions::new();
-            o.read(true).write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-            o.open(&p).ctx("cannot create", &p)
+            crate::fsx::open_temp(&p, true).ctx("cannot create", &p)
         })
         .await
         .map_err(|e| FetchError::Protocol { url: d.url.to_string(), why: e.to_string() })??

@@ -16,7 +16,7 @@
 //! - [`commit`] verifies the digest and only then renames the temp file to its final name: no file
 //!   is ever visible under a final name unverified, and a mismatch leaves nothing behind.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -224,11 +224,7 @@ fn open_for_resume(temp: &Path, expected: &Expected, size: Option<u64>) -> Resul
     if let Some(dir) = temp.parent() {
         fsx::create_dir_private(dir)?;
     }
-    let mut o = OpenOptions::new();
-    o.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut file = o.open(temp).ctx("cannot open", temp)?;
+    let mut file = fsx::open_temp(temp, false).ctx("cannot open", temp)?;
     let mut hasher = Hasher::new(expected, size);
     let mut buf = vec![0u8; 1 << 20];
     let mut len = 0u64;

@@ -127,8 +127,11 @@ impl HubCache {
         if std::fs::read_link(&link).is_ok_and(|t| t == target) {
             return Ok(link);
         }
-        let tmp =
-            link.with_file_name(format!(".{}.wharf-link", link.file_name().unwrap_or_default().to_string_lossy()));
+        // wharf's one temp prefix: swept when stale, and never taken for a repo file.
+        let tmp = fsx::temp_path(
+            link.parent().unwrap_or(&self.root),
+            &link.file_name().unwrap_or_default().to_string_lossy(),
+        );
         let _ = std::fs::remove_file(&tmp);
         symlink(&target, &tmp).map_err(|e| FsError::new("cannot create link", &tmp, e))?;
         std::fs::rename(&tmp, &link).map_err(|e| FsError::new("cannot place link", &link, e))?;
@@ -159,6 +162,11 @@ impl BlobStore {
     /// The SHA-256 of a URL: its name under `urls/` and in lock names.
     pub fn url_key(url: &str) -> String {
         crate::fetch::hash::sha256_hex(url.as_bytes())
+    }
+
+    /// The temp file of an unpinned URL's download (its digest is known only at the end).
+    pub fn url_temp(&self, url: &str) -> Result<PathBuf, FsError> {
+        join_within(&self.root, &format!("blobs/sha256/.url-{}.incomplete", Self::url_key(url)))
     }
 
     pub fn url_record(&self, url: &str) -> Result<PathBuf, FsError> {

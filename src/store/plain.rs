@@ -112,7 +112,7 @@ impl ModelStore {
         }
         let temp = match &pin {
             Some(hex) => transfer::temp_path(&blobs.blob(hex)?),
-            None => blobs.root.join("blobs/sha256").join(format!(".url-{}.incomplete", BlobStore::url_key(url))),
+            None => blobs.url_temp(url)?,
         };
         let expected = pin.as_ref().map_or(Expected::Nothing, |h| Expected::Sha256(h.to_string()));
         let credential = self.hub_credential();

@@ -402,7 +402,7 @@ impl ModelStore {
             let names: Vec<RepoPath> = walkdir::WalkDir::new(&root)
                 .into_iter()
                 .filter_map(Result::ok)
-                .filter(|e| !e.file_type().is_dir())
+                .filter(|e| !e.file_type().is_dir() && !crate::fsx::is_temp_name(&e.file_name().to_string_lossy()))
                 .filter_map(|e| e.path().strip_prefix(&root).ok()?.to_str()?.parse().ok())
                 .collect();
             Ok(Some((commit, names)))
