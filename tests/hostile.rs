@@ -17,19 +17,8 @@ use support::{text, TestHome};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
-fn home_with(hub: &Server) -> TestHome {
-    let mut t = TestHome::new();
-    t.extra_env.push(("HF_ENDPOINT".into(), hub.url("")));
-    t.extra_env.push(("WHARF_RETRY_BASE_MS".into(), "20".into()));
-    t
-}
-
-fn hub_cache(t: &TestHome) -> PathBuf {
-    t.home.join(".cache/huggingface/hub")
-}
-
 fn stores(t: &TestHome) -> Vec<PathBuf> {
-    vec![hub_cache(t), t.wharf_home.join("cache")]
+    vec![t.hub_cache(), t.wharf_home.join("cache")]
 }
 
 /// Every entry under `root` outside `skip`: files by content, symlinks by target, folders.
@@ -55,7 +44,7 @@ fn snapshot(root: &Path, skip: &[PathBuf]) -> BTreeMap<PathBuf, String> {
 
 /// A home with files a hostile server would like to overwrite.
 fn home_with_victims(hub: &Server) -> TestHome {
-    let t = home_with(hub);
+    let t = TestHome::with_hub(hub);
     fs::write(t.home.join(".bashrc"), "# the user's shell start-up\n").unwrap();
     fs::create_dir_all(t.home.join("victim")).unwrap();
     fs::write(t.home.join("victim/target.txt"), "keep me\n").unwrap();
@@ -141,7 +130,7 @@ fn a_lying_hub_cannot_write_outside_the_stores() {
         assert!(err.contains(value), "the error names the value `{value}`: {err}");
         assert_eq!(snapshot(&t.root(), &stores(&t)), before, "{spec} with `{value}` changed a file outside the stores");
         assert!(!t.home.join("pwned").exists() && !t.home.join("pwned2").exists());
-        assert_links_stay_inside(&hub_cache(&t));
+        assert_links_stay_inside(&t.hub_cache());
         assert!(cdn.requests().is_empty(), "nothing was downloaded for {spec} with `{value}`");
     }
 }
@@ -151,9 +140,9 @@ fn a_shared_cache_with_a_planted_link_is_not_served_as_cached() {
     let (hub, cdn) = Server::hub();
     let body = pattern(4096, 4);
     hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", body.clone())]);
-    let t = home_with(&hub);
+    let t = TestHome::with_hub(&hub);
     // Another user of a shared cache planted a snapshot entry pointing at a file of ours.
-    let snap = hub_cache(&t).join("models--org--m/snapshots").join(COMMIT).join("big.bin");
+    let snap = t.hub_cache().join("models--org--m/snapshots").join(COMMIT).join("big.bin");
     fs::create_dir_all(snap.parent().unwrap()).unwrap();
     std::os::unix::fs::symlink(t.home.join(".bashrc"), &snap).unwrap();
     fs::write(t.home.join(".bashrc"), "# mine\n").unwrap();
@@ -161,7 +150,7 @@ fn a_shared_cache_with_a_planted_link_is_not_served_as_cached() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read(&snap).unwrap(), body, "the planted link was replaced by the real file");
     assert_eq!(fs::read_to_string(t.home.join(".bashrc")).unwrap(), "# mine\n");
-    assert_links_stay_inside(&hub_cache(&t));
+    assert_links_stay_inside(&t.hub_cache());
 }
 
 #[test]
@@ -172,7 +161,7 @@ fn a_planted_temp_link_in_a_shared_cache_is_never_written_through() {
         hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", body.clone())]);
         let mut t = home_with_victims(&hub);
         t.extra_env.push(("WHARF_CONNECTIONS".into(), connections.into()));
-        let blobs = hub_cache(&t).join("models--org--m/blobs");
+        let blobs = t.hub_cache().join("models--org--m/blobs");
         fs::create_dir_all(&blobs).unwrap();
         let temp = blobs.join(format!("{}.incomplete", sha256_hex(&body)));
         std::os::unix::fs::symlink(t.home.join(".bashrc"), &temp).unwrap();
@@ -218,7 +207,7 @@ fn a_lock_pins_the_bytes_of_a_hugging_face_file_not_only_its_commit() {
     let (hub, cdn) = Server::hub();
     let body = pattern(4096, 12);
     hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", body.clone())]);
-    let t = home_with(&hub);
+    let t = TestHome::with_hub(&hub);
     let p = t.project("proj");
     fs::write(p.join("wharf.toml"), "[models.m]\nsource = \"hf://org/m/big.bin\"\n").unwrap();
     // A well-formed lock whose digest is not what the hub (or a mirror standing in for it) serves.
@@ -361,7 +350,7 @@ fn a_trickling_server_counts_as_stalled_within_the_low_speed_window() {
     let (hub, cdn) = Server::hub();
     hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", pattern(4096, 6))]);
     cdn.faults().trickle = Some(Duration::from_millis(100)); // 10 bytes a second
-    let mut t = home_with(&hub);
+    let mut t = TestHome::with_hub(&hub);
     t.extra_env.push(("WHARF_STALL_TIMEOUT".into(), "1".into()));
     t.extra_env.push(("WHARF_MAX_RETRIES".into(), "0".into()));
     let mut cmd = t.std_cmd();
@@ -380,7 +369,7 @@ fn an_endless_body_is_not_read_past_its_announced_size() {
     // A small (non-LFS) file: the hub itself announces 180 bytes, then never stops sending.
     hub.put_repo(&cdn, "org/m", COMMIT, &[("config.json", pattern(180, 7))]);
     hub.faults().endless = true;
-    let t = home_with(&hub);
+    let t = TestHome::with_hub(&hub);
     let mut cmd = t.std_cmd();
     cmd.args(["pull", "hf://org/m/config.json"]);
     let (out, ended) = run_bounded(cmd, Duration::from_secs(60));
@@ -388,7 +377,7 @@ fn an_endless_body_is_not_read_past_its_announced_size() {
     assert!(ended && !out.status.success(), "{err}");
     assert!(err.contains("more than the 180 bytes announced"), "{err}");
     assert!(hub.body_bytes() < 8 << 20, "the server sent {} bytes before wharf hung up", hub.body_bytes());
-    let stored: Vec<PathBuf> = walkdir::WalkDir::new(hub_cache(&t))
+    let stored: Vec<PathBuf> = walkdir::WalkDir::new(t.hub_cache())
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| !e.file_type().is_dir() && !e.path().components().any(|c| c.as_os_str() == ".locks"))
@@ -399,7 +388,7 @@ fn an_endless_body_is_not_read_past_its_announced_size() {
 
 /// Every blob in the hub cache holds the bytes its name (sha256) promises.
 fn assert_blobs_true(t: &TestHome) {
-    let stores = [hub_cache(t), t.wharf_home.join("cache/blobs/sha256")];
+    let stores = [t.hub_cache(), t.wharf_home.join("cache/blobs/sha256")];
     for e in stores.iter().flat_map(walkdir::WalkDir::new).filter_map(Result::ok) {
         let p = e.path();
         let in_blobs = p.parent().is_some_and(|d| d.ends_with("blobs") || d.ends_with("blobs/sha256"));
@@ -424,7 +413,7 @@ fn a_resume_answered_with_another_range_never_stores_wrong_bytes() {
                 "hf" => "hf://org/m/big.bin".to_string(),
                 _ => cdn.put_file("m.bin", body.clone()),
             };
-            let mut t = home_with(&hub);
+            let mut t = TestHome::with_hub(&hub);
             t.extra_env.push(("WHARF_CONNECTIONS".into(), "1".into()));
             // First pull cut mid-way, no retry: a partial file stays for the next pull to resume.
             cdn.faults().drop_after = Some(100_000);
@@ -458,7 +447,7 @@ fn parallel_ranges_answered_with_other_ranges_never_store_wrong_bytes() {
             "shifted" => cdn.faults().range_shift = 1,
             _ => cdn.faults().range_total = Some((17 << 20) + 1),
         }
-        let mut t = home_with(&hub);
+        let mut t = TestHome::with_hub(&hub);
         t.extra_env.push(("WHARF_CONNECTIONS".into(), "4".into()));
         let out = run(&t, &["pull", "--json", "hf://org/m/big.bin"]);
         let err = text(&out.stderr);
@@ -484,7 +473,7 @@ fn redirects_are_followed_across_hosts_without_the_token() {
     hub.put_redirect("/files/a", "/files/b");
     hub.put_redirect("/files/b", &hub.url("/files/c"));
     hub.put_redirect("/files/c", &final_url);
-    let mut t = home_with(&hub);
+    let mut t = TestHome::with_hub(&hub);
     t.extra_env.push(("HF_TOKEN".into(), "hf_secret".into()));
     let spec = format!("{}#sha256={}", hub.url("/files/a"), sha256_hex(&body));
     let out = run(&t, &["pull", "--json", &spec]);
@@ -503,7 +492,7 @@ fn a_redirect_to_another_scheme_fails_at_once_without_retries() {
     let hub = Server::start();
     hub.put_redirect("/files/evil", "file:///etc/passwd");
     hub.put_redirect("/files/ftp", "ftp://127.0.0.1/x");
-    let mut t = home_with(&hub);
+    let mut t = TestHome::with_hub(&hub);
     t.extra_env.push(("WHARF_MAX_RETRIES".into(), "3".into()));
     for (path, scheme) in [("/files/evil", "file"), ("/files/ftp", "ftp")] {
         let before = hub.request_count();
@@ -517,7 +506,7 @@ fn a_redirect_to_another_scheme_fails_at_once_without_retries() {
     let (hub, cdn) = Server::hub();
     hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", pattern(4096, 11))]);
     hub.faults().resolve_headers = vec![("Location".into(), "file:///etc/passwd".into())];
-    let mut t = home_with(&hub);
+    let mut t = TestHome::with_hub(&hub);
     t.extra_env.push(("WHARF_MAX_RETRIES".into(), "3".into()));
     let out = run(&t, &["pull", "hf://org/m/big.bin"]);
     let err = text(&out.stderr);
@@ -530,7 +519,7 @@ fn a_redirect_to_another_scheme_fails_at_once_without_retries() {
 #[test]
 fn refused_schemes_bad_globs_and_bad_pins_are_usage_errors() {
     let hub = Server::start();
-    let t = home_with(&hub); // never the public hub, even if a refusal came too late
+    let t = TestHome::with_hub(&hub); // never the public hub, even if a refusal came too late
     for args in [
         vec!["pull", "http://example.invalid/m.bin"],
         vec!["pull", "ftp://example.invalid/m.bin"],

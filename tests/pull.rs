@@ -12,17 +12,6 @@ use support::{text, TestHome};
 const MIB: usize = 1024 * 1024;
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
-fn home_with(hub: &Server) -> TestHome {
-    let mut t = TestHome::new();
-    t.extra_env.push(("HF_ENDPOINT".into(), hub.url("")));
-    t.extra_env.push(("WHARF_RETRY_BASE_MS".into(), "20".into()));
-    t
-}
-
-fn hub_cache(t: &TestHome) -> PathBuf {
-    t.home.join(".cache/huggingface/hub")
-}
-
 /// `wharf pull --json SPEC...`; returns the document and the output.
 fn pull(t: &TestHome, args: &[&str]) -> (Value, std::process::Output) {
     let out = t.cmd().arg("pull").arg("--json").args(args).output().unwrap();
@@ -46,7 +35,7 @@ fn a_dropped_transfer_resumes_and_sends_little_more_than_the_file() {
     let body = pattern(64 * MIB, 1);
     hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
     cdn.faults().drop_after = Some(32 * MIB as u64);
-    let mut t = home_with(&hub);
+    let mut t = TestHome::with_hub(&hub);
     t.extra_env.push(("WHARF_CONNECTIONS".into(), "1".into())); // the single stream's resume
     let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -58,7 +47,7 @@ fn a_dropped_transfer_resumes_and_sends_little_more_than_the_file() {
     let ranged: Vec<_> = cdn.requests().into_iter().filter(|r| r.headers.contains_key("range")).collect();
     assert_eq!(ranged.len(), 1, "one resumed request");
     assert_eq!(ranged[0].headers["range"], format!("bytes={}-", 32 * MIB));
-    assert!(leftovers(&hub_cache(&t)).is_empty());
+    assert!(leftovers(&t.hub_cache()).is_empty());
 }
 
 #[test]
@@ -71,7 +60,7 @@ fn resume_restarts_when_server_ignores_range() {
         f.drop_after = Some(3 * MIB as u64);
         f.ignore_range = true;
     }
-    let t = home_with(&hub);
+    let t = TestHome::with_hub(&hub);
     let (doc, out) = pull(&t, &["hf://org/m/w.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
@@ -88,7 +77,7 @@ fn two_503s_then_success_make_three_requests_and_a_404_makes_one() {
         f.fail_next.push_back((503, None));
         f.fail_next.push_back((503, Some(0)));
     }
-    let t = home_with(&server);
+    let t = TestHome::with_hub(&server);
     let (doc, out) = pull(&t, &[&url]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(server.request_count(), 3);
@@ -110,7 +99,7 @@ fn a_429_with_retry_after_is_honoured_and_gives_up_after_the_limit() {
     for _ in 0..10 {
         server.faults().fail_next.push_back((429, Some(0)));
     }
-    let mut t = home_with(&server);
+    let mut t = TestHome::with_hub(&server);
     t.extra_env.push(("WHARF_MAX_RETRIES".into(), "2".into()));
     let (_, out) = pull(&t, &[&url]);
     assert_eq!(out.status.code(), Some(1));
@@ -124,12 +113,12 @@ fn wrong_bytes_are_a_checksum_mismatch_and_leave_nothing() {
     let body = pattern(2 * MIB, 5);
     hub.put_repo(&cdn, "org/m", COMMIT, &[("w.bin", body.clone())]);
     cdn.faults().corrupt = true;
-    let t = home_with(&hub);
+    let t = TestHome::with_hub(&hub);
     let (_, out) = pull(&t, &["hf://org/m/w.bin"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("checksum mismatch") && err.contains(&sha256_hex(&body)), "names the expected digest: {err}");
-    let repo = hub_cache(&t).join("models--org--m");
+    let repo = t.hub_cache().join("models--org--m");
     let files: Vec<_> =
         walkdir::WalkDir::new(&repo).into_iter().filter_map(Result::ok).filter(|e| !e.file_type().is_dir()).collect();
     assert!(files.is_empty(), "nothing under a final or temp name: {files:?}");
@@ -152,7 +141,7 @@ fn four_processes_pulling_one_model_cause_one_transfer() {
     let (hub, cdn) = Server::hub();
     let body = pattern(64 * MIB, 7);
     hub.put_repo(&cdn, "org/shared", COMMIT, &[("model.gguf", body.clone())]);
-    let mut t = home_with(&hub);
+    let mut t = TestHome::with_hub(&hub);
     t.extra_env.push(("WHARF_CONNECTIONS".into(), "4".into())); // ranges, even on loopback
     let children: Vec<_> = (0..4)
         .map(|_| {
@@ -190,7 +179,7 @@ fn offline_uses_the_cache_with_zero_requests_and_names_what_is_missing() {
     let body = pattern(4 * MIB, 8);
     let small = b"{\"hidden\": 64}\n".to_vec();
     hub.put_repo(&cdn, "org/m", COMMIT, &[("w.bin", body.clone()), ("config.json", small.clone())]);
-    let t = home_with(&hub);
+    let t = TestHome::with_hub(&hub);
     let (online, out) = pull(&t, &["hf://org/m/w.bin", "hf://org/m/config.json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let before = (hub.request_count(), cdn.request_count());
@@ -201,7 +190,7 @@ fn offline_uses_the_cache_with_zero_requests_and_names_what_is_missing() {
     assert_eq!(doc["models"][0]["path"], online["models"][0]["path"]);
     assert_eq!(doc["models"][0]["cached"], true);
     assert_eq!(doc["models"][1]["sha256"], sha256_hex(&small));
-    let mut t2 = home_with(&hub);
+    let mut t2 = TestHome::with_hub(&hub);
     t2.extra_env.push(("HF_HUB_OFFLINE".into(), "1".into()));
     let (_, out) = pull(&t2, &["hf://org/m/w.bin"]);
     assert_eq!(out.status.code(), Some(1));
@@ -214,7 +203,7 @@ fn offline_uses_the_cache_with_zero_requests_and_names_what_is_missing() {
 fn a_listing_with_unsafe_names_is_refused_and_the_token_stays_with_the_hub() {
     let (hub, cdn) = Server::hub();
     hub.put_repo(&cdn, "org/m", COMMIT, &[("ok.bin", pattern(4096, 9)), ("small.txt", b"hi\n".to_vec())]);
-    let mut t = home_with(&hub);
+    let mut t = TestHome::with_hub(&hub);
     t.extra_env.push(("HF_TOKEN".into(), "hf_secret".into()));
     let (doc, out) = pull(&t, &["hf://org/m"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -230,7 +219,7 @@ fn a_listing_with_unsafe_names_is_refused_and_the_token_stays_with_the_hub() {
         let (hub, cdn) = Server::hub();
         hub.put_repo(&cdn, "org/m", COMMIT, &[("ok.bin", pattern(4096, 9))]);
         hub.list_extra("org/m", evil);
-        let t = home_with(&hub);
+        let t = TestHome::with_hub(&hub);
         let (_, out) = pull(&t, &["hf://org/m"]);
         assert_eq!(out.status.code(), Some(1));
         let err = text(&out.stderr);
@@ -246,17 +235,17 @@ fn whole_repo_pull_honours_include_and_exclude_and_links_a_snapshot() {
     let files =
         [("a.safetensors", pattern(4096, 10)), ("b.safetensors", pattern(5000, 11)), ("README.md", b"# m\n".to_vec())];
     hub.put_repo(&cdn, "org/m", COMMIT, &files.iter().map(|(n, b)| (*n, b.clone())).collect::<Vec<_>>());
-    let t = home_with(&hub);
+    let t = TestHome::with_hub(&hub);
     let (doc, out) = pull(&t, &["--include", "*.safetensors", "--exclude", "b.*", "hf://org/m"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let got: Vec<_> =
         doc["models"].as_array().unwrap().iter().map(|m| m["source"].as_str().unwrap().to_string()).collect();
     assert_eq!(got, ["hf://org/m@main/a.safetensors"]);
-    let snap = hub_cache(&t).join(format!("models--org--m/snapshots/{COMMIT}/a.safetensors"));
+    let snap = t.hub_cache().join(format!("models--org--m/snapshots/{COMMIT}/a.safetensors"));
     assert!(fs::symlink_metadata(&snap).unwrap().file_type().is_symlink());
     assert_eq!(fs::read(&snap).unwrap(), files[0].1);
-    assert_eq!(fs::read_to_string(hub_cache(&t).join("models--org--m/refs/main")).unwrap(), COMMIT);
-    let small = hub_cache(&t).join(format!("models--org--m/blobs/{}", git_blob_id(b"# m\n")));
+    assert_eq!(fs::read_to_string(t.hub_cache().join("models--org--m/refs/main")).unwrap(), COMMIT);
+    let small = t.hub_cache().join(format!("models--org--m/blobs/{}", git_blob_id(b"# m\n")));
     assert!(!small.exists(), "excluded files are not fetched");
     // Offline, the same repo pull is answered from the snapshot, with no request.
     let before = (hub.request_count(), cdn.request_count());
@@ -273,7 +262,7 @@ fn a_full_disk_says_disk_full_and_leaves_no_temp_file() {
     let (hub, cdn) = Server::hub();
     hub.put_repo(&cdn, "org/m", COMMIT, &[("big.bin", pattern(4 * MIB, 12))]);
     let url = server.put_file("big.bin", pattern(4 * MIB, 13));
-    let t = home_with(&hub);
+    let t = TestHome::with_hub(&hub);
     let small = t.root().join("small");
     fs::create_dir_all(&small).unwrap();
     let wharf = assert_cmd::cargo::cargo_bin("wharf");
@@ -323,7 +312,7 @@ fn hf_python() -> Option<String> {
 fn python(t: &TestHome, py: &str, code: &str, extra: &[(&str, String)]) -> std::process::Output {
     let mut c = std::process::Command::new(py);
     c.args(["-c", code]).env_clear().env("PATH", support::path_without_uv()).env("HOME", &t.home);
-    c.env("HF_HUB_CACHE", hub_cache(t)).env("HF_HUB_DISABLE_TELEMETRY", "1").env("HF_HUB_DISABLE_PROGRESS_BARS", "1");
+    c.env("HF_HUB_CACHE", t.hub_cache()).env("HF_HUB_DISABLE_TELEMETRY", "1").env("HF_HUB_DISABLE_PROGRESS_BARS", "1");
     for (k, v) in extra {
         c.env(k, v);
     }
@@ -337,8 +326,8 @@ fn huggingface_hub_and_wharf_share_one_cache_both_ways() {
     let big = pattern(3 * MIB, 14);
     let cfg = b"{\"model_type\": \"tiny\"}\n".to_vec();
     hub.put_repo(&cdn, "org/shared", COMMIT, &[("model.safetensors", big.clone()), ("config.json", cfg.clone())]);
-    let mut t = home_with(&hub);
-    t.extra_env.push(("HF_HUB_CACHE".into(), hub_cache(&t).to_string_lossy().into_owned()));
+    let mut t = TestHome::with_hub(&hub);
+    t.extra_env.push(("HF_HUB_CACHE".into(), t.hub_cache().to_string_lossy().into_owned()));
 
     // wharf → huggingface_hub (offline, same cache).
     let (doc, out) = pull(&t, &["hf://org/shared/model.safetensors"]);
@@ -372,7 +361,7 @@ fn a_stalled_transfer_counts_as_transient_and_resumes() {
     let body = pattern(2 * MIB, 15);
     let url = server.put_file("s.bin", body.clone());
     server.faults().stall = Some((MIB as u64, std::time::Duration::from_secs(4)));
-    let mut t = home_with(&server);
+    let mut t = TestHome::with_hub(&server);
     t.extra_env.push(("WHARF_STALL_TIMEOUT".into(), "1".into()));
     let (doc, out) = pull(&t, &[&format!("{url}#sha256={}", sha256_hex(&body))]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -388,7 +377,7 @@ fn mirrors_are_tried_in_order_after_the_primary_and_get_no_token() {
     let (mirror, mcdn) = Server::hub();
     let body = pattern(8192, 16);
     mirror.put_repo(&mcdn, "org/m", COMMIT, &[("w.bin", body.clone())]);
-    let mut t = home_with(&primary);
+    let mut t = TestHome::with_hub(&primary);
     t.extra_env.push(("WHARF_MIRRORS".into(), format!("http://127.0.0.1:1, {}", mirror.url(""))));
     t.extra_env.push(("HF_TOKEN".into(), "hf_secret".into()));
     t.extra_env.push(("WHARF_MAX_RETRIES".into(), "0".into()));
@@ -406,7 +395,7 @@ fn a_large_file_comes_in_parallel_ranges_and_a_cut_piece_is_fetched_again() {
     let body = pattern(40 * MIB, 17);
     hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
     cdn.faults().drop_after = Some(3 * MIB as u64); // the first piece answered is cut short
-    let mut t = home_with(&hub);
+    let mut t = TestHome::with_hub(&hub);
     t.extra_env.push(("WHARF_CONNECTIONS".into(), "4".into())); // ranges, even on loopback
     let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -420,8 +409,8 @@ fn a_large_file_comes_in_parallel_ranges_and_a_cut_piece_is_fetched_again() {
     assert_eq!(gets.len(), 5 + 1, "five 8 MiB pieces, one of them twice");
     let sent = cdn.body_bytes();
     assert!(sent < (body.len() as f64 * 1.2) as u64, "sent {sent}");
-    assert!(leftovers(&hub_cache(&t)).is_empty());
-    let ranged: Vec<_> = walkdir::WalkDir::new(hub_cache(&t))
+    assert!(leftovers(&t.hub_cache()).is_empty());
+    let ranged: Vec<_> = walkdir::WalkDir::new(t.hub_cache())
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.path().to_string_lossy().ends_with(".ranged"))
@@ -435,7 +424,7 @@ fn a_server_without_ranges_gets_a_single_stream() {
     let body = pattern(24 * MIB, 18);
     hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
     cdn.faults().ignore_range = true;
-    let mut t = home_with(&hub);
+    let mut t = TestHome::with_hub(&hub);
     t.extra_env.push(("WHARF_CONNECTIONS".into(), "4".into()));
     let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -449,7 +438,7 @@ fn a_server_without_ranges_gets_a_single_stream() {
 fn on_a_terminal_pull_draws_a_bar_per_file_and_a_total() {
     let (hub, cdn) = Server::hub();
     hub.put_repo(&cdn, "org/m", COMMIT, &[("a.bin", pattern(3 * MIB, 19)), ("b.bin", pattern(3 * MIB, 20))]);
-    let t = home_with(&hub);
+    let t = TestHome::with_hub(&hub);
     let wharf = assert_cmd::cargo::cargo_bin("wharf");
     let mut cmd = std::process::Command::new("script");
     cmd.args(["-qec", &format!("{} pull hf://org/m", wharf.display()), "/dev/null"]);
@@ -477,7 +466,7 @@ fn on_loopback_a_large_file_uses_one_stream_unless_told_otherwise() {
     let (hub, cdn) = Server::hub();
     let body = pattern(24 * MIB, 21);
     hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
-    let t = home_with(&hub);
+    let t = TestHome::with_hub(&hub);
     let (_, out) = pull(&t, &["hf://org/big/model.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let gets: Vec<_> = cdn.requests().into_iter().filter(|r| r.method == "GET").collect();

@@ -28,6 +28,19 @@ impl TestHome {
         TestHome { tmp, home, wharf_home, extra_env: Vec::new() }
     }
 
+    /// A home whose `HF_ENDPOINT` is the loopback `hub` (never the public one), with short retry waits.
+    pub fn with_hub(hub: &server::Server) -> TestHome {
+        let mut t = TestHome::new();
+        t.extra_env.push(("HF_ENDPOINT".into(), hub.url("")));
+        t.extra_env.push(("WHARF_RETRY_BASE_MS".into(), "20".into()));
+        t
+    }
+
+    /// The Hugging Face cache under this home (the default, `~/.cache/huggingface/hub`).
+    pub fn hub_cache(&self) -> PathBuf {
+        self.home.join(".cache/huggingface/hub")
+    }
+
     pub fn root(&self) -> PathBuf {
         self.home.parent().unwrap().to_path_buf()
     }
