@@ -225,3 +225,21 @@ mod shell_property {
         }
     }
 }
+
+#[test]
+fn a_cloned_env_cannot_vouch_for_itself_with_a_relative_back_link() {
+    let t = TestHome::new();
+    let p = t.project("code/self-vouching");
+    let venv = p.join("venv");
+    fs::create_dir_all(&venv).unwrap();
+    fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    // The back-link names "." — which is whatever folder wharf runs in: the clone itself.
+    fs::write(venv.join(".wharf-project.json"), r#"{"project": ".", "id": "x", "created_at": "2026-01-01T00:00:00Z"}"#)
+        .unwrap();
+    let p = cloned_project(&t, "code/self-vouching", venv.to_str().unwrap());
+    let before = snapshot(&venv, &[]);
+    let out = t.cmd().args(["init", "--no-venv"]).current_dir(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("back-link"), "{}", text(&out.stderr));
+    assert_eq!(snapshot(&venv, &[]), before);
+}

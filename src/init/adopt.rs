@@ -82,7 +82,10 @@ impl AdoptableEnv {
             Some(_) => {}
         }
         let link = project::read_backlink(&expanded).ok().flatten();
-        let owner = link.as_ref().and_then(|l| expand_vars(&l.project, env).ok());
+        // A back-link wharf wrote names its project absolutely; a relative one (`.`) would name
+        // whatever folder we run in, so a cloned repo could vouch for its own env.
+        let owner =
+            link.as_ref().and_then(|l| expand_vars(&l.project, env).ok()).filter(|o| Path::new(o).is_absolute());
         match owner {
             Some(o) if fsx::same_place(Path::new(&o)) == project => Ok(AdoptableEnv(expanded)),
             Some(o) => Err(refuse(format!("{outside} and its back-link names `{o}`, not this project"))),
