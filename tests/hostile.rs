@@ -6,40 +6,18 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::server::{pattern, sha256_hex, Server};
-use support::{text, TestHome};
+use support::{snapshot, text, TestHome};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 fn stores(t: &TestHome) -> Vec<PathBuf> {
     vec![t.hub_cache(), t.wharf_home.join("cache")]
-}
-
-/// Every entry under `root` outside `skip`: files by content, symlinks by target, folders.
-fn snapshot(root: &Path, skip: &[PathBuf]) -> BTreeMap<PathBuf, String> {
-    walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|e| !skip.iter().any(|s| e.path().starts_with(s)))
-        .filter_map(Result::ok)
-        .map(|e| {
-            let p = e.path().to_path_buf();
-            let what = if e.path_is_symlink() {
-                format!("link {}", fs::read_link(&p).unwrap().display())
-            } else if e.file_type().is_file() {
-                format!("file {}", sha256_hex(&fs::read(&p).unwrap()))
-            } else {
-                "dir".to_string()
-            };
-            (p, what)
-        })
-        .collect()
 }
 
 /// A home with files a hostile server would like to overwrite.

@@ -4,30 +4,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use support::{text, TestHome};
-
-/// Every entry under `dir` (not following symlinks) with its kind and content, to prove "unchanged".
-fn snapshot(dir: &Path, skip: &[&Path]) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    let walk = walkdir::WalkDir::new(dir).follow_links(false).into_iter();
-    for e in walk.filter_entry(|e| !skip.contains(&e.path())) {
-        let e = e.unwrap();
-        let t = e.file_type();
-        let what = if t.is_symlink() {
-            format!("link {}", fs::read_link(e.path()).unwrap().display())
-        } else if t.is_dir() {
-            "dir".to_string()
-        } else {
-            format!("file {:?}", fs::read(e.path()).unwrap())
-        };
-        out.insert(e.path().to_path_buf(), what);
-    }
-    out
-}
+use support::{snapshot, text, TestHome};
 
 fn cloned_project(t: &TestHome, rel: &str, marker_env: &str) -> PathBuf {
     let p = t.project(rel);
@@ -92,12 +72,12 @@ fn a_marker_naming_a_registered_env_of_a_live_project_makes_a_copy_and_leaves_th
     fs::write(env.join("state"), "a's").unwrap();
     let stored = v["project"]["env"]["path"].as_str().unwrap();
     let b = cloned_project(&t, "clones/b", stored);
-    let before = snapshot(&env, &[]);
+    let before = snapshot::<&Path>(&env, &[]);
     let (v, out) = t.json(&["init", "--no-venv", b.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(v["project"]["action"]["kind"], "copied");
     assert_ne!(PathBuf::from(v["project"]["env"]["expanded"].as_str().unwrap()), env);
-    assert_eq!(snapshot(&env, &[]), before);
+    assert_eq!(snapshot::<&Path>(&env, &[]), before);
 }
 
 #[test]
@@ -237,9 +217,9 @@ fn a_cloned_env_cannot_vouch_for_itself_with_a_relative_back_link() {
     fs::write(venv.join(".wharf-project.json"), r#"{"project": ".", "id": "x", "created_at": "2026-01-01T00:00:00Z"}"#)
         .unwrap();
     let p = cloned_project(&t, "code/self-vouching", venv.to_str().unwrap());
-    let before = snapshot(&venv, &[]);
+    let before = snapshot::<&Path>(&venv, &[]);
     let out = t.cmd().args(["init", "--no-venv"]).current_dir(&p).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("back-link"), "{}", text(&out.stderr));
-    assert_eq!(snapshot(&venv, &[]), before);
+    assert_eq!(snapshot::<&Path>(&venv, &[]), before);
 }

@@ -156,3 +156,25 @@ pub fn missing_tool(what: &str, how: &str) {
     }
     panic!("{what} is missing: {how}; `bash .ci/run` installs it (or set WHARF_TEST_ALLOW_SKIP=1 to skip)");
 }
+
+/// Every entry under `root` (symlinks not followed) outside the `skip` folders: files by content
+/// digest, symlinks by target, folders as such. Two equal snapshots prove "nothing changed there".
+pub fn snapshot<P: AsRef<Path>>(root: &Path, skip: &[P]) -> std::collections::BTreeMap<PathBuf, String> {
+    walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| !skip.iter().any(|s| e.path().starts_with(s)))
+        .map(|e| {
+            let e = e.unwrap();
+            let p = e.path().to_path_buf();
+            let what = if e.path_is_symlink() {
+                format!("link {}", std::fs::read_link(&p).unwrap().display())
+            } else if e.file_type().is_file() {
+                format!("file {}", server::sha256_hex(&std::fs::read(&p).unwrap()))
+            } else {
+                "dir".to_string()
+            };
+            (p, what)
+        })
+        .collect()
+}
