@@ -4,6 +4,8 @@
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+use crate::ids::Etag;
+
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
@@ -19,13 +21,18 @@ pub enum Expected {
 }
 
 impl Expected {
-    /// From a Hugging Face ETag: 64 hex digits are a SHA-256, 40 a git blob SHA-1.
+    /// From an etag as text (a blob's file name, a record): what [`Etag`] accepts, else nothing.
     pub fn from_etag(etag: &str) -> Expected {
-        let hex = etag.chars().all(|c| c.is_ascii_hexdigit());
-        match etag.len() {
-            64 if hex => Expected::Sha256(etag.to_ascii_lowercase()),
-            40 if hex => Expected::GitSha1(etag.to_ascii_lowercase()),
-            _ => Expected::Nothing,
+        etag.parse::<Etag>().map_or(Expected::Nothing, |e| Expected::from(&e))
+    }
+}
+
+/// An LFS etag is the file's SHA-256; any other is a git blob SHA-1.
+impl From<&Etag> for Expected {
+    fn from(etag: &Etag) -> Expected {
+        match etag {
+            Etag::Sha256(h) => Expected::Sha256(h.to_string()),
+            Etag::GitBlob(g) => Expected::GitSha1(g.to_string()),
         }
     }
 }

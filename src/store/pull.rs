@@ -314,7 +314,7 @@ impl ModelStore {
             check_cached_pin(pin, &hit)?;
             return Ok(hit);
         }
-        let expected = Expected::from_etag(r.etag.as_str());
+        let expected = Expected::from(&r.etag);
         let temp = transfer::temp_path(&blob);
         let d = Download {
             id: label,
