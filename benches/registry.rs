@@ -15,7 +15,8 @@ use std::process::{Command, Stdio};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde_json::{json, Map, Value};
 
-use wharf::{prune, validate, Env, Layout, Registry};
+use wharf::ops::{prune, validate};
+use wharf::{Env, Layout, Registry};
 
 struct World {
     _tmp: tempfile::TempDir,

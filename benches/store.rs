@@ -51,7 +51,10 @@ fn bench_cached_pull(c: &mut Criterion) {
 /// A registered project with five models in wharf.toml, pulled, locked and recorded.
 fn bench_check_with_models(c: &mut Criterion) {
     use std::collections::HashMap;
-    use wharf::{init, paths, project_models, store, venv, Env, Layout, Registry};
+    use wharf::models::resolve;
+    use wharf::ops::init;
+    use wharf::project::venv;
+    use wharf::{store, Env, Layout, Registry};
 
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().canonicalize().unwrap();
@@ -70,12 +73,13 @@ fn bench_check_with_models(c: &mut Criterion) {
     fs::write(proj.join("wharf.toml"), manifest).unwrap();
     let opts = init::InitOptions { venv: venv::VenvOptions { no_venv: true, ..Default::default() }, force: false };
     init::init(&registry, &layout, &proj, &opts, chrono::Utc::now()).unwrap();
-    let store = store::ModelStore::new(paths::store_config(&env, &layout, false, false).unwrap()).unwrap();
+    let store =
+        store::ModelStore::new(store::config::StoreConfig::from_env(&env, &layout, false, false).unwrap()).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let pull_opts = store::PullOptions { now: chrono::Utc::now(), ..Default::default() };
     let pulled =
-        rt.block_on(project_models::pull(&store, &proj, false, &pull_opts, &wharf::fetch::progress::Silent)).unwrap();
-    assert!(project_models::record_in_registry(&registry, &proj, &pulled.models).unwrap());
+        rt.block_on(resolve::pull(&store, &proj, false, &pull_opts, &wharf::transfer::progress::Silent)).unwrap();
+    assert!(resolve::record_in_registry(&registry, &proj, &pulled.models).unwrap());
 
     c.bench_function("check_project_with_5_models", |b| {
         b.iter(|| {

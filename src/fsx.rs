@@ -391,6 +391,18 @@ fn disk_bytes(m: &fs::Metadata, _seen: &mut HashSet<(u64, u64)>) -> u64 {
     m.len()
 }
 
+/// ENOSPC, however the platform reports it.
+pub fn is_disk_full(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}
+
+/// Bytes free for an unprivileged writer in the folder of `path`.
+pub fn available(path: &Path) -> Option<u64> {
+    let dir = path.parent().unwrap_or(path);
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

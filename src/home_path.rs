@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::paths::Env;
+use crate::env::Env;
 
 pub const HOME_VAR: &str = "${HOME}";
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::paths::vars::WHARF_LOCK_TIMEOUT;
+use crate::env::vars::WHARF_LOCK_TIMEOUT;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -1,7 +1,6 @@
 //! The `wharf` binary: parse, run, map the outcome to an exit code. Nothing else.
 
 mod cli;
-mod output;
 
 use std::process::ExitCode;
 
@@ -13,11 +12,11 @@ fn main() -> ExitCode {
     let setup = || -> Result<cli::Ctx, cli::CliError> {
         let env = wharf::Env::from_process().map_err(cli::CliError::failed)?;
         let layout = wharf::Layout::from_env(&env).map_err(|e| cli::CliError::Usage(e.to_string()))?;
-        let out = output::Output::new(
+        let out = cli::output::Output::new(
             json,
             cli.global.quiet,
             cli.global.verbose,
-            env.var(wharf::paths::vars::NO_COLOR).is_some(),
+            env.var(wharf::env::vars::NO_COLOR).is_some(),
         );
         Ok(cli::Ctx { env, layout, out, now: chrono::Utc::now() })
     };
@@ -27,7 +26,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             if json {
-                let doc = serde_json::json!({"schema": output::SCHEMA, "error": {"message": e.to_string(), "exit_code": e.exit_code()}});
+                let doc = serde_json::json!({"schema": cli::output::SCHEMA, "error": {"message": e.to_string(), "exit_code": e.exit_code()}});
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             }
             ExitCode::from(e.exit_code())

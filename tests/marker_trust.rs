@@ -178,7 +178,7 @@ fn a_dollar_and_a_backtick_in_the_envs_dir_are_literal_when_a_shell_sources_the_
 mod shell_property {
     use super::*;
     use proptest::prelude::*;
-    use wharf::dotenv::Document;
+    use wharf::project::dotenv::Document;
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]

@@ -179,10 +179,10 @@ fn pruning_many_orphans_writes_the_registry_once() {
     );
     let layout = wharf::Layout::from_env(&env).unwrap();
     let registry = wharf::Registry::open(&layout, &env);
-    let opts = wharf::prune::PruneOptions::default();
-    let summary = wharf::prune::run(&registry, &layout.envs_dir, None, opts, None).unwrap().unwrap();
-    assert_eq!(summary.count(wharf::prune::Kind::Env, wharf::prune::ItemAction::Removed), 30);
-    assert_eq!(summary.count(wharf::prune::Kind::Entry, wharf::prune::ItemAction::Removed), 30);
+    let opts = wharf::ops::prune::PruneOptions::default();
+    let summary = wharf::ops::prune::run(&registry, &layout.envs_dir, None, opts, None).unwrap().unwrap();
+    assert_eq!(summary.count(wharf::ops::prune::Kind::Env, wharf::ops::prune::ItemAction::Removed), 30);
+    assert_eq!(summary.count(wharf::ops::prune::Kind::Entry, wharf::ops::prune::ItemAction::Removed), 30);
     assert_eq!(registry.writes(), 1);
     assert_eq!(t.registry()["projects"].as_object().unwrap().len(), 10);
 }

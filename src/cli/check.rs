@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use wharf::home_path::HomePath;
-use wharf::validate::{self, Code, Reason};
+use wharf::ops::validate::{self, Code, Reason};
 use wharf::{project, Status};
 
 use super::view::{print_table, project_view, ProjectView};

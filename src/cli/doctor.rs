@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use wharf::doctor::{self, RegistryState};
+use wharf::ops::doctor::{self, RegistryState};
 
 use super::{CliError, Ctx};
 

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
-use wharf::init::{self, Action, InitOptions, InitOutcome};
-use wharf::venv::VenvOptions;
+use wharf::ops::init::{self, Action, InitOptions, InitOutcome};
+use wharf::project::venv::VenvOptions;
 
 use super::{CliError, Ctx};
 
@@ -37,7 +37,7 @@ pub struct InitArgs {
 #[derive(Serialize)]
 struct InitDoc {
     project: InitOutcome,
-    models: Vec<wharf::project_models::Resolved>,
+    models: Vec<wharf::models::resolve::Resolved>,
 }
 
 pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
@@ -54,9 +54,9 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         e if e.is_usage() => CliError::Usage(e.to_string()),
         other => CliError::failed(other),
     })?;
-    let has_manifest = outcome.path.join(wharf::manifest::MANIFEST).is_file();
+    let has_manifest = outcome.path.join(wharf::models::manifest::MANIFEST).is_file();
     let models = if has_manifest && !args.no_models {
-        super::pull::pull_project(ctx, &outcome.path, false, false, false)?.0.models
+        super::project_pull::pull_project(ctx, &outcome.path, false, false, false)?.0.models
     } else {
         Vec::new()
     };

@@ -6,7 +6,8 @@ use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use wharf::{fsx, validate, Status};
+use wharf::ops::validate;
+use wharf::{fsx, Status};
 
 use super::view::{print_table, project_view, ProjectView};
 use super::{CliError, Ctx};

@@ -1,7 +1,8 @@
 //! The command line: clap types (their `///` comments are the help text) and the dispatch to one
 //! module per subcommand. Each subcommand turns its arguments into the library's options, calls the
-//! library, and prints through [`crate::output::Output`].
+//! library, and prints through [`crate::cli::output::Output`].
 
+mod bars;
 mod check;
 mod completions;
 mod doctor;
@@ -9,8 +10,11 @@ mod init;
 mod list;
 mod migrate;
 mod models;
+pub mod output;
+mod project_pull;
+mod prompt;
 mod prune;
-pub mod pull;
+mod pull;
 mod view;
 
 use std::path::PathBuf;
@@ -21,7 +25,7 @@ use clap::{Args, Parser, Subcommand};
 use wharf::registry::RegistryError;
 use wharf::{Env, Layout, Registry, Status};
 
-use crate::output::Output;
+use crate::cli::output::Output;
 
 /// wharf keeps track of which project owns which virtual environment, checks every mapping against
 /// the filesystem, and prunes what is orphaned, safely.
@@ -127,12 +131,6 @@ pub fn run(cli: Cli, ctx: &Ctx) -> Result<ExitCode, CliError> {
         Command::Doctor(a) => doctor::run(a, ctx),
         Command::Completions(a) => completions::run(a),
     }
-}
-
-/// Both stdin and stderr are a terminal: we may ask a question and read the answer.
-pub fn interactive() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 /// The colour of a status word.

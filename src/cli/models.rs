@@ -11,7 +11,7 @@ use wharf::store::verify::Verified;
 use wharf::store::ModelStore;
 
 use super::{CliError, Ctx};
-use crate::output::human_bytes;
+use crate::cli::output::human_bytes;
 
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
@@ -58,8 +58,8 @@ pub enum ModelsCommand {
 }
 
 fn store(ctx: &Ctx) -> Result<ModelStore, CliError> {
-    let cfg =
-        wharf::paths::store_config(&ctx.env, &ctx.layout, true, false).map_err(|e| CliError::Usage(e.to_string()))?;
+    let cfg = wharf::store::config::StoreConfig::from_env(&ctx.env, &ctx.layout, true, false)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     ModelStore::new(cfg).map_err(CliError::failed)
 }
 
@@ -112,10 +112,10 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         }
         ModelsCommand::Clear { yes } => {
             let usage = usage(ctx, true)?;
-            if !yes && !super::interactive() {
+            if !yes && !super::prompt::interactive() {
                 return Err(CliError::Usage("not on a terminal, so nothing was removed\n  hint: pass `--yes`".into()));
             }
-            if !yes && !super::prune::ask("Remove every model file wharf fetched that no project uses?") {
+            if !yes && !super::prompt::ask("Remove every model file wharf fetched that no project uses?") {
                 ctx.out.status("nothing removed");
                 return Ok(ExitCode::SUCCESS);
             }

@@ -3,15 +3,14 @@
 //! On a terminal it shows what would go and asks (default No) unless `--yes`. Without a terminal
 //! and without `--yes` it deletes nothing and exits 2: unattended deletion must be asked for.
 
-use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use clap::Args;
 
-use wharf::prune::{self, ItemAction, Kind, PruneOptions, Summary};
+use wharf::ops::prune::{self, ItemAction, Kind, PruneOptions, Summary};
 
-use super::{CliError, Ctx};
-use crate::output::human_bytes;
+use super::{prompt, CliError, Ctx};
+use crate::cli::output::human_bytes;
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
@@ -37,14 +36,14 @@ pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         PruneOptions { mismatch: args.mismatch, untracked: args.untracked, models: args.models, dry_run: args.dry_run };
     let store = match args.models {
         true => {
-            let cfg = wharf::paths::store_config(&ctx.env, &ctx.layout, true, false)
+            let cfg = wharf::store::config::StoreConfig::from_env(&ctx.env, &ctx.layout, true, false)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             Some(wharf::store::ModelStore::new(cfg).map_err(CliError::failed)?)
         }
         false => None,
     };
     let registry = ctx.registry();
-    if !args.dry_run && !args.yes && !super::interactive() {
+    if !args.dry_run && !args.yes && !prompt::interactive() {
         registry.read()?; // an unreadable registry still says so with exit 3
         return Err(CliError::Usage(
             "not on a terminal, so nothing was removed\n  hint: pass `--yes` to prune without asking, or `--dry-run` to see what would go".into(),
@@ -75,20 +74,11 @@ fn confirm(preview: &Summary, ctx: &Ctx) -> bool {
             if i.bytes > 0 { human_bytes(i.bytes) } else { String::new() }
         );
     }
-    let yes = ask(&format!("Remove {} ({})?", counts(preview), human_bytes(preview.reclaimed_bytes)));
+    let yes = prompt::ask(&format!("Remove {} ({})?", counts(preview), human_bytes(preview.reclaimed_bytes)));
     if !yes {
         ctx.out.status("aborted");
     }
     yes
-}
-
-/// Ask a yes/no question on the terminal; anything but y/yes is no.
-pub fn ask(question: &str) -> bool {
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 fn kind(k: Kind) -> &'static str {

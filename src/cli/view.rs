@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
+use wharf::ops::validate::{Judged, Reason};
 use wharf::registry::{ModelRef, ProjectEntry};
-use wharf::validate::{Judged, Reason};
 use wharf::Status;
 
-use crate::output::{human_bytes, Output};
+use crate::cli::output::{human_bytes, Output};
 
 #[derive(Debug, Serialize)]
 pub struct EnvView {

@@ -12,8 +12,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::env::Env;
 use crate::home_path::{expand_vars, HomePath};
-use crate::paths::Env;
 
 use super::schema::CURRENT_VERSION;
 

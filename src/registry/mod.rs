@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::env::{Env, Layout};
 use crate::fsx::{self, Context, FsError};
 use crate::lock::{self, LockError, LockGuard, Mode};
-use crate::paths::{Env, Layout};
 
 pub use migrate::Found;
 pub use schema::{EnvRef, ModelRef, ProjectEntry, RegistryDoc, CURRENT_VERSION};

@@ -17,23 +17,10 @@ use serde::Serialize;
 use super::index::{Index, Kind, Record};
 use super::layout::{BlobStore, HubCache};
 use super::partial::{self, Kept, Partial, Swept};
-use crate::fetch::hash::Expected;
 use crate::fsx::{Context, FsError};
+use crate::transfer::hash::Expected;
 
-#[derive(Debug, thiserror::Error)]
-pub enum InventoryError {
-    #[error("no model `{id}` in the store\n  hint: `wharf models list` shows the ids")]
-    NotInStore { id: String },
-    #[error(
-        "`{id}` is used by {users}\n  hint: remove it from those projects' wharf.toml and pull, or unregister \
-         them with `wharf remove`"
-    )]
-    InUse { id: String, users: String },
-    #[error("cannot remove `{path}`: {source}\n  hint: the store's folders must be writable by you; nothing after it was removed")]
-    Remove { path: PathBuf, source: std::io::Error },
-    #[error(transparent)]
-    Fs(#[from] FsError),
-}
+pub use super::error::InventoryError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
@@ -63,7 +50,7 @@ pub struct Usage {
 
 impl Usage {
     /// The model files the projects of `doc` use (paths resolved, digests lowercased).
-    pub fn of(doc: &crate::registry::RegistryDoc, env: &crate::paths::Env) -> Usage {
+    pub fn of(doc: &crate::registry::RegistryDoc, env: &crate::env::Env) -> Usage {
         use crate::home_path::HomePath;
         let mut u = Usage::default();
         for (key, entry) in &doc.projects {

@@ -161,7 +161,7 @@ impl BlobStore {
 
     /// The SHA-256 of a URL: its name under `urls/` and in lock names.
     pub fn url_key(url: &str) -> String {
-        crate::fetch::hash::sha256_hex(url.as_bytes())
+        crate::transfer::hash::sha256_hex(url.as_bytes())
     }
 
     /// The temp file of an unpinned URL's download (its digest is known only at the end).

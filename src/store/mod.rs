@@ -10,6 +10,8 @@
 //! policy (what may be removed, what counts as corrupt) is in `inventory.rs`, `verify.rs` and
 //! `partial.rs`; the CLI only renders.
 
+pub mod config;
+pub mod error;
 pub mod index;
 pub mod inventory;
 pub mod layout;
@@ -22,9 +24,9 @@ pub use pull::{ModelStore, PullOptions, Pulled};
 
 use serde::Serialize;
 
-use crate::fetch::progress::Silent;
-use crate::fetch::source::Source;
-use crate::fetch::FetchError;
+use crate::ids::source::Source;
+use crate::transfer::progress::Silent;
+use crate::transfer::FetchError;
 use inventory::{Collected, Inventory, InventoryError, Item, Listing, Removed, Usage};
 use verify::Verified;
 
@@ -84,7 +86,7 @@ impl ModelStore {
 
     /// True when `source` is in the store, decided without any network call or write.
     pub async fn is_cached(&self, source: &Source) -> bool {
-        let offline = ModelStore::new(pull::StoreConfig { offline: true, ..self.config().clone() });
+        let offline = ModelStore::new(config::StoreConfig { offline: true, ..self.config().clone() });
         match offline {
             Ok(store) => store.get_model(source, &PullOptions::default(), &Silent).await.is_ok(),
             Err(_) => false,

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::inventory::InventoryError;
+use super::error::InventoryError;
 use super::layout::{BlobStore, HubCache};
 use crate::ids::{Etag, RepoId};
 use crate::lock::{self, LockError, Mode};

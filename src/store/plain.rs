@@ -17,13 +17,13 @@ use std::path::Path;
 
 use super::layout::{BlobKey, BlobStore};
 use super::pull::{blocking, ModelStore, Pulled};
-use crate::fetch::hash::{Expected, Hasher};
-use crate::fetch::progress::Progress;
-use crate::fetch::transfer::{self, Download, Downloaded};
-use crate::fetch::FetchError;
 use crate::fsx::{Context, FsError};
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
+use crate::transfer::hash::{Expected, Hasher};
+use crate::transfer::progress::Progress;
+use crate::transfer::FetchError;
+use crate::transfer::{self, Download, Downloaded};
 
 /// The store's blob named `hex`, as a cached pull of `source`, if it is there.
 fn blob_hit(blobs: &BlobStore, hex: &Sha256, source: &str) -> Option<Pulled> {

@@ -8,46 +8,23 @@
 //! into `snapshots/<commit>/` and the revision recorded in `refs/`.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
+use super::config::StoreConfig;
 use super::index::{Index, Kind as IndexKind, Record};
 use super::layout::{BlobStore, HubCache};
-use crate::fetch::hash::Expected;
-use crate::fetch::hf::{self, Hub};
-use crate::fetch::http::Http;
-use crate::fetch::progress::{Event, Progress};
-use crate::fetch::retry::RetryPolicy;
-use crate::fetch::source::Source;
-use crate::fetch::transfer::{self, Download, Downloaded};
-use crate::fetch::FetchError;
 use crate::fsx::Context;
+use crate::ids::source::Source;
 use crate::ids::{CommitId, Etag, RepoId, RepoPath, Revision, Sha256};
 use crate::lock::{self, LockGuard, Mode};
-
-/// Everything a store needs, resolved by the caller from the environment (see `paths.rs`).
-#[derive(Debug, Clone)]
-pub struct StoreConfig {
-    pub hub_cache: PathBuf,
-    pub wharf_cache: PathBuf,
-    /// The primary hub endpoint, then mirrors (tried in order when the previous one fails).
-    pub endpoints: Vec<String>,
-    pub token: Option<String>,
-    pub offline: bool,
-    pub allow_http: bool,
-    pub retry: RetryPolicy,
-    pub stall: Duration,
-    /// Bytes a second below which a whole `stall` window counts as a stall (0: no floor).
-    pub low_speed: u64,
-    /// How long to wait for another process that is downloading the same file.
-    pub blob_lock_timeout: Duration,
-    /// Files of a repo downloaded at once.
-    pub parallel_files: usize,
-    /// Connections for one large file (1: a single stream; `None`: 4, or 1 for loopback hosts).
-    pub connections: Option<usize>,
-}
+use crate::remote::hf::{self, Hub};
+use crate::transfer::hash::Expected;
+use crate::transfer::http::Http;
+use crate::transfer::progress::{Event, Progress};
+use crate::transfer::FetchError;
+use crate::transfer::{self, Download, Downloaded};
 
 #[derive(Debug, Clone, Default)]
 pub struct PullOptions {
@@ -90,7 +67,7 @@ pub(super) async fn blocking<T: Send + 'static>(
 }
 
 pub(super) fn sha256_of(path: &Path) -> Result<String, FetchError> {
-    crate::validate::sha256_file(path).ctx("cannot hash", path).map_err(FetchError::from)
+    crate::transfer::hash::sha256_file(path).ctx("cannot hash", path).map_err(FetchError::from)
 }
 
 /// An LFS etag is the file's SHA-256; any other file is hashed (they are small).
@@ -127,7 +104,7 @@ impl ModelStore {
 
     /// The primary hub's token, for a URL source: like `huggingface_hub`, a URL on the hub's own
     /// origin is fetched with it. [`Credential`] sends it to that origin only, on every redirect hop.
-    pub(super) fn hub_credential(&self) -> Option<&crate::fetch::http::Credential> {
+    pub(super) fn hub_credential(&self) -> Option<&crate::transfer::http::Credential> {
         self.hubs.first().and_then(|h| h.credential.as_ref())
     }
 
@@ -416,7 +393,7 @@ impl ModelStore {
         let at: Revision = commit.into();
         let mut out = Vec::new();
         for n in names {
-            out.push(self.hf_file(repo, &at, &n, None, None, &crate::fetch::progress::Silent).await?);
+            out.push(self.hf_file(repo, &at, &n, None, None, &crate::transfer::progress::Silent).await?);
         }
         Ok(out)
     }

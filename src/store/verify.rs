@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::index::Kind;
 use super::inventory::{Inventory, InventoryError, Item, Usage};
-use crate::fetch::hash::{self, Expected, Hasher};
+use crate::transfer::hash::{self, Expected, Hasher};
 
 /// A file that could not be read, and why.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

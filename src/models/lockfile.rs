@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fsx::{self, FsError};
 use crate::ids::{CommitId, Sha256};
-use crate::manifest::ModelSpec;
+use crate::models::manifest::ModelSpec;
 
 pub const LOCKFILE: &str = "wharf.lock";
 const HEADER: &str = "# This file is written by `wharf pull`: it pins every model of wharf.toml. Commit it.\n";

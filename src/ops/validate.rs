@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::env::Env;
 use crate::home_path::{expand_vars, HomePath, HomePathError};
-use crate::paths::Env;
 use crate::project::{self, ProjectError};
 use crate::registry::{ProjectEntry, RegistryDoc};
 
@@ -285,7 +285,7 @@ fn check_models(entry: &ProjectEntry, env: &Env, opts: Options, reasons: &mut Ve
                     model.size.unwrap_or(0)
                 ),
             }),
-            Ok(_) if opts.full => match (&model.sha256, sha256_file(&path)) {
+            Ok(_) if opts.full => match (&model.sha256, crate::transfer::hash::sha256_file(&path)) {
                 (Some(want), Ok(got)) if !want.eq_ignore_ascii_case(&got) => reasons.push(Reason {
                     code: Code::ModelCorrupt,
                     message: format!("model `{name}`: sha256 of `{}` is {got}, expected {want}; {fix}", path.display()),
@@ -302,29 +302,20 @@ fn check_models(entry: &ProjectEntry, env: &Env, opts: Options, reasons: &mut Ve
 fn check_lock(project_dir: &Path, reasons: &mut Vec<Reason>) {
     let fix = "run `wharf pull` in the project and commit wharf.lock";
     let mut push = |message: String| reasons.push(Reason { code: Code::LockMismatch, message });
-    let manifest = match crate::manifest::read(project_dir) {
+    let manifest = match crate::models::manifest::read(project_dir) {
         Ok(Some(m)) => m,
         Ok(None) => return, // the project no longer declares models: nothing to compare
         Err(e) => return push(format!("{e}")),
     };
-    match crate::lockfile::read(project_dir) {
+    match crate::models::lockfile::read(project_dir) {
         Ok(None) => push(format!("no wharf.lock in `{}`; {fix}", project_dir.display())),
         Err(e) => push(e.to_string()),
         Ok(Some(lock)) => {
-            for d in crate::lockfile::disagreements(&manifest.models, &lock) {
+            for d in crate::models::lockfile::disagreements(&manifest.models, &lock) {
                 push(format!("{d}; {fix}"));
             }
         }
     }
-}
-
-/// SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    io::copy(&mut f, &mut h)?;
-    Ok(format!("{:x}", h.finalize()))
 }
 
 /// Judge every entry (in parallel), then mark `moved` the missing projects whose id lives on at

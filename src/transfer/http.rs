@@ -18,8 +18,8 @@ use reqwest::{Response, Url};
 
 use super::progress::{Event, Progress};
 use super::retry::{self, RetryPolicy};
-use super::source;
 use super::FetchError;
+use crate::ids::source;
 
 /// Redirect hops followed for one request.
 pub const MAX_REDIRECTS: usize = 10;

@@ -17,11 +17,11 @@ use reqwest::header::{ACCEPT_ENCODING, CONTENT_LENGTH, ETAG, LOCATION};
 use reqwest::Url;
 use serde::Deserialize;
 
-use super::http::{protocol, refused_redirect, status_failure, transient, Credential, Failure, Http};
-use super::progress::Progress;
-use super::source;
-use super::FetchError;
+use crate::ids::source;
 use crate::ids::{CommitId, Etag, IdError, RepoId, RepoPath, Revision};
+use crate::transfer::http::{protocol, refused_redirect, status_failure, transient, Credential, Failure, Http};
+use crate::transfer::progress::Progress;
+use crate::transfer::FetchError;
 
 /// Where the hub is, and who we are there.
 #[derive(Debug, Clone)]
@@ -235,7 +235,7 @@ async fn read_capped(http: &Http, resp: reqwest::Response, cap: usize) -> Result
     }
     let mut stream = resp.bytes_stream();
     let mut body = Vec::new();
-    let mut pace = super::http::Pace::start();
+    let mut pace = crate::transfer::http::Pace::start();
     while let Some(chunk) = http.next_chunk(&mut stream, &mut pace).await.map_err(Capped::Cut)? {
         if body.len() + chunk.len() > cap {
             return Err(Capped::TooLarge);

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::env::Env;
 use crate::home_path::{expand_vars, HomePath};
-use crate::paths::Env;
 use crate::project::{self, BackLink};
 use crate::registry::{EnvRef, ProjectEntry, Registry, RegistryDoc, RegistryError};
 
@@ -53,7 +53,7 @@ pub struct Report {
 fn unregistered(doc: &RegistryDoc, envs_dir: &Path, env: &Env) -> Vec<(PathBuf, BackLink, String)> {
     let registered_envs: std::collections::HashSet<PathBuf> =
         doc.projects.values().filter_map(|e| HomePath::from_stored(e.env.path.clone()).expand(env).ok()).collect();
-    crate::prune::scan_envs_dir(envs_dir)
+    crate::ops::prune::scan_envs_dir(envs_dir)
         .into_iter()
         .filter(|d| !d.is_symlink() && !registered_envs.contains(d))
         .filter_map(|d| {

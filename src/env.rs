@@ -65,6 +65,9 @@ pub mod limits {
         Limit { var: super::vars::WHARF_CONNECTIONS, min: 1.0, max: 64.0, unit: "connections", whole: true };
 }
 
+/// wharf's version, written into back-links.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The public Hugging Face hub.
 pub const DEFAULT_HF_ENDPOINT: &str = "https://huggingface.co";
 
@@ -118,7 +121,7 @@ impl Env {
         self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
-    fn abs_var(&self, name: &'static str) -> Result<Option<PathBuf>, PathsError> {
+    pub fn abs_var(&self, name: &'static str) -> Result<Option<PathBuf>, PathsError> {
         match self.var(name) {
             None => Ok(None),
             Some(v) if Path::new(v).is_absolute() => Ok(Some(PathBuf::from(v))),
@@ -127,12 +130,12 @@ impl Env {
     }
 }
 
-fn truthy(v: Option<&str>) -> bool {
+pub fn truthy(v: Option<&str>) -> bool {
     v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
 
 /// wharf's own switches are read strictly: a typo is an error, not a silent "off".
-fn switch(env: &Env, var: &'static str) -> Result<bool, PathsError> {
+pub fn switch(env: &Env, var: &'static str) -> Result<bool, PathsError> {
     match env.var(var).map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(false),
         Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
@@ -142,7 +145,7 @@ fn switch(env: &Env, var: &'static str) -> Result<bool, PathsError> {
 }
 
 /// A numeric variable within its [`limits::Limit`], or `None` when unset.
-fn number(env: &Env, l: &limits::Limit) -> Result<Option<f64>, PathsError> {
+pub fn number(env: &Env, l: &limits::Limit) -> Result<Option<f64>, PathsError> {
     let Some(raw) = env.var(l.var) else { return Ok(None) };
     let ok = raw.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= l.min && *v <= l.max);
     match ok {
@@ -158,54 +161,13 @@ fn number(env: &Env, l: &limits::Limit) -> Result<Option<f64>, PathsError> {
     }
 }
 
-fn http_url(var: &'static str, value: &str) -> Result<String, PathsError> {
+pub fn http_url(var: &'static str, value: &str) -> Result<String, PathsError> {
     let bad = |why: String| PathsError::BadUrl { var, value: value.to_string(), why };
     let url = url::Url::parse(value).map_err(|e| bad(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err(bad("expected http(s)://HOST[:PORT][/PATH]".to_string()));
     }
     Ok(value.to_string())
-}
-
-/// The model store's configuration from the environment; `offline` and `allow_http` are the
-/// command-line flags (the variables `WHARF_OFFLINE` and `HF_HUB_OFFLINE` also turn offline on).
-pub fn store_config(
-    env: &Env,
-    layout: &Layout,
-    offline: bool,
-    allow_http: bool,
-) -> Result<crate::store::pull::StoreConfig, PathsError> {
-    let hub_cache = match (env.abs_var(vars::HF_HUB_CACHE)?, env.abs_var(vars::HF_HOME)?) {
-        (Some(p), _) => p,
-        (None, Some(h)) => h.join("hub"),
-        (None, None) => {
-            env.abs_var(vars::XDG_CACHE_HOME)?.unwrap_or_else(|| env.home().join(".cache")).join("huggingface/hub")
-        }
-    };
-    let mut endpoints = vec![http_url(vars::HF_ENDPOINT, env.var(vars::HF_ENDPOINT).unwrap_or(DEFAULT_HF_ENDPOINT))?];
-    for m in env.var(vars::WHARF_MIRRORS).unwrap_or("").split(',').map(str::trim).filter(|m| !m.is_empty()) {
-        endpoints.push(http_url(vars::WHARF_MIRRORS, m)?);
-    }
-    let stall = number(env, &limits::STALL_TIMEOUT)?.unwrap_or(30.0);
-    Ok(crate::store::pull::StoreConfig {
-        hub_cache,
-        wharf_cache: layout.cache_dir.clone(),
-        endpoints,
-        token: env.var(vars::HF_TOKEN).map(str::to_owned),
-        // HF_HUB_OFFLINE is read as huggingface_hub reads it (anything else is off).
-        offline: offline || switch(env, vars::WHARF_OFFLINE)? || truthy(env.var(vars::HF_HUB_OFFLINE)),
-        allow_http,
-        retry: crate::fetch::retry::RetryPolicy {
-            max_retries: number(env, &limits::MAX_RETRIES)?.map_or(3, |v| v as u32),
-            base: Duration::from_millis(number(env, &limits::RETRY_BASE_MS)?.map_or(500, |v| v as u64)),
-            max_wait: Duration::from_secs(60),
-        },
-        stall: Duration::from_secs_f64(stall),
-        low_speed: number(env, &limits::LOW_SPEED)?.map_or(1024, |v| v as u64),
-        blob_lock_timeout: Duration::from_secs(3600),
-        parallel_files: 8,
-        connections: number(env, &limits::CONNECTIONS)?.map(|v| v as usize),
-    })
 }
 
 /// The folders and files wharf uses, resolved from an [`Env`].
@@ -268,36 +230,6 @@ mod tests {
         assert_eq!(l.lock_file, Path::new("/w/registry.lock"));
         assert_eq!(l.cache_dir, Path::new("/w/cache"));
         assert_eq!(l.lock_timeout, Duration::from_millis(2500));
-    }
-
-    #[test]
-    fn numbers_out_of_range_are_refused_naming_the_variable_and_the_range() {
-        for var in [
-            "WHARF_LOCK_TIMEOUT",
-            "WHARF_STALL_TIMEOUT",
-            "WHARF_MAX_RETRIES",
-            "WHARF_RETRY_BASE_MS",
-            "WHARF_CONNECTIONS",
-            "WHARF_LOW_SPEED",
-        ] {
-            for bad in ["1e300", "-1", "NaN", "abc", "inf"] {
-                let e = env(&[(var, bad)]);
-                let err = Layout::from_env(&e)
-                    .and_then(|l| store_config(&e, &l, false, false).map(|_| ()))
-                    .expect_err(&format!("{var}={bad}"))
-                    .to_string();
-                assert!(err.contains(var) && err.contains(bad) && err.contains(" to "), "{err}");
-            }
-        }
-        let e = env(&[("WHARF_MAX_RETRIES", "2.5")]);
-        assert!(store_config(&e, &Layout::from_env(&e).unwrap(), false, false).is_err());
-        let e = env(&[("WHARF_OFFLINE", "maybe")]);
-        assert!(store_config(&e, &Layout::from_env(&e).unwrap(), false, false).is_err());
-        let e = env(&[("WHARF_MIRRORS", "http://127.0.0.1:1,abc")]);
-        assert!(store_config(&e, &Layout::from_env(&e).unwrap(), false, false)
-            .unwrap_err()
-            .to_string()
-            .contains("WHARF_MIRRORS"));
     }
 
     #[test]

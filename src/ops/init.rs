@@ -25,21 +25,19 @@
 //! 4. Under that lock the back-link, then the marker are written, and only then is the entry saved:
 //!    an entry is never visible without its marker and back-link.
 
-pub mod adopt;
-
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use crate::env::{Env, Layout};
 use crate::fsx::{self, Context, FsError};
 use crate::home_path::{expand_vars, HomePath, HomePathError};
 use crate::lock::Mode;
-use crate::paths::{Env, Layout};
+use crate::project::adopt::{AdoptableEnv, Untrusted};
+use crate::project::venv::{self, VenvError, VenvOptions};
 use crate::project::{self, BackLink, MarkerInfo, ProjectError};
 use crate::registry::{EnvRef, ProjectEntry, Registry, RegistryDoc, RegistryError};
-use crate::venv::{self, VenvError, VenvOptions};
-use adopt::{AdoptableEnv, Untrusted};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -238,7 +236,7 @@ pub fn init(
         project: key.clone(),
         id: Some(id.to_string()),
         created_at: created_at.to_string(),
-        wharf_version: crate::VERSION.to_string(),
+        wharf_version: crate::env::VERSION.to_string(),
         extra: Default::default(),
     };
     let mut created_env = make_env(&first.env, &link(&id_hint, &stamp), &opts.venv, env)?;

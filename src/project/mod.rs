@@ -10,11 +10,15 @@
 //!   WHARF_PROJECT_ID=5f0c2d9e8a7b6c41
 //!   ```
 //!   Other lines belong to the user and survive every rewrite. Values are quoted so that `sh`
-//!   sourcing the file reads them literally (see [`crate::dotenv`]). A marker may come with a cloned
-//!   repo: the env it names is untrusted until [`crate::init::adopt`] accepts it.
+//!   sourcing the file reads them literally (see [`crate::project::dotenv`]). A marker may come with a cloned
+//!   repo: the env it names is untrusted until [`crate::project::adopt`] accepts it.
 //! - Back-link in the environment, `<env>/.wharf-project.json`:
 //!   `{"project": "${HOME}/code/demo", "id": "…", "created_at": "…", "wharf_version": "0.1.0"}`.
 //!   It lets `doctor --repair` rebuild the registry and `prune` attribute an env folder.
+
+pub mod adopt;
+pub mod dotenv;
+pub mod venv;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,9 +26,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::dotenv::Document;
 use crate::fsx::{self, FsError};
 use crate::home_path::HomePath;
+use dotenv::Document;
 
 pub const MARKER: &str = ".env.wharf";
 pub const LEGACY_MARKER: &str = ".env.uve";

@@ -18,6 +18,8 @@
 //! Errors say what kind of value was refused and why; the caller adds where it came from (the
 //! server's URL, `wharf.lock:LINE`, the variable).
 
+pub mod source;
+
 use std::fmt;
 use std::ops::Deref;
 use std::str::FromStr;

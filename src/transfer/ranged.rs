@@ -22,7 +22,7 @@ use reqwest::StatusCode;
 use super::hash::Hasher;
 use super::http::{status_failure, ContentRange, Failure, Http, Pace};
 use super::progress::{Event, Progress};
-use super::transfer::{Download, Downloaded};
+use super::request::{Download, Downloaded};
 use super::FetchError;
 use crate::fsx::{Context, FsError};
 
@@ -222,11 +222,11 @@ async fn piece(
             .await
             .map_err(|e| PieceError::Transient(e.to_string(), None))?
             .map_err(|e| {
-                if super::transfer::is_disk_full(&e) {
+                if crate::fsx::is_disk_full(&e) {
                     PieceError::Final(FetchError::DiskFull {
                         path: d.temp.to_path_buf(),
                         need: end + 1 - at,
-                        have: super::transfer::available(d.temp).unwrap_or(0),
+                        have: crate::fsx::available(d.temp).unwrap_or(0),
                     })
                 } else {
                     PieceError::Final(FsError::new("cannot write", d.temp, e).into())

@@ -18,53 +18,22 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use reqwest::header::{ACCEPT_ENCODING, RANGE};
-use reqwest::{StatusCode, Url};
+use reqwest::StatusCode;
 
-use super::hash::{self, Expected, Hasher};
-use super::http::{protocol, status_failure, transient, ContentRange, Credential, Failure, Http, Pace};
+use super::hash::{Expected, Hasher};
+use super::http::{protocol, status_failure, transient, ContentRange, Failure, Http, Pace};
 use super::progress::{Event, Progress};
-use super::source;
+use super::request::{Download, Downloaded};
 use super::FetchError;
 use crate::fsx::{self, Context, FsError};
 
-/// What to download.
-#[derive(Debug, Clone)]
-pub struct Download<'a> {
-    pub id: &'a str,
-    pub url: Url,
-    pub credential: Option<&'a Credential>,
-    pub size: Option<u64>,
-    pub expected: &'a Expected,
-    pub temp: &'a Path,
-}
-
-/// What was downloaded into the temp file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Downloaded {
-    pub sha256: String,
-    pub git_sha1: Option<String>,
-    pub size: u64,
-}
-
 impl Http {
-    /// Download `d.url` into `d.temp` (resuming what is there), retrying transient failures.
-    /// A large file of known size with nothing to resume goes in parallel ranges (`ranged.rs`).
-    pub async fn download(&self, d: &Download<'_>, progress: &dyn Progress) -> Result<Downloaded, FetchError> {
-        source::check_scheme(&d.url, self.allow_http)?;
-        let fresh = tokio::fs::metadata(d.temp).await.map(|m| m.len() == 0).unwrap_or(true);
-        let connections = self.connections.unwrap_or(if source::is_loopback(&d.url) { 1 } else { 4 });
-        if connections > 1 && fresh && d.size.is_some_and(|s| s >= 2 * super::ranged::PIECE) {
-            check_space(d.temp, d.size.unwrap_or(0)).map_err(|f| match f {
-                Failure::Final(e) => e,
-                Failure::Transient { why, .. } => protocol(&d.url, &why),
-            })?;
-            if let Some(done) = super::ranged::download(self, d, connections, progress).await? {
-                return Ok(done);
-            }
-        }
+    /// One connection: download `d.url` into `d.temp` (resuming what is there), retrying
+    /// transient failures.
+    pub(super) async fn stream(&self, d: &Download<'_>, progress: &dyn Progress) -> Result<Downloaded, FetchError> {
         self.with_retries(d.id, &d.url, progress, || self.attempt(d, progress)).await
     }
 
@@ -262,57 +231,23 @@ fn write_all(mut file: File, restart: bool, rx: &mut tokio::sync::mpsc::Receiver
     Ok(written)
 }
 
-/// ENOSPC, however the platform reports it.
-pub fn is_disk_full(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
-}
-
 fn write_failure(temp: &Path, e: io::Error, need: Option<u64>) -> Failure {
-    if is_disk_full(&e) {
+    if fsx::is_disk_full(&e) {
         let _ = std::fs::remove_file(temp);
-        let have = available(temp).unwrap_or(0);
+        let have = fsx::available(temp).unwrap_or(0);
         return Failure::Final(FetchError::DiskFull { path: temp.to_path_buf(), need: need.unwrap_or(0), have });
     }
     Failure::Final(FsError::new("cannot write", temp, e).into())
 }
 
-/// Bytes free for an unprivileged writer in the folder of `path`.
-pub fn available(path: &Path) -> Option<u64> {
-    let dir = path.parent().unwrap_or(path);
-    let st = rustix::fs::statvfs(dir).ok()?;
-    Some(st.f_bavail.saturating_mul(st.f_frsize))
-}
-
-fn check_space(temp: &Path, need: u64) -> Result<(), Failure> {
+pub(super) fn check_space(temp: &Path, need: u64) -> Result<(), Failure> {
     if let Some(dir) = temp.parent() {
         let _ = fsx::create_dir_private(dir);
     }
-    match available(temp) {
+    match fsx::available(temp) {
         Some(have) if have < need => {
             Err(Failure::Final(FetchError::DiskFull { path: temp.parent().unwrap_or(temp).to_path_buf(), need, have }))
         }
         _ => Ok(()),
     }
-}
-
-/// Verify `got` against `expected`; on success rename `temp` to `dest` (the commit point), on a
-/// mismatch delete `temp`. Blocking.
-pub fn commit(temp: &Path, dest: &Path, expected: &Expected, got: &Downloaded, what: &str) -> Result<(), FetchError> {
-    if let Err((expected, actual)) = hash::verify(expected, &got.sha256, got.git_sha1.as_deref()) {
-        let _ = std::fs::remove_file(temp);
-        return Err(FetchError::ChecksumMismatch { what: what.to_string(), expected, actual });
-    }
-    if let Some(dir) = dest.parent() {
-        fsx::create_dir_private(dir)?;
-    }
-    std::fs::rename(temp, dest).ctx("cannot move into place", dest)?;
-    Ok(())
-}
-
-/// `<dest>.incomplete`: the temp name beside a final name (the same one huggingface_hub uses, so
-/// either tool can resume the other's transfer under the shared blob lock).
-pub fn temp_path(dest: &Path) -> PathBuf {
-    let mut name = dest.file_name().unwrap_or_default().to_os_string();
-    name.push(".incomplete");
-    dest.with_file_name(name)
 }

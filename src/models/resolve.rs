@@ -18,19 +18,19 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::fetch::hash::Expected;
-use crate::fetch::hash::Hasher;
-use crate::fetch::progress::Progress;
-use crate::fetch::source::Source;
-use crate::fetch::transfer::{self, Downloaded};
-use crate::fetch::FetchError;
 use crate::fsx::{Context, FsError};
+use crate::ids::source::Source;
 use crate::ids::{Revision, Sha256};
 use crate::lock::{self, Mode};
-use crate::lockfile::{self, Lock, LockError, Locked, LockedPart};
-use crate::manifest::{self, ManifestError, ModelSpec};
+use crate::models::lockfile::{self, Lock, LockError, Locked, LockedPart};
+use crate::models::manifest::{self, ManifestError, ModelSpec};
 use crate::store::layout::BlobKey;
 use crate::store::{ModelStore, PullOptions, Pulled};
+use crate::transfer::hash::Expected;
+use crate::transfer::hash::Hasher;
+use crate::transfer::progress::Progress;
+use crate::transfer::FetchError;
+use crate::transfer::{self, Downloaded};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelsError {

@@ -16,7 +16,7 @@
 //! registry once, after apply.
 //!
 //! Crashes and races: a real run holds `envs.lock` exclusively (so no `init` is making an
-//! environment meanwhile, see [`crate::init`]) and deletes each folder by renaming it to
+//! environment meanwhile, see [`crate::ops::init`]) and deletes each folder by renaming it to
 //! `.wharf-trash-…` inside the envs dir first. Every prune first finishes the trash a killed one
 //! left (reported as `env` items with the reason) and removes the temp folders of killed inits.
 
@@ -25,16 +25,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::env::Env;
 use crate::fsx::{self, Within};
 use crate::home_path::expand_vars;
 use crate::lock::Mode;
-use crate::paths::Env;
+use crate::ops::validate::{self, Judged, Status};
 use crate::project;
 use crate::registry::{Registry, RegistryDoc, RegistryError};
 use crate::store::inventory::Usage;
 use crate::store::partial::{self, Swept};
 use crate::store::ModelStore;
-use crate::validate::{self, Judged, Status};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PruneOptions {

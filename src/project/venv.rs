@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::env::{vars, Env};
 use crate::fsx::{self, FsError};
-use crate::paths::{vars, Env};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VenvError {

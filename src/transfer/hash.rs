@@ -1,6 +1,9 @@
 //! Digests wharf checks downloads against: SHA-256 (LFS files, URL pins, wharf's own blob names)
 //! and git's blob SHA-1 (small files in a Hugging Face repo, whose ETag is that id).
 
+use std::io;
+use std::path::Path;
+
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
@@ -9,6 +12,14 @@ use crate::ids::Etag;
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    io::copy(&mut f, &mut h)?;
+    Ok(format!("{:x}", h.finalize()))
 }
 
 /// What a download must hash to.

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::fetch::source::Source;
+use crate::ids::source::Source;
 use crate::ids::Sha256;
 
 pub const MANIFEST: &str = "wharf.toml";

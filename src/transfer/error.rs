@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::fsx::FsError;
 
-use super::source::SourceError;
+use crate::ids::source::SourceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {

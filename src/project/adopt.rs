@@ -13,9 +13,9 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::env::Env;
 use crate::fsx;
 use crate::home_path::expand_vars;
-use crate::paths::Env;
 use crate::project;
 
 /// Why a marker's environment was refused.

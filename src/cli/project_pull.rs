@@ -1,0 +1,51 @@
+//! Pulling a project's models, as `wharf pull` (in a project) and `wharf init` both do: the store
+//! from the environment, bars on a terminal, one line per model, a warning per fallback used.
+
+use std::io::IsTerminal;
+
+use wharf::models::resolve::{self, ModelsError, ProjectPull};
+use wharf::store::{ModelStore, PullOptions};
+
+use super::bars::Bars;
+use super::{CliError, Ctx};
+
+/// Pull the models of the project at `dir`, write its lock, record them in its registry entry;
+/// say on stderr which were downloaded and which came from a fallback.
+pub fn pull_project(
+    ctx: &Ctx,
+    dir: &std::path::Path,
+    locked: bool,
+    offline: bool,
+    allow_http: bool,
+) -> Result<(ProjectPull, bool), CliError> {
+    let cfg = wharf::store::config::StoreConfig::from_env(&ctx.env, &ctx.layout, offline, allow_http)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let store = ModelStore::new(cfg).map_err(CliError::failed)?;
+    let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
+    let opts = PullOptions { now: ctx.now, ..Default::default() };
+    let pulled = runtime()?.block_on(resolve::pull(&store, dir, locked, &opts, &bars)).map_err(|e| match &e {
+        ModelsError::Manifest(_) | ModelsError::Lock(wharf::models::lockfile::LockError::Invalid { .. }) => {
+            CliError::Usage(e.to_string())
+        }
+        other => CliError::failed(other),
+    });
+    bars.finish();
+    let pulled = pulled?;
+    for m in &pulled.models {
+        let f = &m.file;
+        ctx.out.status(format!("{} {} ({})", if f.cached { "cached    " } else { "downloaded" }, m.name, f.source));
+        if m.fallback {
+            ctx.out.warn(format!("model `{}`: used the fallback `{}` ({})", m.name, f.source, m.skipped.join("; ")));
+        }
+    }
+    let registered = resolve::record_in_registry(&ctx.registry(), dir, &pulled.models)?;
+    Ok((pulled, registered))
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))
+}

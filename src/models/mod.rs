@@ -1,0 +1,7 @@
+//! A project's models: `wharf.toml` (what it wants, [`manifest`]), `wharf.lock` (what it got,
+//! [`lockfile`]) and [`resolve`], which pulls them through the store and records them in the
+//! registry.
+
+pub mod lockfile;
+pub mod manifest;
+pub mod resolve;

@@ -1,0 +1,12 @@
+//! The registry commands' logic: each is a pure plan over a registry document and the
+//! filesystem, then an apply that re-checks under the lock.
+//!
+//! - [`validate`]: the verdict for one mapping (valid / orphaned / mismatch / error).
+//! - [`init`]: register a project, create or adopt its environment, write marker and back-link.
+//! - [`prune`]: remove what is orphaned (environments, registry entries, stale partial downloads).
+//! - [`doctor`]: diagnose and repair the registry from back-links.
+
+pub mod doctor;
+pub mod init;
+pub mod prune;
+pub mod validate;

@@ -1,0 +1,116 @@
+//! Everything a [`ModelStore`](super::ModelStore) needs, resolved once from the environment.
+//!
+//! | setting | variable | default |
+//! |---|---|---|
+//! | hub cache | `HF_HUB_CACHE`, `HF_HOME/hub` | `~/.cache/huggingface/hub` |
+//! | endpoints | `HF_ENDPOINT`, then `WHARF_MIRRORS` (comma-separated) | `https://huggingface.co` |
+//! | offline | `--offline`, `WHARF_OFFLINE`, `HF_HUB_OFFLINE` | off |
+//! | retries | `WHARF_MAX_RETRIES`, `WHARF_RETRY_BASE_MS` | 3, 500 ms |
+//! | stall | `WHARF_STALL_TIMEOUT`, `WHARF_LOW_SPEED` | 30 s, 1024 B/s |
+//! | connections per large file | `WHARF_CONNECTIONS` | 4 (1 on loopback) |
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::env::{self, limits, vars, Env, Layout, PathsError, DEFAULT_HF_ENDPOINT};
+use crate::transfer::retry::RetryPolicy;
+
+/// Everything a store needs, resolved by the caller from the environment (see [`StoreConfig::from_env`]).
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub hub_cache: PathBuf,
+    pub wharf_cache: PathBuf,
+    /// The primary hub endpoint, then mirrors (tried in order when the previous one fails).
+    pub endpoints: Vec<String>,
+    pub token: Option<String>,
+    pub offline: bool,
+    pub allow_http: bool,
+    pub retry: RetryPolicy,
+    pub stall: Duration,
+    /// Bytes a second below which a whole `stall` window counts as a stall (0: no floor).
+    pub low_speed: u64,
+    /// How long to wait for another process that is downloading the same file.
+    pub blob_lock_timeout: Duration,
+    /// Files of a repo downloaded at once.
+    pub parallel_files: usize,
+    /// Connections for one large file (1: a single stream; `None`: 4, or 1 for loopback hosts).
+    pub connections: Option<usize>,
+}
+
+impl StoreConfig {
+    /// The model store's configuration from the environment; `offline` and `allow_http` are the
+    /// command-line flags (the variables `WHARF_OFFLINE` and `HF_HUB_OFFLINE` also turn offline on).
+    pub fn from_env(env: &Env, layout: &Layout, offline: bool, allow_http: bool) -> Result<StoreConfig, PathsError> {
+        let hub_cache = match (env.abs_var(vars::HF_HUB_CACHE)?, env.abs_var(vars::HF_HOME)?) {
+            (Some(p), _) => p,
+            (None, Some(h)) => h.join("hub"),
+            (None, None) => {
+                env.abs_var(vars::XDG_CACHE_HOME)?.unwrap_or_else(|| env.home().join(".cache")).join("huggingface/hub")
+            }
+        };
+        let mut endpoints =
+            vec![env::http_url(vars::HF_ENDPOINT, env.var(vars::HF_ENDPOINT).unwrap_or(DEFAULT_HF_ENDPOINT))?];
+        for m in env.var(vars::WHARF_MIRRORS).unwrap_or("").split(',').map(str::trim).filter(|m| !m.is_empty()) {
+            endpoints.push(env::http_url(vars::WHARF_MIRRORS, m)?);
+        }
+        let stall = env::number(env, &limits::STALL_TIMEOUT)?.unwrap_or(30.0);
+        Ok(StoreConfig {
+            hub_cache,
+            wharf_cache: layout.cache_dir.clone(),
+            endpoints,
+            token: env.var(vars::HF_TOKEN).map(str::to_owned),
+            // HF_HUB_OFFLINE is read as huggingface_hub reads it (anything else is off).
+            offline: offline || env::switch(env, vars::WHARF_OFFLINE)? || env::truthy(env.var(vars::HF_HUB_OFFLINE)),
+            allow_http,
+            retry: RetryPolicy {
+                max_retries: env::number(env, &limits::MAX_RETRIES)?.map_or(3, |v| v as u32),
+                base: Duration::from_millis(env::number(env, &limits::RETRY_BASE_MS)?.map_or(500, |v| v as u64)),
+                max_wait: Duration::from_secs(60),
+            },
+            stall: Duration::from_secs_f64(stall),
+            low_speed: env::number(env, &limits::LOW_SPEED)?.map_or(1024, |v| v as u64),
+            blob_lock_timeout: Duration::from_secs(3600),
+            parallel_files: 8,
+            connections: env::number(env, &limits::CONNECTIONS)?.map(|v| v as usize),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::new("/home/u", pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_naming_the_variable_and_the_range() {
+        for var in [
+            "WHARF_LOCK_TIMEOUT",
+            "WHARF_STALL_TIMEOUT",
+            "WHARF_MAX_RETRIES",
+            "WHARF_RETRY_BASE_MS",
+            "WHARF_CONNECTIONS",
+            "WHARF_LOW_SPEED",
+        ] {
+            for bad in ["1e300", "-1", "NaN", "abc", "inf"] {
+                let e = env(&[(var, bad)]);
+                let err = Layout::from_env(&e)
+                    .and_then(|l| StoreConfig::from_env(&e, &l, false, false).map(|_| ()))
+                    .expect_err(&format!("{var}={bad}"))
+                    .to_string();
+                assert!(err.contains(var) && err.contains(bad) && err.contains(" to "), "{err}");
+            }
+        }
+        let e = env(&[("WHARF_MAX_RETRIES", "2.5")]);
+        assert!(StoreConfig::from_env(&e, &Layout::from_env(&e).unwrap(), false, false).is_err());
+        let e = env(&[("WHARF_OFFLINE", "maybe")]);
+        assert!(StoreConfig::from_env(&e, &Layout::from_env(&e).unwrap(), false, false).is_err());
+        let e = env(&[("WHARF_MIRRORS", "http://127.0.0.1:1,abc")]);
+        assert!(StoreConfig::from_env(&e, &Layout::from_env(&e).unwrap(), false, false)
+            .unwrap_err()
+            .to_string()
+            .contains("WHARF_MIRRORS"));
+    }
+}

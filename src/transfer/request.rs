@@ -1,0 +1,55 @@
+//! What to download, what came of it, and the commit point.
+//!
+//! A transfer writes into `<dest>.incomplete` ([`temp_path`]); [`commit`] verifies the digest and
+//! only then renames the temp file to its final name: no file is ever visible under a final name
+//! unverified, and a mismatch leaves nothing behind.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::Url;
+
+use super::hash::{self, Expected};
+use super::http::Credential;
+use super::FetchError;
+use crate::fsx::{self, Context};
+
+/// What to download.
+#[derive(Debug, Clone)]
+pub struct Download<'a> {
+    pub id: &'a str,
+    pub url: Url,
+    pub credential: Option<&'a Credential>,
+    pub size: Option<u64>,
+    pub expected: &'a Expected,
+    pub temp: &'a Path,
+}
+
+/// What was downloaded into the temp file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    pub sha256: String,
+    pub git_sha1: Option<String>,
+    pub size: u64,
+}
+
+/// Verify `got` against `expected`; on success rename `temp` to `dest` (the commit point), on a
+/// mismatch delete `temp`. Blocking.
+pub fn commit(temp: &Path, dest: &Path, expected: &Expected, got: &Downloaded, what: &str) -> Result<(), FetchError> {
+    if let Err((expected, actual)) = hash::verify(expected, &got.sha256, got.git_sha1.as_deref()) {
+        let _ = std::fs::remove_file(temp);
+        return Err(FetchError::ChecksumMismatch { what: what.to_string(), expected, actual });
+    }
+    if let Some(dir) = dest.parent() {
+        fsx::create_dir_private(dir)?;
+    }
+    std::fs::rename(temp, dest).ctx("cannot move into place", dest)?;
+    Ok(())
+}
+
+/// `<dest>.incomplete`: the temp name beside a final name (the same one huggingface_hub uses, so
+/// either tool can resume the other's transfer under the shared blob lock).
+pub fn temp_path(dest: &Path) -> PathBuf {
+    let mut name = dest.file_name().unwrap_or_default().to_os_string();
+    name.push(".incomplete");
+    dest.with_file_name(name)
+}
