@@ -43,3 +43,87 @@ pub mod transfer;
 pub use env::{Env, Layout, VERSION};
 pub use ops::validate::{Status, Verdict};
 pub use registry::Registry;
+
+use env::PathsError;
+use store::config::StoreConfig;
+use store::inventory::Usage;
+use store::ModelStore;
+use transfer::FetchError;
+
+/// The front door for a program using wharf (the CLI, the Python binding, your own): one snapshot
+/// of the environment, from which the registry and the model store are opened.
+///
+/// ```no_run
+/// let wharf = wharf::Wharf::new(wharf::Env::from_process()?)?;
+/// let projects = wharf.registry().read()?.doc.projects.len();
+/// let store = wharf.store(wharf::Access::default())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Wharf {
+    env: Env,
+    layout: Layout,
+}
+
+/// How the model store may reach the network.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Access {
+    /// Never touch the network: only what is in the store is served (`WHARF_OFFLINE` and
+    /// `HF_HUB_OFFLINE` turn this on too).
+    pub offline: bool,
+    /// Accept plain `http://` URLs (refused by default).
+    pub allow_http: bool,
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// A variable of the environment has a bad value.
+    #[error(transparent)]
+    Config(#[from] PathsError),
+    /// The store's folders or HTTP client could not be set up.
+    #[error(transparent)]
+    Store(#[from] FetchError),
+}
+
+impl OpenError {
+    /// True when the user's input (a variable) is at fault, not the machine.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, OpenError::Config(_))
+    }
+}
+
+impl Wharf {
+    /// Resolve every root from `env` (see [`env`] for the variables).
+    pub fn new(env: Env) -> Result<Wharf, PathsError> {
+        let layout = Layout::from_env(&env)?;
+        Ok(Wharf { env, layout })
+    }
+
+    /// The environment this was built from.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// Where the registry, the environments and wharf's store are.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The registry (no file is touched until a method of it is called).
+    pub fn registry(&self) -> Registry {
+        Registry::open(&self.layout, &self.env)
+    }
+
+    /// The model store, configured from the environment.
+    pub fn store(&self, access: Access) -> Result<ModelStore, OpenError> {
+        let cfg = StoreConfig::from_env(&self.env, &self.layout, access.offline, access.allow_http)?;
+        Ok(ModelStore::new(cfg)?)
+    }
+
+    /// Which model files the registered projects use: what `models rm`, `gc`, `clear` and
+    /// `prune` must not remove.
+    pub fn usage(&self) -> Result<Usage, registry::RegistryError> {
+        Ok(Usage::of(&self.registry().read()?.doc, &self.env))
+    }
+}

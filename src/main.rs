@@ -11,14 +11,10 @@ fn main() -> ExitCode {
     let json = cli.global.json;
     let setup = || -> Result<cli::Ctx, cli::CliError> {
         let env = wharf::Env::from_process().map_err(cli::CliError::failed)?;
-        let layout = wharf::Layout::from_env(&env).map_err(|e| cli::CliError::Usage(e.to_string()))?;
-        let out = cli::output::Output::new(
-            json,
-            cli.global.quiet,
-            cli.global.verbose,
-            env.var(wharf::env::vars::NO_COLOR).is_some(),
-        );
-        Ok(cli::Ctx { env, layout, out, now: chrono::Utc::now() })
+        let no_color = env.var(wharf::env::vars::NO_COLOR).is_some();
+        let wharf = wharf::Wharf::new(env).map_err(|e| cli::CliError::Usage(e.to_string()))?;
+        let out = cli::output::Output::new(json, cli.global.quiet, cli.global.verbose, no_color);
+        Ok(cli::Ctx { wharf, out, now: chrono::Utc::now() })
     };
     let result = setup().and_then(|ctx| cli::run(cli, &ctx));
     match result {

@@ -49,7 +49,7 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
             if args.path.is_none() {
                 dir = project::find_root(&dir).unwrap_or(dir);
             }
-            Some((dir.clone(), HomePath::from_path_in(&dir, &ctx.env).map_err(CliError::failed)?.to_string()))
+            Some((dir.clone(), HomePath::from_path_in(&dir, ctx.env()).map_err(CliError::failed)?.to_string()))
         }
     };
     let v = validate::run(&ctx.registry(), only.as_ref().map(|(_, k)| k.as_str()), opts, ctx.now)?;

@@ -17,7 +17,7 @@ pub struct DoctorArgs {
 
 pub fn run(args: DoctorArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let stamp = ctx.now.format("%Y%m%dT%H%M%SZ").to_string();
-    let report = doctor::run(&ctx.registry(), &ctx.layout.envs_dir, args.repair, &stamp)?;
+    let report = doctor::run(&ctx.registry(), &ctx.layout().envs_dir, args.repair, &stamp)?;
     let unreadable = matches!(report.state, RegistryState::Corrupt | RegistryState::TooNew) && !report.repaired;
     if ctx.out.json {
         ctx.out.json(&report);

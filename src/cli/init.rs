@@ -49,7 +49,7 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         venv: VenvOptions { no_venv: args.no_venv, python: args.python, seed: args.seed },
         force: args.force,
     };
-    let outcome = init::init(&ctx.registry(), &ctx.layout, &path, &opts, ctx.now).map_err(|e| match e {
+    let outcome = init::init(&ctx.registry(), ctx.layout(), &path, &opts, ctx.now).map_err(|e| match e {
         init::InitError::Registry(r) => CliError::Registry(r),
         e if e.is_usage() => CliError::Usage(e.to_string()),
         other => CliError::failed(other),

@@ -23,7 +23,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use wharf::registry::RegistryError;
-use wharf::{Env, Layout, Registry, Status};
+use wharf::store::ModelStore;
+use wharf::{Access, Env, Layout, Registry, Status, Wharf};
 
 use crate::cli::output::Output;
 
@@ -102,15 +103,33 @@ impl CliError {
 
 /// What every subcommand gets.
 pub struct Ctx {
-    pub env: Env,
-    pub layout: Layout,
+    pub wharf: Wharf,
     pub out: Output,
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl Ctx {
     pub fn registry(&self) -> Registry {
-        Registry::open(&self.layout, &self.env).with_wait_notice(|p| eprintln!("waiting for lock on `{}`", p.display()))
+        self.wharf.registry().with_wait_notice(|p| eprintln!("waiting for lock on `{}`", p.display()))
+    }
+
+    /// The model store; a bad variable is a usage error.
+    pub fn store(&self, access: Access) -> Result<ModelStore, CliError> {
+        self.wharf.store(access).map_err(|e| {
+            if e.is_usage() {
+                CliError::Usage(e.to_string())
+            } else {
+                CliError::failed(e)
+            }
+        })
+    }
+
+    pub fn env(&self) -> &Env {
+        self.wharf.env()
+    }
+
+    pub fn layout(&self) -> &Layout {
+        self.wharf.layout()
     }
 
     pub fn cwd() -> Result<PathBuf, CliError> {
@@ -119,7 +138,7 @@ impl Ctx {
 }
 
 pub fn run(cli: Cli, ctx: &Ctx) -> Result<ExitCode, CliError> {
-    ctx.out.detail(format!("registry: {}", ctx.layout.registry_file.display()));
+    ctx.out.detail(format!("registry: {}", ctx.layout().registry_file.display()));
     match cli.command {
         Command::Init(a) => init::run(a, ctx),
         Command::List(a) => list::run(a, ctx),

@@ -58,15 +58,13 @@ pub enum ModelsCommand {
 }
 
 fn store(ctx: &Ctx) -> Result<ModelStore, CliError> {
-    let cfg = wharf::store::config::StoreConfig::from_env(&ctx.env, &ctx.layout, true, false)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    ModelStore::new(cfg).map_err(CliError::failed)
+    ctx.store(wharf::Access { offline: true, allow_http: false })
 }
 
 /// Which files registered projects use. Destructive commands need it exactly (`strict`).
 fn usage(ctx: &Ctx, strict: bool) -> Result<Usage, CliError> {
-    match ctx.registry().read() {
-        Ok(l) => Ok(Usage::of(&l.doc, &ctx.env)),
+    match ctx.wharf.usage() {
+        Ok(u) => Ok(u),
         Err(e) if !strict => {
             ctx.out.warn(format!("cannot tell which projects use which model: {e}"));
             Ok(Usage::default())

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 
 use wharf::models::resolve::{self, ModelsError, ProjectPull};
-use wharf::store::{ModelStore, PullOptions};
+use wharf::store::PullOptions;
 
 use super::bars::Bars;
 use super::{CliError, Ctx};
@@ -18,9 +18,7 @@ pub fn pull_project(
     offline: bool,
     allow_http: bool,
 ) -> Result<(ProjectPull, bool), CliError> {
-    let cfg = wharf::store::config::StoreConfig::from_env(&ctx.env, &ctx.layout, offline, allow_http)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let store = ModelStore::new(cfg).map_err(CliError::failed)?;
+    let store = ctx.store(wharf::Access { offline, allow_http })?;
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
     let opts = PullOptions { now: ctx.now, ..Default::default() };
     let pulled = runtime()?.block_on(resolve::pull(&store, dir, locked, &opts, &bars)).map_err(|e| match &e {

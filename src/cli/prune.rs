@@ -35,11 +35,7 @@ pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let opts =
         PruneOptions { mismatch: args.mismatch, untracked: args.untracked, models: args.models, dry_run: args.dry_run };
     let store = match args.models {
-        true => {
-            let cfg = wharf::store::config::StoreConfig::from_env(&ctx.env, &ctx.layout, true, false)
-                .map_err(|e| CliError::Usage(e.to_string()))?;
-            Some(wharf::store::ModelStore::new(cfg).map_err(CliError::failed)?)
-        }
+        true => Some(ctx.store(wharf::Access { offline: true, allow_http: false })?),
         false => None,
     };
     let registry = ctx.registry();
@@ -51,7 +47,7 @@ pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     }
     let ask = |preview: &Summary| confirm(preview, ctx);
     let confirm_fn: Option<&dyn Fn(&Summary) -> bool> = if args.yes || args.dry_run { None } else { Some(&ask) };
-    let Some(summary) = prune::run(&registry, &ctx.layout.envs_dir, store.as_ref(), opts, confirm_fn)? else {
+    let Some(summary) = prune::run(&registry, &ctx.layout().envs_dir, store.as_ref(), opts, confirm_fn)? else {
         ctx.out.status("nothing removed");
         return Ok(ExitCode::SUCCESS);
     };

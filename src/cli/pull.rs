@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use wharf::ids::source::Source;
 use wharf::models::resolve::{self, ModelsError, Resolved};
-use wharf::store::{ModelStore, PullOptions, Pulled};
+use wharf::store::{PullOptions, Pulled};
 
 use super::bars::Bars;
 use super::project_pull::{pull_project, runtime};
@@ -91,9 +91,7 @@ pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         .map(|s| Source::parse(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let cfg = wharf::store::config::StoreConfig::from_env(&ctx.env, &ctx.layout, args.offline, args.allow_http)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let store = ModelStore::new(cfg).map_err(CliError::failed)?;
+    let store = ctx.store(wharf::Access { offline: args.offline, allow_http: args.allow_http })?;
     let opts = PullOptions { include: args.include, exclude: args.exclude, sha256: args.sha256, now: ctx.now };
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
     let runtime = runtime()?;
