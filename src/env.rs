@@ -17,50 +17,83 @@ use std::time::Duration;
 
 /// Variable names, all in one place.
 pub mod vars {
+    /// The home directory; `${HOME}` in stored paths.
     pub const HOME: &str = "HOME";
+    /// One folder for all of wharf's data (registry, envs, cache).
     pub const WHARF_HOME: &str = "WHARF_HOME";
+    /// Where project environments are created.
     pub const WHARF_ENVS_DIR: &str = "WHARF_ENVS_DIR";
+    /// wharf's own model store (URL and file sources).
     pub const WHARF_CACHE_DIR: &str = "WHARF_CACHE_DIR";
+    /// Seconds to wait for the registry lock.
     pub const WHARF_LOCK_TIMEOUT: &str = "WHARF_LOCK_TIMEOUT";
+    /// The XDG data root (default `~/.local/share`).
     pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+    /// The XDG cache root (default `~/.cache`).
     pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+    /// Set: no colours in the output.
     pub const NO_COLOR: &str = "NO_COLOR";
+    /// Where `uv` and `python3` are looked for.
     pub const PATH: &str = "PATH";
+    /// The Hugging Face hub to talk to.
     pub const HF_ENDPOINT: &str = "HF_ENDPOINT";
+    /// The token sent to the hub (only to its own origin).
     pub const HF_TOKEN: &str = "HF_TOKEN";
+    /// huggingface_hub's home; the hub cache is `$HF_HOME/hub`.
     pub const HF_HOME: &str = "HF_HOME";
+    /// The hub cache shared with huggingface_hub.
     pub const HF_HUB_CACHE: &str = "HF_HUB_CACHE";
+    /// huggingface_hub's offline switch, honoured too.
     pub const HF_HUB_OFFLINE: &str = "HF_HUB_OFFLINE";
+    /// Never touch the network.
     pub const WHARF_OFFLINE: &str = "WHARF_OFFLINE";
+    /// Comma-separated hub mirrors, tried after `HF_ENDPOINT`.
     pub const WHARF_MIRRORS: &str = "WHARF_MIRRORS";
+    /// Retries of a transient failure.
     pub const WHARF_MAX_RETRIES: &str = "WHARF_MAX_RETRIES";
+    /// The first backoff wait, doubled each retry.
     pub const WHARF_RETRY_BASE_MS: &str = "WHARF_RETRY_BASE_MS";
+    /// Seconds without progress before a transfer counts as stalled.
     pub const WHARF_STALL_TIMEOUT: &str = "WHARF_STALL_TIMEOUT";
+    /// Connections for one large file.
     pub const WHARF_CONNECTIONS: &str = "WHARF_CONNECTIONS";
+    /// Bytes a second below which a whole stall window counts as a stall.
     pub const WHARF_LOW_SPEED: &str = "WHARF_LOW_SPEED";
 }
 
 /// The numeric variables: name, smallest and largest value, unit, whole numbers only.
 /// Anything outside (or not a number) is refused with this range in the message.
 pub mod limits {
+    /// A numeric variable and the values it accepts.
     pub struct Limit {
+        /// The variable.
         pub var: &'static str,
+        /// The smallest accepted value.
         pub min: f64,
+        /// The largest accepted value.
         pub max: f64,
+        /// The unit, for messages.
         pub unit: &'static str,
+        /// Whole numbers only.
         pub whole: bool,
     }
 
+    /// `WHARF_LOCK_TIMEOUT`: 0 to a day.
     pub const LOCK_TIMEOUT: Limit =
         Limit { var: super::vars::WHARF_LOCK_TIMEOUT, min: 0.0, max: 86_400.0, unit: "seconds", whole: false };
+    /// `WHARF_STALL_TIMEOUT`: 0.1 s to an hour.
     pub const STALL_TIMEOUT: Limit =
         Limit { var: super::vars::WHARF_STALL_TIMEOUT, min: 0.1, max: 3_600.0, unit: "seconds", whole: false };
+    /// `WHARF_LOW_SPEED`: 0 (no floor) to 1 GB/s.
     pub const LOW_SPEED: Limit =
         Limit { var: super::vars::WHARF_LOW_SPEED, min: 0.0, max: 1e9, unit: "bytes per second", whole: true };
+    /// `WHARF_MAX_RETRIES`: 0 to 100.
     pub const MAX_RETRIES: Limit =
         Limit { var: super::vars::WHARF_MAX_RETRIES, min: 0.0, max: 100.0, unit: "retries", whole: true };
+    /// `WHARF_RETRY_BASE_MS`: 0 to a minute.
     pub const RETRY_BASE_MS: Limit =
         Limit { var: super::vars::WHARF_RETRY_BASE_MS, min: 0.0, max: 60_000.0, unit: "milliseconds", whole: true };
+    /// `WHARF_CONNECTIONS`: 1 to 64.
     pub const CONNECTIONS: Limit =
         Limit { var: super::vars::WHARF_CONNECTIONS, min: 1.0, max: 64.0, unit: "connections", whole: true };
 }
@@ -75,17 +108,53 @@ pub const DEFAULT_HF_ENDPOINT: &str = "https://huggingface.co";
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
+/// A variable of the environment that cannot be used.
 pub enum PathsError {
+    /// Neither `HOME` nor the system knows the home directory.
     #[error("cannot find the home directory\n  hint: set `HOME`")]
     NoHome,
+    /// A path variable holds a relative path.
     #[error("`{var}` must be an absolute path, got `{value}`")]
-    NotAbsolute { var: &'static str, value: String },
+    NotAbsolute {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// A numeric variable is not a number in its range.
     #[error("`{var}` must be {what} from {min} to {max} {unit}, got `{value}`\n  hint: unset it for the default")]
-    OutOfRange { var: &'static str, value: String, what: &'static str, min: f64, max: f64, unit: &'static str },
+    OutOfRange {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// "a number" or "a whole number".
+        what: &'static str,
+        /// The smallest accepted value.
+        min: f64,
+        /// The largest accepted value.
+        max: f64,
+        /// The unit.
+        unit: &'static str,
+    },
+    /// An on/off variable holds something else.
     #[error("`{var}` must be one of 1, true, yes, on, 0, false, no, off; got `{value}`")]
-    BadSwitch { var: &'static str, value: String },
+    BadSwitch {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// A URL variable is not an http(s) URL.
     #[error("`{var}` holds `{value}`, which is not an http(s) URL: {why}")]
-    BadUrl { var: &'static str, value: String, why: String },
+    BadUrl {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 /// A snapshot of the environment: the home directory and the variables wharf reads.
@@ -112,6 +181,7 @@ impl Env {
         Env { home: home.into(), vars }
     }
 
+    /// The home directory.
     pub fn home(&self) -> &Path {
         &self.home
     }
@@ -121,6 +191,7 @@ impl Env {
         self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// A path variable; a relative path is refused naming the variable.
     pub fn abs_var(&self, name: &'static str) -> Result<Option<PathBuf>, PathsError> {
         match self.var(name) {
             None => Ok(None),
@@ -130,6 +201,7 @@ impl Env {
     }
 }
 
+/// On, as huggingface_hub reads a switch: `1`, `true`, `yes`, `on` (any case).
 pub fn truthy(v: Option<&str>) -> bool {
     v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
@@ -161,6 +233,7 @@ pub fn number(env: &Env, l: &limits::Limit) -> Result<Option<f64>, PathsError> {
     }
 }
 
+/// An http(s) URL with a host, from variable `var`.
 pub fn http_url(var: &'static str, value: &str) -> Result<String, PathsError> {
     let bad = |why: String| PathsError::BadUrl { var, value: value.to_string(), why };
     let url = url::Url::parse(value).map_err(|e| bad(e.to_string()))?;
@@ -173,15 +246,22 @@ pub fn http_url(var: &'static str, value: &str) -> Result<String, PathsError> {
 /// The folders and files wharf uses, resolved from an [`Env`].
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// wharf's data folder (`$WHARF_HOME`, else `$XDG_DATA_HOME/wharf`).
     pub data_root: PathBuf,
+    /// `<data root>/registry.json`.
     pub registry_file: PathBuf,
+    /// `<data root>/registry.lock`, the registry's sidecar lock.
     pub lock_file: PathBuf,
+    /// Where environments are created.
     pub envs_dir: PathBuf,
+    /// wharf's own model store.
     pub cache_dir: PathBuf,
+    /// How long to wait for the registry lock.
     pub lock_timeout: Duration,
 }
 
 impl Layout {
+    /// Resolve every folder from `env`; relative overrides are refused.
     pub fn from_env(env: &Env) -> Result<Layout, PathsError> {
         let wharf_home = env.abs_var(vars::WHARF_HOME)?;
         let data_root = match &wharf_home {

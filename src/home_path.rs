@@ -8,17 +8,30 @@ use std::path::{Path, PathBuf};
 
 use crate::env::Env;
 
+/// The prefix a stored path under home starts with.
 pub const HOME_VAR: &str = "${HOME}";
 
+/// A stored path that cannot be expanded, or a path that cannot be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum HomePathError {
     #[error(
         "`{path}` uses `${{{var}}}`, which is not set\n  hint: set `{var}` or run `wharf init` in the project again"
     )]
-    UnsetVar { path: String, var: String },
+    /// It names a variable the environment does not set.
+    UnsetVar {
+        /// The stored path.
+        path: String,
+        /// The variable.
+        var: String,
+    },
     #[error("`{path}` has an unterminated `${{`")]
-    Unterminated { path: String },
+    /// A `${` without its `}`.
+    Unterminated {
+        /// The stored path.
+        path: String,
+    },
     #[error("`{0}` is not valid UTF-8; wharf stores paths as text")]
+    /// The path is not text.
     NotUtf8(PathBuf),
 }
 
@@ -61,6 +74,7 @@ impl HomePath {
         HomePath(s.into())
     }
 
+    /// The stored form (`${HOME}/…` or absolute).
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -27,6 +27,8 @@
 //! - [`ids`]: the boundary types every outside value is parsed into before it reaches a path.
 //! - [`fsx`], [`lock`]: atomic writes, private files, disk space; the sidecar file lock.
 
+#![warn(missing_docs)]
+
 pub mod env;
 pub mod fsx;
 pub mod home_path;

@@ -16,26 +16,52 @@ use std::time::Duration;
 
 use crate::env::vars::WHARF_LOCK_TIMEOUT;
 
+/// How a lock is held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Readers: many at once.
     Shared,
+    /// A writer: alone.
     Exclusive,
 }
 
+/// Why a lock was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("cannot open lock file `{path}`: {source}")]
-    Open { path: PathBuf, source: io::Error },
+    /// The lock file could not be opened or created.
+    Open {
+        /// The lock file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
     #[error("cannot lock `{path}`: {source}")]
-    Lock { path: PathBuf, source: io::Error },
+    /// The system refused the lock.
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
     #[error(
         "timed out after {secs:.0}s waiting for the lock on `{path}`\n  hint: is another wharf process running? \
          Raise the limit with `{var}=<seconds>`",
         secs = .waited.as_secs_f64(), var = WHARF_LOCK_TIMEOUT
     )]
-    Timeout { path: PathBuf, waited: Duration },
+    /// Another process held it for longer than the timeout.
+    Timeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long we waited.
+        waited: Duration,
+    },
     #[error("the lock on `{path}` is held by another process")]
-    Busy { path: PathBuf },
+    /// Another process holds it and we were not to wait.
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+    },
 }
 
 /// A held lock; released when dropped (the descriptor closes). `None` when there was nothing to

@@ -37,54 +37,82 @@ use crate::fsx::{self, FsError};
 use crate::ids::{CommitId, Sha256};
 use crate::models::manifest::ModelSpec;
 
+/// The lock file's name, beside `wharf.toml`.
 pub const LOCKFILE: &str = "wharf.lock";
 const HEADER: &str = "# This file is written by `wharf pull`: it pins every model of wharf.toml. Commit it.\n";
 
+/// A parsed `wharf.lock`: what each model resolved to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {
+    /// The format's version (1).
     pub version: u32,
+    /// One entry per model, sorted by name.
     #[serde(default, rename = "model")]
     pub models: Vec<Locked>,
 }
 
+/// One model pinned: the source that served it, its commit (Hugging Face) and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Locked {
+    /// The model's name in `wharf.toml`.
     pub name: String,
+    /// The source that served it (absent for a model made of parts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The commit a Hugging Face revision resolved to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<CommitId>,
+    /// The SHA-256 of the model's bytes.
     pub sha256: Sha256,
+    /// Its size in bytes.
     pub size: u64,
+    /// The parts, for a split model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<LockedPart>,
 }
 
+/// One part of a split model, pinned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockedPart {
+    /// Where the part came from.
     pub source: String,
+    /// Its SHA-256.
     pub sha256: Sha256,
+    /// Its size in bytes.
     pub size: u64,
 }
 
+/// A `wharf.lock` that cannot be read or used.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("`{path}:{line}`: {message}\n  hint: this wharf.lock is not one wharf wrote (or it was edited); check where it came from, then delete it and run `wharf pull` to write it again")]
-    Invalid { path: String, line: usize, message: String },
+    /// Not a lock wharf wrote: the line at fault and why.
+    Invalid {
+        /// The lock file.
+        path: String,
+        /// The line (1-based).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// It could not be read or written.
     #[error(transparent)]
     Fs(#[from] FsError),
 }
 
 impl Lock {
+    /// A lock of these models (sorted by name).
     pub fn new(mut models: Vec<Locked>) -> Lock {
         models.sort_by(|a, b| a.name.cmp(&b.name));
         Lock { version: 1, models }
     }
 
+    /// The entry of model `name`.
     pub fn get(&self, name: &str) -> Option<&Locked> {
         self.models.iter().find(|m| m.name == name)
     }
 
+    /// The file's text: a header, then TOML.
     pub fn render(&self) -> String {
         format!("{HEADER}{}", toml::to_string(self).unwrap_or_default())
     }

@@ -29,23 +29,33 @@ use toml::Spanned;
 use crate::ids::source::Source;
 use crate::ids::Sha256;
 
+/// The manifest's file name, at the project's root.
 pub const MANIFEST: &str = "wharf.toml";
 
+/// A `wharf.toml` that cannot be used, with the line at fault.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{file}:{line}: {message}")]
 pub struct ManifestError {
+    /// The manifest.
     pub file: PathBuf,
+    /// The line (1-based).
     pub line: usize,
+    /// What is wrong.
     pub message: String,
 }
 
+/// One `[models.NAME]` table: what the project wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelSpec {
+    /// The name the project uses for it.
     pub name: String,
     /// The primary source, as written.
     pub source: Option<String>,
+    /// The SHA-256 the file must have (required for a URL).
     pub sha256: Option<Sha256>,
+    /// Sources tried in order when the primary fails.
     pub fallback: Vec<String>,
+    /// Sources whose concatenation is the model (a split file).
     pub parts: Vec<String>,
 }
 
@@ -56,9 +66,12 @@ impl ModelSpec {
     }
 }
 
+/// A parsed `wharf.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Manifest {
+    /// Where it was read from.
     pub file: PathBuf,
+    /// Its models, in file order.
     pub models: Vec<ModelSpec>,
 }
 
@@ -94,6 +107,7 @@ pub fn read(dir: &Path) -> Result<Option<Manifest>, ManifestError> {
     parse(&file, &text).map(Some)
 }
 
+/// Parse the text of `file`; every error names `file:line`.
 pub fn parse(file: &Path, text: &str) -> Result<Manifest, ManifestError> {
     let err = |offset: usize, message: String| ManifestError {
         file: file.to_path_buf(),

@@ -18,14 +18,21 @@ use crate::transfer::retry::RetryPolicy;
 /// Everything a store needs, resolved by the caller from the environment (see [`StoreConfig::from_env`]).
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
+    /// The Hugging Face cache (shared with huggingface_hub).
     pub hub_cache: PathBuf,
+    /// wharf's own store (URL and file sources, the index).
     pub wharf_cache: PathBuf,
     /// The primary hub endpoint, then mirrors (tried in order when the previous one fails).
     pub endpoints: Vec<String>,
+    /// The hub token, sent only to the hub's origin.
     pub token: Option<String>,
+    /// Serve only what is in the store.
     pub offline: bool,
+    /// Accept plain `http://` URLs.
     pub allow_http: bool,
+    /// How transient failures are retried.
     pub retry: RetryPolicy,
+    /// Time without progress after which a transfer is a stall.
     pub stall: Duration,
     /// Bytes a second below which a whole `stall` window counts as a stall (0: no floor).
     pub low_speed: u64,

@@ -60,7 +60,13 @@ impl TestHome {
 
     /// The same, as a plain `std::process::Command` (to spawn several at once).
     pub fn std_cmd(&self) -> std::process::Command {
-        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("wharf"));
+        self.program(&assert_cmd::cargo::cargo_bin("wharf"))
+    }
+
+    /// Another program (an example) with this home's environment.
+    #[allow(dead_code)] // not every test binary runs an example
+    pub fn program(&self, exe: &Path) -> std::process::Command {
+        let mut c = std::process::Command::new(exe);
         c.env_clear()
             .env("PATH", path_without_uv())
             .env("HOME", &self.home)
