@@ -417,3 +417,29 @@ fn the_checker_sees_an_upward_import_a_cycle_and_a_command_calling_a_command() {
     assert!(!all.contains("`transfer::b` (layer 2) uses `store`"), "a comment counted as a use: {all}");
     assert_eq!(problems.len(), 4, "{all}");
 }
+
+/// The README's "Architecture" section names every folder and top-level file of `src/`, and
+/// names nothing that is not there.
+#[test]
+fn the_readme_architecture_matches_the_tree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme.find("## Architecture").expect("README has an Architecture section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let mut on_disk = BTreeSet::new();
+    for entry in std::fs::read_dir(root.join("src")).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        on_disk.insert(if entry.path().is_dir() { format!("src/{name}/") } else { format!("src/{name}") });
+    }
+    let named: BTreeSet<String> = section
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| w.starts_with("src/"))
+        .map(|w| w.trim_end_matches([',', ':']).to_string())
+        .collect();
+    let missing: Vec<_> = on_disk.difference(&named).collect();
+    let stale: Vec<_> = named.difference(&on_disk).collect();
+    assert!(missing.is_empty(), "README's Architecture does not name {missing:?}");
+    assert!(stale.is_empty(), "README's Architecture names what is not in src/: {stale:?}");
+}
