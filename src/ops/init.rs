@@ -93,7 +93,7 @@ pub struct InitOutcome {
 
 /// The decision, before anything is written.
 #[derive(Debug, Clone, PartialEq)]
-struct Plan {
+struct Decision {
     action: Action,
     env: PathBuf,
     id: Option<String>,
@@ -114,11 +114,11 @@ fn expand_key(key: &str, env: &Env) -> Option<PathBuf> {
     HomePath::from_stored(key).expand(env).ok()
 }
 
-fn decide(doc: &RegistryDoc, f: &Facts) -> Result<Plan, InitError> {
-    let fresh = |action| Ok(Plan { action, env: f.standard_env.clone(), id: None, carried: None });
+fn decide(doc: &RegistryDoc, f: &Facts) -> Result<Decision, InitError> {
+    let fresh = |action| Ok(Decision { action, env: f.standard_env.clone(), id: None, carried: None });
     if let Some(e) = doc.projects.get(f.key) {
         let env = expand_key(&e.env.path, f.env).unwrap_or_else(|| PathBuf::from(&e.env.expanded));
-        return Ok(Plan { action: Action::Existing, env, id: e.id.clone(), carried: Some(e.clone()) });
+        return Ok(Decision { action: Action::Existing, env, id: e.id.clone(), carried: Some(e.clone()) });
     }
     let Some(marker) = f.marker else { return fresh(Action::Created) };
     // Only for finding a registered owner: the registry's own paths are trusted, the marker's are not.
@@ -139,7 +139,7 @@ fn decide(doc: &RegistryDoc, f: &Facts) -> Result<Plan, InitError> {
             return fresh(Action::Copied { from: old_key.clone() });
         }
         let env = expand_key(&e.env.path, f.env).unwrap_or_else(|| PathBuf::from(&e.env.expanded));
-        return Ok(Plan {
+        return Ok(Decision {
             action: Action::Relinked { from: old_key.clone() },
             env,
             id: e.id.clone(),
@@ -156,7 +156,7 @@ fn decide(doc: &RegistryDoc, f: &Facts) -> Result<Plan, InitError> {
             }
         }
     }
-    Ok(Plan { action: Action::Adopted, env: named.path().to_path_buf(), id: marker.id.clone(), carried: None })
+    Ok(Decision { action: Action::Adopted, env: named.path().to_path_buf(), id: marker.id.clone(), carried: None })
 }
 
 /// `/` and the home folder hold everything else: never a project (a stray `.env.wharf` there would
@@ -242,18 +242,18 @@ pub fn init(
     let mut created_env = make_env(&first.env, &link(&id_hint, &stamp), &opts.venv, env)?;
 
     registry.update(|doc, _| -> Result<InitOutcome, InitError> {
-        let plan = decide(doc, &facts)?;
-        if plan.env != first.env {
-            created_env |= make_env(&plan.env, &link(&id_hint, &stamp), &opts.venv, env)?;
+        let decision = decide(doc, &facts)?;
+        if decision.env != first.env {
+            created_env |= make_env(&decision.env, &link(&id_hint, &stamp), &opts.venv, env)?;
         }
-        let id = plan.id.clone().unwrap_or_else(|| id_hint.clone());
-        let env_stored = HomePath::from_path_in(&plan.env, env)?;
+        let id = decision.id.clone().unwrap_or_else(|| id_hint.clone());
+        let env_stored = HomePath::from_path_in(&decision.env, env)?;
         let env_ref = EnvRef {
             path: env_stored.as_str().to_string(),
-            expanded: plan.env.to_string_lossy().into_owned(),
+            expanded: decision.env.to_string_lossy().into_owned(),
             extra: Default::default(),
         };
-        let mut entry = plan.carried.clone().unwrap_or_else(|| ProjectEntry {
+        let mut entry = decision.carried.clone().unwrap_or_else(|| ProjectEntry {
             name: name.clone(),
             path_hash: hash.clone(),
             id: None,
@@ -273,17 +273,17 @@ pub fn init(
             entry.created_at = stamp.clone();
         }
         let mut back = link(&id, &entry.created_at);
-        back.extra = project::read_backlink(&plan.env).ok().flatten().map(|l| l.extra).unwrap_or_default();
-        project::write_backlink(&plan.env, &back)?;
-        fsx::sweep_stale_temps(&plan.env, clock, fsx::STALE_AFTER);
+        back.extra = project::read_backlink(&decision.env).ok().flatten().map(|l| l.extra).unwrap_or_default();
+        project::write_backlink(&decision.env, &back)?;
+        fsx::sweep_stale_temps(&decision.env, clock, fsx::STALE_AFTER);
         // The marker before the entry (saved when this closure returns): a prune never sees an
         // entry whose marker is still to come, and a kill in between leaves a marker that the next
         // init adopts (its env is in the envs dir and its back-link names this project).
         project::write_marker(&dir, &env_stored, &id)?;
-        if let Action::Relinked { from } = &plan.action {
+        if let Action::Relinked { from } = &decision.action {
             doc.projects.remove(from);
         }
         doc.projects.insert(key.clone(), entry);
-        Ok(InitOutcome { path: dir.clone(), key: key.clone(), id, env: env_ref, action: plan.action, created_env })
+        Ok(InitOutcome { path: dir.clone(), key: key.clone(), id, env: env_ref, action: decision.action, created_env })
     })
 }

@@ -47,7 +47,7 @@ pub struct PruneOptions {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum Target {
     Env,
     Entry,
     Model,
@@ -55,7 +55,7 @@ pub enum Kind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ItemAction {
+pub enum Outcome {
     Removed,
     AlreadyGone,
     Skipped,
@@ -63,11 +63,11 @@ pub enum ItemAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Item {
-    pub kind: Kind,
+pub struct Removal {
+    pub kind: Target,
     pub path: String,
     pub project: Option<String>,
-    pub action: ItemAction,
+    pub action: Outcome,
     pub reason: Option<String>,
     pub bytes: u64,
 }
@@ -75,12 +75,12 @@ pub struct Item {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub dry_run: bool,
-    pub items: Vec<Item>,
+    pub items: Vec<Removal>,
     pub reclaimed_bytes: u64,
 }
 
 impl Summary {
-    pub fn count(&self, kind: Kind, action: ItemAction) -> usize {
+    pub fn count(&self, kind: Target, action: Outcome) -> usize {
         self.items.iter().filter(|i| i.kind == kind && i.action == action).count()
     }
 }
@@ -197,17 +197,17 @@ fn env_refusal(dir: &Path, env: &Env) -> Option<String> {
 }
 
 /// Trash folders a killed prune left in the envs dir: finished (or, in a dry run, reported).
-fn finish_trash(envs_dir: &Path, dry_run: bool) -> Vec<Item> {
+fn finish_trash(envs_dir: &Path, dry_run: bool) -> Vec<Removal> {
     fsx::trash_in(envs_dir)
         .into_iter()
         .map(|trash| {
             let bytes = fsx::dir_size(&trash);
             let (action, reason, bytes) = match if dry_run { Ok(()) } else { fsx::finish_trash(&trash) } {
-                Ok(()) => (ItemAction::Removed, "left by an interrupted prune".to_string(), bytes),
-                Err(e) => (ItemAction::Failed, e.to_string(), 0),
+                Ok(()) => (Outcome::Removed, "left by an interrupted prune".to_string(), bytes),
+                Err(e) => (Outcome::Failed, e.to_string(), 0),
             };
-            Item {
-                kind: Kind::Env,
+            Removal {
+                kind: Target::Env,
                 path: trash.display().to_string(),
                 project: None,
                 action,
@@ -218,9 +218,9 @@ fn finish_trash(envs_dir: &Path, dry_run: bool) -> Vec<Item> {
         .collect()
 }
 
-fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Item {
-    let item = |action, reason: Option<String>, bytes| Item {
-        kind: Kind::Env,
+fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Removal {
+    let item = |action, reason: Option<String>, bytes| Removal {
+        kind: Target::Env,
         path: c.path.display().to_string(),
         project: c.project.clone(),
         action,
@@ -228,45 +228,45 @@ fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Ite
         bytes,
     };
     if let Some(why) = &c.skip {
-        return item(ItemAction::Skipped, Some(why.clone()), 0);
+        return item(Outcome::Skipped, Some(why.clone()), 0);
     }
     let resolved = match fsx::check_within(envs_dir, &c.path) {
-        Within::Gone => return item(ItemAction::AlreadyGone, None, 0),
-        Within::Refused(r) => return item(ItemAction::Skipped, Some(r.to_string()), 0),
+        Within::Gone => return item(Outcome::AlreadyGone, None, 0),
+        Within::Refused(r) => return item(Outcome::Skipped, Some(r.to_string()), 0),
         Within::Inside(p) => p,
     };
     if let Some(why) = env_refusal(&resolved, env) {
-        return item(ItemAction::Skipped, Some(why), 0);
+        return item(Outcome::Skipped, Some(why), 0);
     }
     let bytes = fsx::dir_size(&resolved);
     if dry_run {
-        return item(ItemAction::Removed, None, bytes);
+        return item(Outcome::Removed, None, bytes);
     }
     match fsx::trash_dir_within(envs_dir, &c.path) {
-        Ok(Within::Inside(_)) => item(ItemAction::Removed, None, bytes),
-        Ok(Within::Gone) => item(ItemAction::AlreadyGone, None, 0),
-        Ok(Within::Refused(r)) => item(ItemAction::Skipped, Some(r.to_string()), 0),
-        Err(e) => item(ItemAction::Failed, Some(e.to_string()), 0),
+        Ok(Within::Inside(_)) => item(Outcome::Removed, None, bytes),
+        Ok(Within::Gone) => item(Outcome::AlreadyGone, None, 0),
+        Ok(Within::Refused(r)) => item(Outcome::Skipped, Some(r.to_string()), 0),
+        Err(e) => item(Outcome::Failed, Some(e.to_string()), 0),
     }
 }
 
 /// Carry out `plan`: judge and (unless a dry run) delete each folder, and drop the entries from `doc`.
 pub fn apply(plan: &Plan, doc: &mut RegistryDoc, envs_dir: &Path, env: &Env, dry_run: bool) -> Summary {
-    let mut items: Vec<Item> = plan.envs.iter().map(|c| judge_env(c, envs_dir, env, dry_run)).collect();
+    let mut items: Vec<Removal> = plan.envs.iter().map(|c| judge_env(c, envs_dir, env, dry_run)).collect();
     for (key, shown) in &plan.entries {
         if !dry_run {
             doc.projects.remove(key);
         }
-        items.push(Item {
-            kind: Kind::Entry,
+        items.push(Removal {
+            kind: Target::Entry,
             path: shown.clone(),
             project: Some(shown.clone()),
-            action: ItemAction::Removed,
+            action: Outcome::Removed,
             reason: None,
             bytes: 0,
         });
     }
-    let reclaimed_bytes = items.iter().filter(|i| i.action == ItemAction::Removed).map(|i| i.bytes).sum();
+    let reclaimed_bytes = items.iter().filter(|i| i.action == Outcome::Removed).map(|i| i.bytes).sum();
     Summary { dry_run, items, reclaimed_bytes }
 }
 
@@ -289,44 +289,44 @@ fn prune_models(
     let inv = store.inventory();
     for it in inv.items(&usage).into_iter().filter(|i| i.wharf && i.used_by.is_empty()) {
         let shown = it.path.display().to_string();
-        if preview.is_some_and(|p| !p.items.iter().any(|i| i.kind == Kind::Model && i.path == shown)) {
+        if preview.is_some_and(|p| !p.items.iter().any(|i| i.kind == Target::Model && i.path == shown)) {
             continue;
         }
         let (action, reason) = match dry_run {
-            true => (ItemAction::Removed, None),
+            true => (Outcome::Removed, None),
             false => match inv.remove(&it) {
-                Ok(()) => (ItemAction::Removed, None),
-                Err(e) => (ItemAction::Failed, Some(e.to_string())),
+                Ok(()) => (Outcome::Removed, None),
+                Err(e) => (Outcome::Failed, Some(e.to_string())),
             },
         };
-        let bytes = if action == ItemAction::Removed { it.size } else { 0 };
+        let bytes = if action == Outcome::Removed { it.size } else { 0 };
         summary.reclaimed_bytes += bytes;
-        summary.items.push(Item { kind: Kind::Model, path: shown, project: None, action, reason, bytes });
+        summary.items.push(Removal { kind: Target::Model, path: shown, project: None, action, reason, bytes });
     }
     // Partial downloads no process is writing (`store/partial.rs` decides by their lock).
     for p in inv.partials() {
         let shown = p.path.display().to_string();
-        if preview.is_some_and(|pv| !pv.items.iter().any(|i| i.kind == Kind::Model && i.path == shown)) {
+        if preview.is_some_and(|pv| !pv.items.iter().any(|i| i.kind == Target::Model && i.path == shown)) {
             continue;
         }
         let (action, reason) = match partial::sweep(&p, dry_run) {
-            Ok(Swept::Removed) => (ItemAction::Removed, None),
-            Ok(Swept::AlreadyGone) => (ItemAction::AlreadyGone, None),
-            Ok(Swept::Kept(why)) => (ItemAction::Skipped, Some(why)),
-            Err(e) => (ItemAction::Failed, Some(e.to_string())),
+            Ok(Swept::Removed) => (Outcome::Removed, None),
+            Ok(Swept::AlreadyGone) => (Outcome::AlreadyGone, None),
+            Ok(Swept::Kept(why)) => (Outcome::Skipped, Some(why)),
+            Err(e) => (Outcome::Failed, Some(e.to_string())),
         };
-        let bytes = if action == ItemAction::Removed { p.size } else { 0 };
+        let bytes = if action == Outcome::Removed { p.size } else { 0 };
         summary.reclaimed_bytes += bytes;
-        summary.items.push(Item { kind: Kind::Model, path: shown, project: None, action, reason, bytes });
+        summary.items.push(Removal { kind: Target::Model, path: shown, project: None, action, reason, bytes });
     }
 }
 
 /// Keep only the parts of `plan` that a confirmed preview showed as removable.
 pub fn restrict(plan: &mut Plan, preview: &Summary) {
-    let ok: BTreeSet<(Kind, &str)> =
-        preview.items.iter().filter(|i| i.action == ItemAction::Removed).map(|i| (i.kind, i.path.as_str())).collect();
-    plan.entries.retain(|(_, shown)| ok.contains(&(Kind::Entry, shown.as_str())));
-    plan.envs.retain(|c| ok.contains(&(Kind::Env, c.path.to_string_lossy().as_ref())));
+    let ok: BTreeSet<(Target, &str)> =
+        preview.items.iter().filter(|i| i.action == Outcome::Removed).map(|i| (i.kind, i.path.as_str())).collect();
+    plan.entries.retain(|(_, shown)| ok.contains(&(Target::Entry, shown.as_str())));
+    plan.envs.retain(|c| ok.contains(&(Target::Env, c.path.to_string_lossy().as_ref())));
 }
 
 /// The whole command: read, judge, plan, optionally confirm a preview, then apply under the

@@ -21,14 +21,14 @@ use crate::transfer::hash::sha256_hex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum Cache {
     Hf,
     Blob,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    pub kind: Kind,
+    pub kind: Cache,
     pub blob: PathBuf,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,

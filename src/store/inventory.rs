@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::index::{Index, Kind, Record};
+use super::index::{Cache, Index, Record};
 use super::layout::{BlobStore, HubCache};
 use super::partial::{self, Kept, Partial, Swept};
 use crate::fsx::{Context, FsError};
@@ -25,7 +25,7 @@ pub use super::error::InventoryError;
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
     pub id: String,
-    pub kind: Kind,
+    pub kind: Cache,
     pub path: PathBuf,
     pub size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,7 +123,7 @@ impl Inventory<'_> {
                 };
                 items.push(self.item(
                     format!("hf:{repo}:{etag}"),
-                    Kind::Hf,
+                    Cache::Hf,
                     blob,
                     Some(repo.clone()),
                     Some(etag),
@@ -135,7 +135,7 @@ impl Inventory<'_> {
         }
         for blob in files_in(&self.blobs.root.join("blobs/sha256")) {
             let hex = blob.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            items.push(self.item(format!("sha256:{hex}"), Kind::Blob, blob, None, None, Some(hex), &records, usage));
+            items.push(self.item(format!("sha256:{hex}"), Cache::Blob, blob, None, None, Some(hex), &records, usage));
         }
         items
     }
@@ -144,7 +144,7 @@ impl Inventory<'_> {
     fn item(
         &self,
         id: String,
-        kind: Kind,
+        kind: Cache,
         path: PathBuf,
         repo: Option<String>,
         etag: Option<String>,
@@ -265,7 +265,7 @@ impl Inventory<'_> {
     pub fn remove(&self, item: &Item) -> Result<(), FsError> {
         // The record is read back from disk: its repo is parsed before it names a folder.
         let repo = item.repo.as_deref().and_then(|r| r.parse::<crate::ids::RepoId>().ok());
-        if let (Kind::Hf, Some(repo), Some(etag)) = (item.kind, repo, &item.etag) {
+        if let (Cache::Hf, Some(repo), Some(etag)) = (item.kind, repo, &item.etag) {
             let snaps = self.hub.repo_dir(&repo)?.join("snapshots");
             for e in walkdir::WalkDir::new(&snaps).into_iter().filter_map(Result::ok) {
                 let is_link_to_it = e.path_is_symlink()

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::index::Kind;
+use super::index::Cache;
 use super::inventory::{Inventory, InventoryError, Item, Usage};
 use crate::transfer::hash::{self, Expected, Hasher};
 
@@ -50,14 +50,14 @@ impl Verified {
     }
 }
 
-enum Outcome {
+enum Hashed {
     Valid,
     Corrupt,
     Unreadable(std::io::Error),
 }
 
 /// Read `path` to its end, hashing, and compare with what its name says.
-fn check(path: &Path, expected: &Expected, size: u64) -> Outcome {
+fn check(path: &Path, expected: &Expected, size: u64) -> Hashed {
     let read = || -> std::io::Result<bool> {
         let mut f = std::fs::File::open(path)?;
         let mut h = Hasher::new(expected, Some(size));
@@ -74,20 +74,20 @@ fn check(path: &Path, expected: &Expected, size: u64) -> Outcome {
         Ok(hash::verify(expected, &sha, git.as_deref()).is_ok())
     };
     match read() {
-        Ok(true) => Outcome::Valid,
-        Ok(false) => Outcome::Corrupt,
-        Err(e) => Outcome::Unreadable(e),
+        Ok(true) => Hashed::Valid,
+        Ok(false) => Hashed::Corrupt,
+        Err(e) => Hashed::Unreadable(e),
     }
 }
 
 /// Re-hash `items` in parallel.
 fn classify(items: &[Item]) -> Verified {
-    let outcomes: Vec<(&Item, Outcome)> = items
+    let outcomes: Vec<(&Item, Hashed)> = items
         .par_iter()
         .map(|it| {
             let name = it.etag.clone().or_else(|| it.sha256.clone()).unwrap_or_default();
             match Expected::from_etag(&name) {
-                Expected::Nothing => (it, Outcome::Valid),
+                Expected::Nothing => (it, Hashed::Valid),
                 expected => (it, check(&it.path, &expected, it.size)),
             }
         })
@@ -95,9 +95,9 @@ fn classify(items: &[Item]) -> Verified {
     let mut v = Verified::default();
     for (it, outcome) in outcomes {
         match outcome {
-            Outcome::Valid => v.valid.push(it.id.clone()),
-            Outcome::Corrupt => v.corrupted.push(it.id.clone()),
-            Outcome::Unreadable(e) => {
+            Hashed::Valid => v.valid.push(it.id.clone()),
+            Hashed::Corrupt => v.corrupted.push(it.id.clone()),
+            Hashed::Unreadable(e) => {
                 v.unreadable.push(Unreadable { id: it.id.clone(), path: it.path.clone(), error: e.to_string() })
             }
         }
@@ -116,7 +116,7 @@ fn hidden_records(inv: &Inventory, items: &[Item]) -> Vec<Unreadable> {
             continue;
         }
         let id = match (r.kind, &r.repo, &r.etag) {
-            (Kind::Hf, Some(repo), Some(etag)) => format!("hf:{repo}:{etag}"),
+            (Cache::Hf, Some(repo), Some(etag)) => format!("hf:{repo}:{etag}"),
             _ => format!("sha256:{}", r.sha256),
         };
         out.push(Unreadable { id, path: r.blob, error: e.to_string() });
