@@ -32,7 +32,7 @@ use crate::lock::Mode;
 use crate::ops::validate::{self, Judged, Status};
 use crate::project;
 use crate::registry::{Registry, RegistryDoc, RegistryError};
-use crate::store::inventory::Usage;
+use crate::store::inventory::{Item, Usage};
 use crate::store::partial::{self, Swept};
 use crate::store::ModelStore;
 
@@ -287,7 +287,7 @@ fn prune_models(
     }
     let usage = Usage::of(&remaining, env);
     let inv = store.inventory();
-    for it in inv.items(&usage).into_iter().filter(|i| i.wharf && i.used_by.is_empty()) {
+    for it in inv.items(&usage).into_iter().filter(Item::removable) {
         let shown = it.path.display().to_string();
         if preview.is_some_and(|p| !p.items.iter().any(|i| i.kind == Target::Model && i.path == shown)) {
             continue;

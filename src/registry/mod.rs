@@ -149,19 +149,8 @@ impl Registry {
         self.update_locked(f).map(|(_, t)| t)
     }
 
-    /// Like [`Registry::update`], and hand back the document as saved (no copy is made).
-    pub fn update_keep<T, E>(
-        &self,
-        f: impl FnOnce(&mut RegistryDoc, &LoadInfo) -> Result<T, E>,
-    ) -> Result<(RegistryDoc, T), E>
-    where
-        E: From<RegistryError>,
-    {
-        let _guard = self.lock(Mode::Exclusive).map_err(RegistryError::from)?;
-        self.update_locked(f)
-    }
-
-    /// Like [`Registry::update_keep`], but gives up at once (`Ok(None)`) if the lock is busy.
+    /// Like [`Registry::update`], but gives up at once (`Ok(None)`) if the lock is busy, and hands
+    /// back the document as saved (no copy is made) beside what `f` returned.
     pub fn try_update<T, E>(
         &self,
         f: impl FnOnce(&mut RegistryDoc, &LoadInfo) -> Result<T, E>,

@@ -22,31 +22,53 @@ use super::index::Cache;
 use super::inventory::{Inventory, InventoryError, Item, Usage};
 use crate::transfer::hash::{self, Expected, Hasher};
 
+/// Whether [`run`] only reports (`models verify`) or also removes what is proved corrupt and the
+/// dangling entries (`models verify --fix`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Repair {
+    /// Change nothing.
+    #[default]
+    No,
+    /// Remove the *corrupted* files and the *missing* entries, so the next pull fetches them again.
+    Yes,
+}
+
 /// A file that could not be read, and why.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Unreadable {
+    /// Its id, as `models list` shows it.
     pub id: String,
+    /// The blob.
     pub path: PathBuf,
+    /// The I/O error.
     pub error: String,
 }
 
-/// What `verify` found (and, with `--fix`, removed).
+/// What `verify` found (and, with [`Repair::Yes`], removed). The lists hold ids.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Verified {
+    /// Read to their end and matching their name.
     pub valid: Vec<String>,
+    /// Read to their end and not matching: proved corrupt.
     pub corrupted: Vec<String>,
+    /// Not read to their end: nothing known.
     pub unreadable: Vec<Unreadable>,
+    /// Index records whose blob is gone, snapshot links to nothing.
     pub missing: Vec<String>,
-    /// With `--fix`: what was removed.
+    /// With [`Repair::Yes`]: what was removed.
     pub removed: Vec<String>,
 }
 
 impl Verified {
+    /// Corrupted or missing files that were not removed: `verify --fix` would remove them.
+    pub fn repairable(&self) -> bool {
+        self.corrupted.iter().chain(&self.missing).any(|id| !self.removed.contains(id))
+    }
+
     /// Something is not known to be right (the command's exit status): corrupted or missing files
-    /// that were not fixed, or files that could not be read at all.
-    pub fn failed(&self, fixed: bool) -> bool {
-        let unfixed = !fixed && (!self.corrupted.is_empty() || !self.missing.is_empty());
-        unfixed || !self.unreadable.is_empty()
+    /// that were not repaired, or files that could not be read at all.
+    pub fn failed(&self) -> bool {
+        self.repairable() || !self.unreadable.is_empty()
     }
 }
 
@@ -124,14 +146,15 @@ fn hidden_records(inv: &Inventory, items: &[Item]) -> Vec<Unreadable> {
     out
 }
 
-/// Verify the whole store; with `fix`, remove what is proved corrupt and the dangling entries.
-pub fn run(inv: &Inventory, fix: bool) -> Result<Verified, InventoryError> {
+/// Verify the whole store; with [`Repair::Yes`], remove what is proved corrupt and the dangling
+/// entries.
+pub fn run(inv: &Inventory, repair: Repair) -> Result<Verified, InventoryError> {
     let items = inv.items(&Usage::default());
     let mut v = classify(&items);
     v.unreadable.extend(hidden_records(inv, &items));
     let missing = inv.missing();
     v.missing = missing.iter().map(|(id, _)| id.clone()).collect();
-    if !fix {
+    if repair == Repair::No {
         return Ok(v);
     }
     for it in items.iter().filter(|i| v.corrupted.contains(&i.id)) {
