@@ -35,6 +35,7 @@ use crate::fsx::{self, Context, FsError};
 use crate::home_path::{expand_vars, HomePath, HomePathError};
 use crate::lock::Mode;
 use crate::project::adopt::{AdoptableEnv, Untrusted};
+use crate::project::liveness::Liveness;
 use crate::project::venv::{self, VenvError, VenvOptions};
 use crate::project::{self, BackLink, MarkerInfo, ProjectError};
 use crate::registry::{EnvRef, ProjectEntry, Registry, RegistryDoc, RegistryError};
@@ -148,12 +149,12 @@ fn decide(doc: &RegistryDoc, f: &Facts) -> Result<Decision, InitError> {
     }
     let Some(raw) = marker.env.as_deref() else { return fresh(Action::Created) };
     let named = AdoptableEnv::judge(&marker.file, raw, f.dir, f.envs_dir, f.env).map_err(Box::new)?;
-    // An env in the envs dir whose back-link names another live project: a copy, not a takeover.
+    // An env in the envs dir whose back-link names another existing project: a copy, not a
+    // takeover (even when that project's marker names another env: it may still want this one).
     if let Ok(Some(link)) = project::read_backlink(named.path()) {
-        if let Ok(p) = expand_vars(&link.project, f.env) {
-            if fsx::same_place(Path::new(&p)) != f.dir && Path::new(&p).is_dir() {
-                return fresh(Action::Copied { from: link.project });
-            }
+        let owner = link.owner(named.path(), f.env);
+        if owner.is_some_and(|o| o.real != f.dir && o.liveness != Liveness::Gone) {
+            return fresh(Action::Copied { from: link.project });
         }
     }
     Ok(Decision { action: Action::Adopted, env: named.path().to_path_buf(), id: marker.id.clone(), carried: None })

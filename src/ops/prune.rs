@@ -27,10 +27,10 @@ use serde::Serialize;
 
 use crate::env::Env;
 use crate::fsx::{self, Within};
-use crate::home_path::expand_vars;
 use crate::lock::Mode;
 use crate::ops::validate::{self, Judged, Status};
 use crate::project;
+use crate::project::liveness::Liveness;
 use crate::registry::{Registry, RegistryDoc, RegistryError};
 use crate::store::inventory::{Item, Usage};
 use crate::store::partial::{self, Swept};
@@ -190,10 +190,9 @@ fn env_refusal(dir: &Path, env: &Env) -> Option<String> {
     if link.is_none() && !dir.join("pyvenv.cfg").is_file() && !remains_of_env(dir) {
         return Some("not an environment (no `pyvenv.cfg` and no wharf back-link)".into());
     }
-    let project = expand_vars(&link?.project, env).ok()?;
-    let marker = project::read_marker(Path::new(&project), true).ok().flatten()?;
-    let named = expand_vars(marker.env.as_deref()?, env).ok()?;
-    (fsx::same_place(Path::new(&named)) == dir).then(|| format!("its back-link names live project `{project}`"))
+    let owner = link?.owner(dir, env)?;
+    (owner.liveness == Liveness::Live)
+        .then(|| format!("its back-link names live project `{}`", owner.project.display()))
 }
 
 /// Trash folders a killed prune left in the envs dir: finished (or, in a dry run, reported).

@@ -18,6 +18,7 @@
 
 pub mod adopt;
 pub mod dotenv;
+pub mod liveness;
 pub mod venv;
 
 use std::collections::BTreeMap;
