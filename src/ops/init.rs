@@ -40,22 +40,35 @@ use crate::project::venv::{self, VenvError, VenvOptions};
 use crate::project::{self, BackLink, MarkerInfo, ProjectError};
 use crate::registry::{EnvRef, ProjectEntry, Registry, RegistryDoc, RegistryError};
 
+/// Why `init` registered nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
+    /// The project folder cannot be resolved or its marker or back-link read.
     #[error(transparent)]
     Project(#[from] ProjectError),
+    /// The registry cannot be read or written.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The environment cannot be created.
     #[error(transparent)]
     Venv(#[from] VenvError),
+    /// A file cannot be written.
     #[error(transparent)]
     Fs(#[from] FsError),
+    /// A path cannot be stored in `${HOME}` form.
     #[error(transparent)]
     Path(#[from] HomePathError),
+    /// The marker names an environment wharf will not use.
     #[error(transparent)]
     Untrusted(#[from] Box<Untrusted>),
+    /// `/` or the home folder itself.
     #[error("`{path}` cannot be a project: it is {why}\n  hint: run `wharf init` in the project's own folder", path = .path.display())]
-    NotAProject { path: PathBuf, why: &'static str },
+    NotAProject {
+        /// The folder.
+        path: PathBuf,
+        /// What it is.
+        why: &'static str,
+    },
 }
 
 impl InitError {
@@ -65,30 +78,51 @@ impl InitError {
     }
 }
 
+/// How to register a project.
 #[derive(Debug, Clone, Default)]
 pub struct InitOptions {
+    /// How to create its environment.
     pub venv: VenvOptions,
     /// Ignore what an existing marker says and take a fresh identity.
     pub force: bool,
 }
 
+/// What `init` did with the project (the JSON `action`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
+    /// A new project: new id, the standard environment.
     Created,
+    /// Already registered at this path: nothing changed.
     Existing,
-    Relinked { from: String },
-    Copied { from: String },
+    /// Registered before at `from`, a path that no longer exists: the entry moved here.
+    Relinked {
+        /// The old key.
+        from: String,
+    },
+    /// Its marker names the environment of the live project `from`: registered as a new project.
+    Copied {
+        /// The key (or back-linked path) of the project it was copied from.
+        from: String,
+    },
+    /// Its marker names an unregistered environment that was safe to take on.
     Adopted,
 }
 
+/// The result of `init`.
 #[derive(Debug, Clone, Serialize)]
 pub struct InitOutcome {
+    /// The project folder (canonical).
     pub path: PathBuf,
+    /// Its registry key (`${HOME}/…` under home).
     pub key: String,
+    /// Its project id.
     pub id: String,
+    /// Its environment.
     pub env: EnvRef,
+    /// What was done.
     pub action: Action,
+    /// True when the environment folder or the venv in it was made now.
     pub created_env: bool,
 }
 

@@ -36,50 +36,75 @@ use crate::store::inventory::{Item, Usage};
 use crate::store::partial::{self, Swept};
 use crate::store::ModelStore;
 
+/// What `prune` may remove beside orphaned entries and their environments.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PruneOptions {
+    /// Also projects whose marker or back-link names another environment.
     pub mismatch: bool,
+    /// Also folders under the envs dir that no entry references.
     pub untracked: bool,
     /// Also model files wharf fetched that no remaining project uses.
     pub models: bool,
+    /// Judge and report, remove nothing.
     pub dry_run: bool,
 }
 
+/// What a removal is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
+    /// An environment folder.
     Env,
+    /// A registry entry.
     Entry,
+    /// A model file or a partial download (`--models`).
     Model,
 }
 
+/// What happened to one thing `prune` looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// Removed (in a dry run: would be).
     Removed,
+    /// Someone else removed it first.
     AlreadyGone,
+    /// Refused; the reason says why.
     Skipped,
+    /// Removing it failed; the reason says why.
     Failed,
 }
 
+/// One thing `prune` looked at, and what happened to it (a row of its report).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Removal {
+    /// Environment, entry or model.
     pub kind: Target,
+    /// The folder, the project (for an entry) or the file.
     pub path: String,
+    /// The project it belonged to, if known.
     pub project: Option<String>,
+    /// What happened.
     pub action: Outcome,
+    /// Why it was skipped or failed, or what left it (a killed prune's trash).
     pub reason: Option<String>,
+    /// Bytes freed (0 unless removed).
     pub bytes: u64,
 }
 
+/// What `prune` did (or, in a dry run, would do).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
+    /// Nothing was removed.
     pub dry_run: bool,
+    /// Everything looked at, in order: trash of a killed prune, environments, entries, models.
     pub items: Vec<Removal>,
+    /// Bytes freed by what was removed.
     pub reclaimed_bytes: u64,
 }
 
 impl Summary {
+    /// How many removals of `kind` ended in `action`.
     pub fn count(&self, kind: Target, action: Outcome) -> usize {
         self.items.iter().filter(|i| i.kind == kind && i.action == action).count()
     }
@@ -88,6 +113,7 @@ impl Summary {
 /// An env folder that may be deleted, and why it was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvCandidate {
+    /// The folder.
     pub path: PathBuf,
     /// The project it belonged to (expanded path), or `None` for an untracked folder.
     pub project: Option<String>,
@@ -95,14 +121,17 @@ pub struct EnvCandidate {
     pub skip: Option<String>,
 }
 
+/// What [`plan`] chose: the entries to drop and the environment folders that may go with them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// Registry keys to remove, with their expanded project path.
     pub entries: Vec<(String, String)>,
+    /// The folders to judge and, if they pass, delete.
     pub envs: Vec<EnvCandidate>,
 }
 
 impl Plan {
+    /// Nothing to do.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty() && self.envs.is_empty()
     }

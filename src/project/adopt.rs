@@ -26,9 +26,13 @@ use crate::project;
     file = .file.display(), envs_dir = .envs_dir.display()
 )]
 pub struct Untrusted {
+    /// The marker file.
     pub file: PathBuf,
+    /// The value it gives for the environment.
     pub value: String,
+    /// Why it was refused.
     pub why: String,
+    /// Where wharf makes environments (the way out it offers).
     pub envs_dir: PathBuf,
 }
 
@@ -37,6 +41,7 @@ pub struct Untrusted {
 pub struct AdoptableEnv(PathBuf);
 
 impl AdoptableEnv {
+    /// The environment folder.
     pub fn path(&self) -> &Path {
         &self.0
     }
