@@ -112,7 +112,7 @@ fn bench_prune(c: &mut Criterion) {
                 let reg = Registry::open(&layout, &env);
                 let s =
                     prune::run(&reg, &layout.envs_dir, None, prune::PruneOptions::default(), None).unwrap().unwrap();
-                assert_eq!(s.count(prune::Kind::Env, prune::ItemAction::Removed), 500);
+                assert_eq!(s.count(prune::Target::Env, prune::Outcome::Removed), 500);
                 assert_eq!(reg.writes(), 1);
                 w
             },

@@ -181,8 +181,8 @@ fn pruning_many_orphans_writes_the_registry_once() {
     let registry = wharf::Registry::open(&layout, &env);
     let opts = wharf::ops::prune::PruneOptions::default();
     let summary = wharf::ops::prune::run(&registry, &layout.envs_dir, None, opts, None).unwrap().unwrap();
-    assert_eq!(summary.count(wharf::ops::prune::Kind::Env, wharf::ops::prune::ItemAction::Removed), 30);
-    assert_eq!(summary.count(wharf::ops::prune::Kind::Entry, wharf::ops::prune::ItemAction::Removed), 30);
+    assert_eq!(summary.count(wharf::ops::prune::Target::Env, wharf::ops::prune::Outcome::Removed), 30);
+    assert_eq!(summary.count(wharf::ops::prune::Target::Entry, wharf::ops::prune::Outcome::Removed), 30);
     assert_eq!(registry.writes(), 1);
     assert_eq!(t.registry()["projects"].as_object().unwrap().len(), 10);
 }

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
-use wharf::home_path::HomePath;
-use wharf::ops::validate::{self, Code, Reason};
+use wharf::ops::check::{self, CheckError, Scope};
+use wharf::ops::validate::{self, Verdict};
 use wharf::{project, Status};
 
 use super::view::{print_table, project_view, ProjectView};
@@ -37,33 +37,27 @@ struct CheckDoc {
 }
 
 pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
-    let opts = validate::Options { full: args.full };
-    let only = match (&args.path, args.all) {
-        (_, true) => None,
-        (path, false) => {
-            let path = match path {
-                Some(p) => p.clone(),
-                None => Ctx::cwd()?,
-            };
-            let mut dir = project::canonical(&path).map_err(|e| CliError::Usage(e.to_string()))?;
-            if args.path.is_none() {
-                dir = project::find_root(&dir).unwrap_or(dir);
-            }
-            Some((dir.clone(), HomePath::from_path_in(&dir, ctx.env()).map_err(CliError::failed)?.to_string()))
-        }
+    let scope = match (args.path, args.all) {
+        (_, true) => Scope::All,
+        (Some(p), false) => Scope::Folder(p),
+        (None, false) => Scope::Around(Ctx::cwd()?),
     };
-    let v = validate::run(&ctx.registry(), only.as_ref().map(|(_, k)| k.as_str()), opts, ctx.now)?;
+    let checked =
+        check::run(&ctx.registry(), &scope, validate::Options { full: args.full }, ctx.now).map_err(|e| match e {
+            CheckError::Registry(e) => CliError::Registry(e),
+            e @ CheckError::Project(_) => CliError::Usage(e.to_string()),
+            e => CliError::failed(e),
+        })?;
+    let v = &checked.validation;
     if let Some(w) = &v.warning {
         ctx.out.warn(w);
     }
     let mut views: Vec<ProjectView> =
         v.judged.iter().filter_map(|j| Some(project_view(j, v.doc.projects.get(&j.key)?))).collect();
-    if let (Some((dir, _)), true) = (&only, views.is_empty()) {
-        views.push(unregistered(dir));
+    if let Some((dir, verdict)) = &checked.unregistered {
+        views.push(unregistered(dir, verdict));
     }
-    let fail_on =
-        if args.fail_on.is_empty() { vec![Status::Orphaned, Status::Mismatch, Status::Error] } else { args.fail_on };
-    let ok = views.iter().all(|p| !fail_on.contains(&p.status));
+    let ok = checked.passes(&args.fail_on);
     if ctx.out.json {
         ctx.out.json(&CheckDoc { ok, projects: views });
     } else {
@@ -87,17 +81,14 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// A project folder with no registry entry: not valid, and the fix is `wharf init`.
-fn unregistered(dir: &std::path::Path) -> ProjectView {
+/// The row of a project folder with no registry entry.
+fn unregistered(dir: &std::path::Path, verdict: &Verdict) -> ProjectView {
     ProjectView {
         path: dir.display().to_string(),
         name: project::project_name(dir),
         id: None,
-        status: Status::Orphaned,
-        reasons: vec![Reason {
-            code: Code::NotRegistered,
-            message: format!("`{}` is not registered; run `wharf init` there", dir.display()),
-        }],
+        status: verdict.status,
+        reasons: verdict.reasons.clone(),
         env: None,
         models: Vec::new(),
         created_at: None,

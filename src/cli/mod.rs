@@ -24,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
 
 use wharf::registry::RegistryError;
 use wharf::store::ModelStore;
-use wharf::{Access, Env, Layout, Registry, Status, Wharf};
+use wharf::{Access, Layout, Registry, Status, Wharf};
 
 use crate::cli::output::Output;
 
@@ -122,10 +122,6 @@ impl Ctx {
                 CliError::failed(e)
             }
         })
-    }
-
-    pub fn env(&self) -> &Env {
-        self.wharf.env()
     }
 
     pub fn layout(&self) -> &Layout {

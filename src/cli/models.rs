@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use wharf::store::inventory::{self, InventoryError, Listing, Removed, Usage};
+use wharf::store::error::InventoryError;
+use wharf::store::error::SizeError;
 use wharf::store::partial::Kept;
-use wharf::store::verify::Verified;
-use wharf::store::ModelStore;
+use wharf::store::{ByteSize, Collected, Listing, ModelStore, Removed, Repair, Stats, Verified};
 
 use super::{CliError, Ctx};
 use crate::cli::output::human_bytes;
@@ -61,69 +61,67 @@ fn store(ctx: &Ctx) -> Result<ModelStore, CliError> {
     ctx.store(wharf::Access { offline: true, allow_http: false })
 }
 
-/// Which files registered projects use. Destructive commands need it exactly (`strict`).
-fn usage(ctx: &Ctx, strict: bool) -> Result<Usage, CliError> {
-    match ctx.wharf.usage() {
-        Ok(u) => Ok(u),
-        Err(e) if !strict => {
-            ctx.out.warn(format!("cannot tell which projects use which model: {e}"));
-            Ok(Usage::default())
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn store_err(e: InventoryError) -> CliError {
     match e {
-        InventoryError::NotInStore { .. } => CliError::Usage(e.to_string()),
+        InventoryError::Registry(e) => CliError::Registry(e),
+        e if e.is_usage() => CliError::Usage(e.to_string()),
         e => CliError::failed(e),
     }
 }
 
 pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let store = store(ctx)?;
+    let registry = ctx.registry();
     match args.command {
-        ModelsCommand::List => render_list(&store.list(&usage(ctx, false)?), ctx),
-        ModelsCommand::Stats => {
-            let s = store.stats(&usage(ctx, false)?);
-            if ctx.out.json {
-                ctx.out.json(&s);
-            } else {
-                ctx.out.line(format!("models:      {} ({})", s.total_models, human_bytes(s.total_size_bytes)));
-                ctx.out.line(format!("from wharf:  {} ({})", s.wharf_models, human_bytes(s.wharf_size_bytes)));
-                ctx.out.line(format!("in use:      {}", s.used_models));
-                ctx.out.line(format!("partial:     {} ({})", s.partial_files, human_bytes(s.partial_bytes)));
-                ctx.out.line(format!("hub cache:   {}", s.hub_cache.display()));
-                ctx.out.line(format!("wharf cache: {}", s.wharf_cache.display()));
-            }
+        ModelsCommand::List => render_list(&store.list(&registry), ctx),
+        ModelsCommand::Stats => render_stats(&store.stats(&registry), ctx),
+        ModelsCommand::Verify { fix } => {
+            let repair = if fix { Repair::Yes } else { Repair::No };
+            return Ok(render_verified(&store.validate_integrity(repair).map_err(store_err)?, ctx));
         }
-        ModelsCommand::Verify { fix } => return Ok(render_verified(&store.verify(fix).map_err(store_err)?, fix, ctx)),
-        ModelsCommand::Rm { ids } => {
-            let usage = usage(ctx, true)?;
-            render_removed(&store.remove_ids(&ids, &usage).map_err(store_err)?, ctx);
-        }
+        ModelsCommand::Rm { ids } => render_removed(&store.remove_model(&ids, &registry).map_err(store_err)?, ctx),
         ModelsCommand::Gc { max_size, dry_run } => {
-            let max = inventory::parse_size(&max_size)
-                .ok_or_else(|| CliError::Usage(format!("`{max_size}` is not a size (try 20G or 500MiB)")))?;
-            let summary = store.gc(&usage(ctx, true)?, max, dry_run).map_err(store_err)?;
-            render_gc(&summary, dry_run, max, ctx);
+            let max: ByteSize = max_size.parse().map_err(|e: SizeError| CliError::Usage(e.to_string()))?;
+            render_gc(&store.gc(&registry, max, dry_run).map_err(store_err)?, dry_run, ctx);
         }
         ModelsCommand::Clear { yes } => {
-            let usage = usage(ctx, true)?;
-            if !yes && !super::prompt::interactive() {
-                return Err(CliError::Usage("not on a terminal, so nothing was removed\n  hint: pass `--yes`".into()));
+            if !yes {
+                registry.read()?; // an unreadable registry still says so with exit 3
+                if !super::prompt::interactive() {
+                    return Err(CliError::Usage(
+                        "not on a terminal, so nothing was removed\n  hint: pass `--yes`".into(),
+                    ));
+                }
+                if !super::prompt::ask("Remove every model file wharf fetched that no project uses?") {
+                    ctx.out.status("nothing removed");
+                    return Ok(ExitCode::SUCCESS);
+                }
             }
-            if !yes && !super::prompt::ask("Remove every model file wharf fetched that no project uses?") {
-                ctx.out.status("nothing removed");
-                return Ok(ExitCode::SUCCESS);
-            }
-            render_removed(&store.clear(&usage).map_err(store_err)?, ctx);
+            render_removed(&store.clear(&registry).map_err(store_err)?, ctx);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+fn render_stats(s: &Stats, ctx: &Ctx) {
+    if let Some(w) = &s.warning {
+        ctx.out.warn(w);
+    }
+    if ctx.out.json {
+        return ctx.out.json(s);
+    }
+    ctx.out.line(format!("models:      {} ({})", s.total_models, human_bytes(s.total_size_bytes)));
+    ctx.out.line(format!("from wharf:  {} ({})", s.wharf_models, human_bytes(s.wharf_size_bytes)));
+    ctx.out.line(format!("in use:      {}", s.used_models));
+    ctx.out.line(format!("partial:     {} ({})", s.partial_files, human_bytes(s.partial_bytes)));
+    ctx.out.line(format!("hub cache:   {}", s.hub_cache.display()));
+    ctx.out.line(format!("wharf cache: {}", s.wharf_cache.display()));
+}
+
 fn render_list(l: &Listing, ctx: &Ctx) {
+    if let Some(w) = &l.warning {
+        ctx.out.warn(w);
+    }
     if ctx.out.json {
         return ctx.out.json(l);
     }
@@ -152,13 +150,13 @@ fn render_list(l: &Listing, ctx: &Ctx) {
     ctx.out.table(&["ID", "SIZE", "SOURCE", "LAST USED", "USED BY"], &rows, None);
 }
 
-fn render_gc(summary: &inventory::Collected, dry_run: bool, max: u64, ctx: &Ctx) {
+fn render_gc(summary: &Collected, dry_run: bool, ctx: &Ctx) {
     if ctx.out.json {
         #[derive(Serialize)]
         struct GcDoc<'a> {
             dry_run: bool,
             #[serde(flatten)]
-            summary: &'a inventory::Collected,
+            summary: &'a Collected,
         }
         return ctx.out.json(&GcDoc { dry_run, summary });
     }
@@ -169,7 +167,7 @@ fn render_gc(summary: &inventory::Collected, dry_run: bool, max: u64, ctx: &Ctx)
         summary.partials_removed.len(),
         human_bytes(summary.freed_bytes),
         human_bytes(summary.total_bytes),
-        human_bytes(max)
+        human_bytes(summary.max_bytes)
     ));
     kept_note(&summary.kept, ctx);
     if !summary.under_cap {
@@ -191,8 +189,8 @@ fn kept_note(kept: &[Kept], ctx: &Ctx) {
     }
 }
 
-fn render_verified(v: &Verified, fix: bool, ctx: &Ctx) -> ExitCode {
-    let failed = v.failed(fix);
+fn render_verified(v: &Verified, ctx: &Ctx) -> ExitCode {
+    let failed = v.failed();
     if ctx.out.json {
         ctx.out.json(v);
     } else {
@@ -215,7 +213,7 @@ fn render_verified(v: &Verified, fix: bool, ctx: &Ctx) -> ExitCode {
         if !v.unreadable.is_empty() {
             ctx.out.status("hint: unreadable files were not checked and are never removed; run as their owner");
         }
-        if failed && !fix && !(v.corrupted.is_empty() && v.missing.is_empty()) {
+        if v.repairable() {
             ctx.out
                 .status("hint: `wharf models verify --fix` removes them so the next `wharf pull` fetches them again");
         }

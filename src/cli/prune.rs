@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use wharf::ops::prune::{self, ItemAction, Kind, PruneOptions, Summary};
+use wharf::ops::prune::{self, Outcome, PruneOptions, Summary, Target};
 
 use super::{prompt, CliError, Ctx};
 use crate::cli::output::human_bytes;
@@ -52,12 +52,12 @@ pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     };
     report(&summary, ctx);
-    let failed = summary.items.iter().any(|i| i.action == ItemAction::Failed);
+    let failed = summary.items.iter().any(|i| i.action == Outcome::Failed);
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn confirm(preview: &Summary, ctx: &Ctx) -> bool {
-    let going: Vec<_> = preview.items.iter().filter(|i| i.action == ItemAction::Removed).collect();
+    let going: Vec<_> = preview.items.iter().filter(|i| i.action == Outcome::Removed).collect();
     if going.is_empty() {
         return true;
     }
@@ -77,17 +77,17 @@ fn confirm(preview: &Summary, ctx: &Ctx) -> bool {
     yes
 }
 
-fn kind(k: Kind) -> &'static str {
+fn kind(k: Target) -> &'static str {
     match k {
-        Kind::Env => "env",
-        Kind::Entry => "entry",
-        Kind::Model => "model",
+        Target::Env => "env",
+        Target::Entry => "entry",
+        Target::Model => "model",
     }
 }
 
 fn counts(s: &Summary) -> String {
-    let envs = s.count(Kind::Env, ItemAction::Removed);
-    let entries = s.count(Kind::Entry, ItemAction::Removed);
+    let envs = s.count(Target::Env, Outcome::Removed);
+    let entries = s.count(Target::Entry, Outcome::Removed);
     format!(
         "{envs} environment{} and {entries} entr{}",
         if envs == 1 { "" } else { "s" },

@@ -16,15 +16,21 @@ use crate::home_path::{expand_vars, HomePath};
 use crate::project::{self, BackLink};
 use crate::registry::{EnvRef, ProjectEntry, Registry, RegistryDoc, RegistryError};
 
+/// What state `registry.json` was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegistryState {
+    /// Read and in the current or an older version.
     Ok,
+    /// Not there yet (no project registered).
     Missing,
+    /// Not JSON, or not the registry's shape: left as it is until `--repair`.
     Corrupt,
+    /// Written by a newer wharf: never touched.
     TooNew,
 }
 
+/// An environment whose back-link names a project the registry has no entry for.
 #[derive(Debug, Clone, Serialize)]
 pub struct Orphan {
     /// The env folder.
@@ -33,19 +39,28 @@ pub struct Orphan {
     pub project: String,
 }
 
+/// What `wharf doctor` found and, with `--repair`, did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The registry file.
     pub registry: String,
+    /// The state it was found in.
     pub state: RegistryState,
     /// What is wrong with the registry, if anything.
     pub problem: Option<String>,
+    /// The schema version it was found in (none when missing or unreadable).
     pub version_found: Option<u32>,
+    /// How many projects it registers.
     pub entries: usize,
+    /// The envs dir searched for back-links.
     pub envs_dir: String,
     /// Env folders with a back-link whose project has no entry.
     pub unregistered: Vec<Orphan>,
+    /// True when `--repair` ran.
     pub repaired: bool,
+    /// Where a corrupt registry was moved (`registry.json.corrupt-<stamp>`).
     pub moved_aside: Option<String>,
+    /// The projects whose entries were rebuilt from back-links.
     pub rebuilt: Vec<String>,
 }
 

@@ -35,26 +35,40 @@ use crate::fsx::{self, Context, FsError};
 use crate::home_path::{expand_vars, HomePath, HomePathError};
 use crate::lock::Mode;
 use crate::project::adopt::{AdoptableEnv, Untrusted};
+use crate::project::liveness::Liveness;
 use crate::project::venv::{self, VenvError, VenvOptions};
 use crate::project::{self, BackLink, MarkerInfo, ProjectError};
 use crate::registry::{EnvRef, ProjectEntry, Registry, RegistryDoc, RegistryError};
 
+/// Why `init` registered nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
+    /// The project folder cannot be resolved or its marker or back-link read.
     #[error(transparent)]
     Project(#[from] ProjectError),
+    /// The registry cannot be read or written.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The environment cannot be created.
     #[error(transparent)]
     Venv(#[from] VenvError),
+    /// A file cannot be written.
     #[error(transparent)]
     Fs(#[from] FsError),
+    /// A path cannot be stored in `${HOME}` form.
     #[error(transparent)]
     Path(#[from] HomePathError),
+    /// The marker names an environment wharf will not use.
     #[error(transparent)]
     Untrusted(#[from] Box<Untrusted>),
+    /// `/` or the home folder itself.
     #[error("`{path}` cannot be a project: it is {why}\n  hint: run `wharf init` in the project's own folder", path = .path.display())]
-    NotAProject { path: PathBuf, why: &'static str },
+    NotAProject {
+        /// The folder.
+        path: PathBuf,
+        /// What it is.
+        why: &'static str,
+    },
 }
 
 impl InitError {
@@ -64,36 +78,57 @@ impl InitError {
     }
 }
 
+/// How to register a project.
 #[derive(Debug, Clone, Default)]
 pub struct InitOptions {
+    /// How to create its environment.
     pub venv: VenvOptions,
     /// Ignore what an existing marker says and take a fresh identity.
     pub force: bool,
 }
 
+/// What `init` did with the project (the JSON `action`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
+    /// A new project: new id, the standard environment.
     Created,
+    /// Already registered at this path: nothing changed.
     Existing,
-    Relinked { from: String },
-    Copied { from: String },
+    /// Registered before at `from`, a path that no longer exists: the entry moved here.
+    Relinked {
+        /// The old key.
+        from: String,
+    },
+    /// Its marker names the environment of the live project `from`: registered as a new project.
+    Copied {
+        /// The key (or back-linked path) of the project it was copied from.
+        from: String,
+    },
+    /// Its marker names an unregistered environment that was safe to take on.
     Adopted,
 }
 
+/// The result of `init`.
 #[derive(Debug, Clone, Serialize)]
 pub struct InitOutcome {
+    /// The project folder (canonical).
     pub path: PathBuf,
+    /// Its registry key (`${HOME}/…` under home).
     pub key: String,
+    /// Its project id.
     pub id: String,
+    /// Its environment.
     pub env: EnvRef,
+    /// What was done.
     pub action: Action,
+    /// True when the environment folder or the venv in it was made now.
     pub created_env: bool,
 }
 
 /// The decision, before anything is written.
 #[derive(Debug, Clone, PartialEq)]
-struct Plan {
+struct Decision {
     action: Action,
     env: PathBuf,
     id: Option<String>,
@@ -114,11 +149,11 @@ fn expand_key(key: &str, env: &Env) -> Option<PathBuf> {
     HomePath::from_stored(key).expand(env).ok()
 }
 
-fn decide(doc: &RegistryDoc, f: &Facts) -> Result<Plan, InitError> {
-    let fresh = |action| Ok(Plan { action, env: f.standard_env.clone(), id: None, carried: None });
+fn decide(doc: &RegistryDoc, f: &Facts) -> Result<Decision, InitError> {
+    let fresh = |action| Ok(Decision { action, env: f.standard_env.clone(), id: None, carried: None });
     if let Some(e) = doc.projects.get(f.key) {
         let env = expand_key(&e.env.path, f.env).unwrap_or_else(|| PathBuf::from(&e.env.expanded));
-        return Ok(Plan { action: Action::Existing, env, id: e.id.clone(), carried: Some(e.clone()) });
+        return Ok(Decision { action: Action::Existing, env, id: e.id.clone(), carried: Some(e.clone()) });
     }
     let Some(marker) = f.marker else { return fresh(Action::Created) };
     // Only for finding a registered owner: the registry's own paths are trusted, the marker's are not.
@@ -139,7 +174,7 @@ fn decide(doc: &RegistryDoc, f: &Facts) -> Result<Plan, InitError> {
             return fresh(Action::Copied { from: old_key.clone() });
         }
         let env = expand_key(&e.env.path, f.env).unwrap_or_else(|| PathBuf::from(&e.env.expanded));
-        return Ok(Plan {
+        return Ok(Decision {
             action: Action::Relinked { from: old_key.clone() },
             env,
             id: e.id.clone(),
@@ -148,15 +183,15 @@ fn decide(doc: &RegistryDoc, f: &Facts) -> Result<Plan, InitError> {
     }
     let Some(raw) = marker.env.as_deref() else { return fresh(Action::Created) };
     let named = AdoptableEnv::judge(&marker.file, raw, f.dir, f.envs_dir, f.env).map_err(Box::new)?;
-    // An env in the envs dir whose back-link names another live project: a copy, not a takeover.
+    // An env in the envs dir whose back-link names another existing project: a copy, not a
+    // takeover (even when that project's marker names another env: it may still want this one).
     if let Ok(Some(link)) = project::read_backlink(named.path()) {
-        if let Ok(p) = expand_vars(&link.project, f.env) {
-            if fsx::same_place(Path::new(&p)) != f.dir && Path::new(&p).is_dir() {
-                return fresh(Action::Copied { from: link.project });
-            }
+        let owner = link.owner(named.path(), f.env);
+        if owner.is_some_and(|o| o.real != f.dir && o.liveness != Liveness::Gone) {
+            return fresh(Action::Copied { from: link.project });
         }
     }
-    Ok(Plan { action: Action::Adopted, env: named.path().to_path_buf(), id: marker.id.clone(), carried: None })
+    Ok(Decision { action: Action::Adopted, env: named.path().to_path_buf(), id: marker.id.clone(), carried: None })
 }
 
 /// `/` and the home folder hold everything else: never a project (a stray `.env.wharf` there would
@@ -242,18 +277,18 @@ pub fn init(
     let mut created_env = make_env(&first.env, &link(&id_hint, &stamp), &opts.venv, env)?;
 
     registry.update(|doc, _| -> Result<InitOutcome, InitError> {
-        let plan = decide(doc, &facts)?;
-        if plan.env != first.env {
-            created_env |= make_env(&plan.env, &link(&id_hint, &stamp), &opts.venv, env)?;
+        let decision = decide(doc, &facts)?;
+        if decision.env != first.env {
+            created_env |= make_env(&decision.env, &link(&id_hint, &stamp), &opts.venv, env)?;
         }
-        let id = plan.id.clone().unwrap_or_else(|| id_hint.clone());
-        let env_stored = HomePath::from_path_in(&plan.env, env)?;
+        let id = decision.id.clone().unwrap_or_else(|| id_hint.clone());
+        let env_stored = HomePath::from_path_in(&decision.env, env)?;
         let env_ref = EnvRef {
             path: env_stored.as_str().to_string(),
-            expanded: plan.env.to_string_lossy().into_owned(),
+            expanded: decision.env.to_string_lossy().into_owned(),
             extra: Default::default(),
         };
-        let mut entry = plan.carried.clone().unwrap_or_else(|| ProjectEntry {
+        let mut entry = decision.carried.clone().unwrap_or_else(|| ProjectEntry {
             name: name.clone(),
             path_hash: hash.clone(),
             id: None,
@@ -273,17 +308,17 @@ pub fn init(
             entry.created_at = stamp.clone();
         }
         let mut back = link(&id, &entry.created_at);
-        back.extra = project::read_backlink(&plan.env).ok().flatten().map(|l| l.extra).unwrap_or_default();
-        project::write_backlink(&plan.env, &back)?;
-        fsx::sweep_stale_temps(&plan.env, clock, fsx::STALE_AFTER);
+        back.extra = project::read_backlink(&decision.env).ok().flatten().map(|l| l.extra).unwrap_or_default();
+        project::write_backlink(&decision.env, &back)?;
+        fsx::sweep_stale_temps(&decision.env, clock, fsx::STALE_AFTER);
         // The marker before the entry (saved when this closure returns): a prune never sees an
         // entry whose marker is still to come, and a kill in between leaves a marker that the next
         // init adopts (its env is in the envs dir and its back-link names this project).
         project::write_marker(&dir, &env_stored, &id)?;
-        if let Action::Relinked { from } = &plan.action {
+        if let Action::Relinked { from } = &decision.action {
             doc.projects.remove(from);
         }
         doc.projects.insert(key.clone(), entry);
-        Ok(InitOutcome { path: dir.clone(), key: key.clone(), id, env: env_ref, action: plan.action, created_env })
+        Ok(InitOutcome { path: dir.clone(), key: key.clone(), id, env: env_ref, action: decision.action, created_env })
     })
 }

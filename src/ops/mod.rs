@@ -2,10 +2,12 @@
 //! filesystem, then an apply that re-checks under the lock.
 //!
 //! - [`validate`]: the verdict for one mapping (valid / orphaned / mismatch / error).
+//! - [`check`]: the CI gate: which project is meant, and which statuses fail.
 //! - [`init`]: register a project, create or adopt its environment, write marker and back-link.
 //! - [`prune`]: remove what is orphaned (environments, registry entries, stale partial downloads).
 //! - [`doctor`]: diagnose and repair the registry from back-links.
 
+pub mod check;
 pub mod doctor;
 pub mod init;
 pub mod prune;

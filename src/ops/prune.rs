@@ -27,60 +27,85 @@ use serde::Serialize;
 
 use crate::env::Env;
 use crate::fsx::{self, Within};
-use crate::home_path::expand_vars;
 use crate::lock::Mode;
 use crate::ops::validate::{self, Judged, Status};
 use crate::project;
+use crate::project::liveness::Liveness;
 use crate::registry::{Registry, RegistryDoc, RegistryError};
-use crate::store::inventory::Usage;
+use crate::store::inventory::{Item, Usage};
 use crate::store::partial::{self, Swept};
 use crate::store::ModelStore;
 
+/// What `prune` may remove beside orphaned entries and their environments.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PruneOptions {
+    /// Also projects whose marker or back-link names another environment.
     pub mismatch: bool,
+    /// Also folders under the envs dir that no entry references.
     pub untracked: bool,
     /// Also model files wharf fetched that no remaining project uses.
     pub models: bool,
+    /// Judge and report, remove nothing.
     pub dry_run: bool,
 }
 
+/// What a removal is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum Target {
+    /// An environment folder.
     Env,
+    /// A registry entry.
     Entry,
+    /// A model file or a partial download (`--models`).
     Model,
 }
 
+/// What happened to one thing `prune` looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ItemAction {
+pub enum Outcome {
+    /// Removed (in a dry run: would be).
     Removed,
+    /// Someone else removed it first.
     AlreadyGone,
+    /// Refused; the reason says why.
     Skipped,
+    /// Removing it failed; the reason says why.
     Failed,
 }
 
+/// One thing `prune` looked at, and what happened to it (a row of its report).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Item {
-    pub kind: Kind,
+pub struct Removal {
+    /// Environment, entry or model.
+    pub kind: Target,
+    /// The folder, the project (for an entry) or the file.
     pub path: String,
+    /// The project it belonged to, if known.
     pub project: Option<String>,
-    pub action: ItemAction,
+    /// What happened.
+    pub action: Outcome,
+    /// Why it was skipped or failed, or what left it (a killed prune's trash).
     pub reason: Option<String>,
+    /// Bytes freed (0 unless removed).
     pub bytes: u64,
 }
 
+/// What `prune` did (or, in a dry run, would do).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
+    /// Nothing was removed.
     pub dry_run: bool,
-    pub items: Vec<Item>,
+    /// Everything looked at, in order: trash of a killed prune, environments, entries, models.
+    pub items: Vec<Removal>,
+    /// Bytes freed by what was removed.
     pub reclaimed_bytes: u64,
 }
 
 impl Summary {
-    pub fn count(&self, kind: Kind, action: ItemAction) -> usize {
+    /// How many removals of `kind` ended in `action`.
+    pub fn count(&self, kind: Target, action: Outcome) -> usize {
         self.items.iter().filter(|i| i.kind == kind && i.action == action).count()
     }
 }
@@ -88,6 +113,7 @@ impl Summary {
 /// An env folder that may be deleted, and why it was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvCandidate {
+    /// The folder.
     pub path: PathBuf,
     /// The project it belonged to (expanded path), or `None` for an untracked folder.
     pub project: Option<String>,
@@ -95,14 +121,17 @@ pub struct EnvCandidate {
     pub skip: Option<String>,
 }
 
+/// What [`plan`] chose: the entries to drop and the environment folders that may go with them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// Registry keys to remove, with their expanded project path.
     pub entries: Vec<(String, String)>,
+    /// The folders to judge and, if they pass, delete.
     pub envs: Vec<EnvCandidate>,
 }
 
 impl Plan {
+    /// Nothing to do.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty() && self.envs.is_empty()
     }
@@ -190,24 +219,23 @@ fn env_refusal(dir: &Path, env: &Env) -> Option<String> {
     if link.is_none() && !dir.join("pyvenv.cfg").is_file() && !remains_of_env(dir) {
         return Some("not an environment (no `pyvenv.cfg` and no wharf back-link)".into());
     }
-    let project = expand_vars(&link?.project, env).ok()?;
-    let marker = project::read_marker(Path::new(&project), true).ok().flatten()?;
-    let named = expand_vars(marker.env.as_deref()?, env).ok()?;
-    (fsx::same_place(Path::new(&named)) == dir).then(|| format!("its back-link names live project `{project}`"))
+    let owner = link?.owner(dir, env)?;
+    (owner.liveness == Liveness::Live)
+        .then(|| format!("its back-link names live project `{}`", owner.project.display()))
 }
 
 /// Trash folders a killed prune left in the envs dir: finished (or, in a dry run, reported).
-fn finish_trash(envs_dir: &Path, dry_run: bool) -> Vec<Item> {
+fn finish_trash(envs_dir: &Path, dry_run: bool) -> Vec<Removal> {
     fsx::trash_in(envs_dir)
         .into_iter()
         .map(|trash| {
             let bytes = fsx::dir_size(&trash);
             let (action, reason, bytes) = match if dry_run { Ok(()) } else { fsx::finish_trash(&trash) } {
-                Ok(()) => (ItemAction::Removed, "left by an interrupted prune".to_string(), bytes),
-                Err(e) => (ItemAction::Failed, e.to_string(), 0),
+                Ok(()) => (Outcome::Removed, "left by an interrupted prune".to_string(), bytes),
+                Err(e) => (Outcome::Failed, e.to_string(), 0),
             };
-            Item {
-                kind: Kind::Env,
+            Removal {
+                kind: Target::Env,
                 path: trash.display().to_string(),
                 project: None,
                 action,
@@ -218,9 +246,9 @@ fn finish_trash(envs_dir: &Path, dry_run: bool) -> Vec<Item> {
         .collect()
 }
 
-fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Item {
-    let item = |action, reason: Option<String>, bytes| Item {
-        kind: Kind::Env,
+fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Removal {
+    let item = |action, reason: Option<String>, bytes| Removal {
+        kind: Target::Env,
         path: c.path.display().to_string(),
         project: c.project.clone(),
         action,
@@ -228,45 +256,45 @@ fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Ite
         bytes,
     };
     if let Some(why) = &c.skip {
-        return item(ItemAction::Skipped, Some(why.clone()), 0);
+        return item(Outcome::Skipped, Some(why.clone()), 0);
     }
     let resolved = match fsx::check_within(envs_dir, &c.path) {
-        Within::Gone => return item(ItemAction::AlreadyGone, None, 0),
-        Within::Refused(r) => return item(ItemAction::Skipped, Some(r.to_string()), 0),
+        Within::Gone => return item(Outcome::AlreadyGone, None, 0),
+        Within::Refused(r) => return item(Outcome::Skipped, Some(r.to_string()), 0),
         Within::Inside(p) => p,
     };
     if let Some(why) = env_refusal(&resolved, env) {
-        return item(ItemAction::Skipped, Some(why), 0);
+        return item(Outcome::Skipped, Some(why), 0);
     }
     let bytes = fsx::dir_size(&resolved);
     if dry_run {
-        return item(ItemAction::Removed, None, bytes);
+        return item(Outcome::Removed, None, bytes);
     }
     match fsx::trash_dir_within(envs_dir, &c.path) {
-        Ok(Within::Inside(_)) => item(ItemAction::Removed, None, bytes),
-        Ok(Within::Gone) => item(ItemAction::AlreadyGone, None, 0),
-        Ok(Within::Refused(r)) => item(ItemAction::Skipped, Some(r.to_string()), 0),
-        Err(e) => item(ItemAction::Failed, Some(e.to_string()), 0),
+        Ok(Within::Inside(_)) => item(Outcome::Removed, None, bytes),
+        Ok(Within::Gone) => item(Outcome::AlreadyGone, None, 0),
+        Ok(Within::Refused(r)) => item(Outcome::Skipped, Some(r.to_string()), 0),
+        Err(e) => item(Outcome::Failed, Some(e.to_string()), 0),
     }
 }
 
 /// Carry out `plan`: judge and (unless a dry run) delete each folder, and drop the entries from `doc`.
 pub fn apply(plan: &Plan, doc: &mut RegistryDoc, envs_dir: &Path, env: &Env, dry_run: bool) -> Summary {
-    let mut items: Vec<Item> = plan.envs.iter().map(|c| judge_env(c, envs_dir, env, dry_run)).collect();
+    let mut items: Vec<Removal> = plan.envs.iter().map(|c| judge_env(c, envs_dir, env, dry_run)).collect();
     for (key, shown) in &plan.entries {
         if !dry_run {
             doc.projects.remove(key);
         }
-        items.push(Item {
-            kind: Kind::Entry,
+        items.push(Removal {
+            kind: Target::Entry,
             path: shown.clone(),
             project: Some(shown.clone()),
-            action: ItemAction::Removed,
+            action: Outcome::Removed,
             reason: None,
             bytes: 0,
         });
     }
-    let reclaimed_bytes = items.iter().filter(|i| i.action == ItemAction::Removed).map(|i| i.bytes).sum();
+    let reclaimed_bytes = items.iter().filter(|i| i.action == Outcome::Removed).map(|i| i.bytes).sum();
     Summary { dry_run, items, reclaimed_bytes }
 }
 
@@ -287,46 +315,46 @@ fn prune_models(
     }
     let usage = Usage::of(&remaining, env);
     let inv = store.inventory();
-    for it in inv.items(&usage).into_iter().filter(|i| i.wharf && i.used_by.is_empty()) {
+    for it in inv.items(&usage).into_iter().filter(Item::removable) {
         let shown = it.path.display().to_string();
-        if preview.is_some_and(|p| !p.items.iter().any(|i| i.kind == Kind::Model && i.path == shown)) {
+        if preview.is_some_and(|p| !p.items.iter().any(|i| i.kind == Target::Model && i.path == shown)) {
             continue;
         }
         let (action, reason) = match dry_run {
-            true => (ItemAction::Removed, None),
+            true => (Outcome::Removed, None),
             false => match inv.remove(&it) {
-                Ok(()) => (ItemAction::Removed, None),
-                Err(e) => (ItemAction::Failed, Some(e.to_string())),
+                Ok(()) => (Outcome::Removed, None),
+                Err(e) => (Outcome::Failed, Some(e.to_string())),
             },
         };
-        let bytes = if action == ItemAction::Removed { it.size } else { 0 };
+        let bytes = if action == Outcome::Removed { it.size } else { 0 };
         summary.reclaimed_bytes += bytes;
-        summary.items.push(Item { kind: Kind::Model, path: shown, project: None, action, reason, bytes });
+        summary.items.push(Removal { kind: Target::Model, path: shown, project: None, action, reason, bytes });
     }
     // Partial downloads no process is writing (`store/partial.rs` decides by their lock).
     for p in inv.partials() {
         let shown = p.path.display().to_string();
-        if preview.is_some_and(|pv| !pv.items.iter().any(|i| i.kind == Kind::Model && i.path == shown)) {
+        if preview.is_some_and(|pv| !pv.items.iter().any(|i| i.kind == Target::Model && i.path == shown)) {
             continue;
         }
         let (action, reason) = match partial::sweep(&p, dry_run) {
-            Ok(Swept::Removed) => (ItemAction::Removed, None),
-            Ok(Swept::AlreadyGone) => (ItemAction::AlreadyGone, None),
-            Ok(Swept::Kept(why)) => (ItemAction::Skipped, Some(why)),
-            Err(e) => (ItemAction::Failed, Some(e.to_string())),
+            Ok(Swept::Removed) => (Outcome::Removed, None),
+            Ok(Swept::AlreadyGone) => (Outcome::AlreadyGone, None),
+            Ok(Swept::Kept(why)) => (Outcome::Skipped, Some(why)),
+            Err(e) => (Outcome::Failed, Some(e.to_string())),
         };
-        let bytes = if action == ItemAction::Removed { p.size } else { 0 };
+        let bytes = if action == Outcome::Removed { p.size } else { 0 };
         summary.reclaimed_bytes += bytes;
-        summary.items.push(Item { kind: Kind::Model, path: shown, project: None, action, reason, bytes });
+        summary.items.push(Removal { kind: Target::Model, path: shown, project: None, action, reason, bytes });
     }
 }
 
 /// Keep only the parts of `plan` that a confirmed preview showed as removable.
 pub fn restrict(plan: &mut Plan, preview: &Summary) {
-    let ok: BTreeSet<(Kind, &str)> =
-        preview.items.iter().filter(|i| i.action == ItemAction::Removed).map(|i| (i.kind, i.path.as_str())).collect();
-    plan.entries.retain(|(_, shown)| ok.contains(&(Kind::Entry, shown.as_str())));
-    plan.envs.retain(|c| ok.contains(&(Kind::Env, c.path.to_string_lossy().as_ref())));
+    let ok: BTreeSet<(Target, &str)> =
+        preview.items.iter().filter(|i| i.action == Outcome::Removed).map(|i| (i.kind, i.path.as_str())).collect();
+    plan.entries.retain(|(_, shown)| ok.contains(&(Target::Entry, shown.as_str())));
+    plan.envs.retain(|c| ok.contains(&(Target::Env, c.path.to_string_lossy().as_ref())));
 }
 
 /// The whole command: read, judge, plan, optionally confirm a preview, then apply under the

@@ -23,18 +23,25 @@ use crate::home_path::{expand_vars, HomePath, HomePathError};
 use crate::project::{self, ProjectError};
 use crate::registry::{ProjectEntry, RegistryDoc};
 
+/// A project's verdict, from the gravest of its reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Project, environment and marker agree; every model is right.
     Valid,
+    /// Something names something else (marker, back-link, a model, wharf.lock).
     Mismatch,
+    /// The project, its environment or its marker is gone.
     Orphaned,
+    /// Undecidable (permission denied, an I/O error, an unset variable): never pruned by default.
     Error,
 }
 
 impl Status {
+    /// Every status, in the order `--status` and `--fail-on` name them.
     pub const ALL: [Status; 4] = [Status::Valid, Status::Orphaned, Status::Mismatch, Status::Error];
 
+    /// The status as the JSON and the tables spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Valid => "valid",
@@ -61,19 +68,31 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// Why a project is not valid (the JSON `code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
+    /// The project folder is gone.
     ProjectMissing,
+    /// The environment folder is gone.
     EnvMissing,
+    /// The project has no `.env.wharf`.
     MarkerMissing,
+    /// The marker names another environment or project id.
     MarkerMismatch,
+    /// A model file the project uses is gone.
     ModelMissing,
+    /// A model file has another size or SHA-256.
     ModelCorrupt,
+    /// The environment's back-link names another project.
     BacklinkMismatch,
+    /// The project is gone and its id lives on at another registered path.
     Moved,
+    /// A file could not be read for lack of permission.
     PermissionDenied,
+    /// A file could not be read.
     IoError,
+    /// A stored path names a variable that is not set.
     UnsetVariable,
     /// Only from `check PATH` on a folder with no entry.
     NotRegistered,
@@ -82,6 +101,7 @@ pub enum Code {
 }
 
 impl Code {
+    /// The status this reason gives.
     pub fn status(self) -> Status {
         match self {
             Code::ProjectMissing | Code::EnvMissing | Code::MarkerMissing | Code::Moved | Code::NotRegistered => {
@@ -97,15 +117,21 @@ impl Code {
     }
 }
 
+/// One reason, with a message that names the path and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reason {
+    /// What kind of reason.
     pub code: Code,
+    /// For a human.
     pub message: String,
 }
 
+/// The verdict on one project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
+    /// The gravest reason's status (valid when there is none).
     pub status: Status,
+    /// Every reason that applies.
     pub reasons: Vec<Reason>,
 }
 
@@ -115,11 +141,13 @@ impl Verdict {
         Verdict { status, reasons }
     }
 
+    /// Does any reason have `code`?
     pub fn has(&self, code: Code) -> bool {
         self.reasons.iter().any(|r| r.code == code)
     }
 }
 
+/// How thoroughly to validate.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     /// Re-hash model files instead of trusting their size.
@@ -129,9 +157,13 @@ pub struct Options {
 /// One project's verdict together with the paths it was judged on.
 #[derive(Debug, Clone)]
 pub struct Judged {
+    /// The registry key.
     pub key: String,
+    /// The project folder (expanded), if its key could be expanded.
     pub project: Option<PathBuf>,
+    /// The environment folder (expanded), if its stored path could be expanded.
     pub env: Option<PathBuf>,
+    /// The verdict.
     pub verdict: Verdict,
 }
 
@@ -349,7 +381,9 @@ pub fn validate_all(doc: &RegistryDoc, env: &Env, opts: Options) -> Vec<Judged> 
 /// The outcome of a validating command (`list`, `check`).
 #[derive(Debug, Clone)]
 pub struct Validation {
+    /// The registry as read (with `last_validated` updated when it could be written).
     pub doc: crate::registry::RegistryDoc,
+    /// The verdicts, in key order.
     pub judged: Vec<Judged>,
     /// Set when `last_validated` could not be recorded (busy lock, read-only registry).
     pub warning: Option<String>,

@@ -14,7 +14,6 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::env::Env;
-use crate::fsx;
 use crate::home_path::expand_vars;
 use crate::project;
 
@@ -27,9 +26,13 @@ use crate::project;
     file = .file.display(), envs_dir = .envs_dir.display()
 )]
 pub struct Untrusted {
+    /// The marker file.
     pub file: PathBuf,
+    /// The value it gives for the environment.
     pub value: String,
+    /// Why it was refused.
     pub why: String,
+    /// Where wharf makes environments (the way out it offers).
     pub envs_dir: PathBuf,
 }
 
@@ -38,6 +41,7 @@ pub struct Untrusted {
 pub struct AdoptableEnv(PathBuf);
 
 impl AdoptableEnv {
+    /// The environment folder.
     pub fn path(&self) -> &Path {
         &self.0
     }
@@ -81,14 +85,14 @@ impl AdoptableEnv {
             }
             Some(_) => {}
         }
-        let link = project::read_backlink(&expanded).ok().flatten();
-        // A back-link wharf wrote names its project absolutely; a relative one (`.`) would name
-        // whatever folder we run in, so a cloned repo could vouch for its own env.
-        let owner =
-            link.as_ref().and_then(|l| expand_vars(&l.project, env).ok()).filter(|o| Path::new(o).is_absolute());
+        // A relative back-link names no owner (see `liveness.rs`): a cloned repo cannot vouch for
+        // its own env.
+        let owner = project::read_backlink(&expanded).ok().flatten().and_then(|l| l.owner(&expanded, env));
         match owner {
-            Some(o) if fsx::same_place(Path::new(&o)) == project => Ok(AdoptableEnv(expanded)),
-            Some(o) => Err(refuse(format!("{outside} and its back-link names `{o}`, not this project"))),
+            Some(o) if o.real == project => Ok(AdoptableEnv(expanded)),
+            Some(o) => {
+                Err(refuse(format!("{outside} and its back-link names `{}`, not this project", o.project.display())))
+            }
             None => Err(refuse(format!("{outside} and has no wharf back-link naming this project"))),
         }
     }

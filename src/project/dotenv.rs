@@ -29,6 +29,7 @@ pub struct Document {
 }
 
 impl Document {
+    /// Parse a dotenv file (a BOM and CRLF line ends are kept for the rewrite).
     pub fn parse(text: &str) -> Document {
         let crlf = text.contains("\r\n");
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -80,6 +81,7 @@ impl Document {
         *self = Document::parse(&self.render());
     }
 
+    /// The file as text, with its original line ends.
     pub fn render(&self) -> String {
         let eol = if self.crlf { "\r\n" } else { "\n" };
         let mut out = self.lines.join(eol);

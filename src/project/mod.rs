@@ -18,6 +18,7 @@
 
 pub mod adopt;
 pub mod dotenv;
+pub mod liveness;
 pub mod venv;
 
 use std::collections::BTreeMap;
@@ -30,25 +31,46 @@ use crate::fsx::{self, FsError};
 use crate::home_path::HomePath;
 use dotenv::Document;
 
+/// The marker file in a project folder.
 pub const MARKER: &str = ".env.wharf";
+/// The marker of v1 registries, still read.
 pub const LEGACY_MARKER: &str = ".env.uve";
+/// The back-link file in an environment folder.
 pub const BACKLINK: &str = ".wharf-project.json";
+/// The marker's key for the environment (what `uv` reads).
 pub const KEY_ENV: &str = "UV_PROJECT_ENVIRONMENT";
+/// The marker's key for the project id.
 pub const KEY_ID: &str = "WHARF_PROJECT_ID";
 const MAX_NAME: usize = 42;
 
+/// Why a project folder or its back-link cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
+    /// The folder cannot be resolved (it does not exist, say).
     #[error("project folder `{path}` cannot be resolved: {source}\n  hint: check that the folder exists")]
-    Resolve { path: PathBuf, source: std::io::Error },
+    Resolve {
+        /// The folder as given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The path is a file, not a folder.
     #[error("`{0}` is not a folder")]
     NotADir(PathBuf),
+    /// The path is not UTF-8.
     #[error("`{0}` is not valid UTF-8; wharf stores paths as text")]
     NotUtf8(PathBuf),
+    /// A file cannot be read or written.
     #[error(transparent)]
     Fs(#[from] FsError),
+    /// The back-link is not the JSON wharf writes.
     #[error("back-link `{path}` is not valid: {source}")]
-    BadBackLink { path: PathBuf, source: serde_json::Error },
+    BadBackLink {
+        /// The back-link file.
+        path: PathBuf,
+        /// Why it does not parse.
+        source: serde_json::Error,
+    },
 }
 
 /// Resolve a project folder to its canonical absolute path.
@@ -100,6 +122,7 @@ pub fn project_name(dir: &Path) -> String {
     sanitize_name(&raw)
 }
 
+/// The environment folder's name: `<name>_<hash8>`.
 pub fn env_dir_name(name: &str, hash: &str) -> String {
     format!("{name}_{hash}")
 }
@@ -122,8 +145,11 @@ pub fn find_root(start: &Path) -> Option<PathBuf> {
 /// What a marker says (values raw, `${HOME}` not expanded).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MarkerInfo {
+    /// The marker file read.
     pub file: PathBuf,
+    /// Its environment (`UV_PROJECT_ENVIRONMENT`), raw.
     pub env: Option<String>,
+    /// Its project id (`WHARF_PROJECT_ID`).
     pub id: Option<String>,
 }
 
@@ -171,17 +197,23 @@ pub fn write_marker(project: &Path, env: &HomePath, id: &str) -> Result<(), FsEr
 /// `<env>/.wharf-project.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BackLink {
+    /// The project, in stored form (`${HOME}/…`), absolute.
     pub project: String,
+    /// The project id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// When the project was registered (RFC 3339).
     #[serde(default)]
     pub created_at: String,
+    /// The wharf that wrote it.
     #[serde(default)]
     pub wharf_version: String,
+    /// Keys of other versions, kept on rewrite.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
+/// Read `<env_dir>/.wharf-project.json`; `None` when there is none.
 pub fn read_backlink(env_dir: &Path) -> Result<Option<BackLink>, ProjectError> {
     let path = env_dir.join(BACKLINK);
     match fsx::read_optional(&path)? {
@@ -192,6 +224,7 @@ pub fn read_backlink(env_dir: &Path) -> Result<Option<BackLink>, ProjectError> {
     }
 }
 
+/// Write the back-link into `env_dir`, only if it changed.
 pub fn write_backlink(env_dir: &Path, link: &BackLink) -> Result<(), FsError> {
     let path = env_dir.join(BACKLINK);
     let mut text = serde_json::to_string_pretty(link).unwrap_or_default();

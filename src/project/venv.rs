@@ -12,23 +12,43 @@ use std::process::Command;
 use crate::env::{vars, Env};
 use crate::fsx::{self, FsError};
 
+/// Why an environment could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum VenvError {
+    /// `uv` or the interpreter could not be started.
     #[error(
         "cannot run `{program}`: {source}\n  hint: install uv or python3 (with its venv module), or pass `--no-venv`"
     )]
-    Spawn { program: String, source: std::io::Error },
+    Spawn {
+        /// `uv` or the Python interpreter.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The venv tool failed.
     #[error("`{command}` failed ({status}) creating `{dir}`:\n{stderr}\n  hint: pass `--python` to choose another interpreter, or `--no-venv`")]
-    Failed { command: String, dir: PathBuf, status: std::process::ExitStatus, stderr: String },
+    Failed {
+        /// The command line.
+        command: String,
+        /// The environment folder.
+        dir: PathBuf,
+        /// How it exited.
+        status: std::process::ExitStatus,
+        /// What it said.
+        stderr: String,
+    },
+    /// The folder holds someone's files and is no environment.
     #[error(
         "`{0}` is a folder with files in it and not an environment (no `pyvenv.cfg`); wharf will not make \
          one there\n  hint: move the files away, or run `wharf init --force` to use a fresh environment"
     )]
     NotEmpty(PathBuf),
+    /// A folder could not be created.
     #[error(transparent)]
     Fs(#[from] FsError),
 }
 
+/// How to create an environment (`init`'s flags).
 #[derive(Debug, Clone, Default)]
 pub struct VenvOptions {
     /// Only create the folder.

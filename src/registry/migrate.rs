@@ -20,12 +20,16 @@ use super::schema::CURRENT_VERSION;
 /// The version a file was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Found {
+    /// No `version` key: the first format.
     V0,
+    /// Version 1 (`.env.uve` markers).
     V1,
+    /// Version 2, the current one.
     V2,
 }
 
 impl Found {
+    /// The version number.
     pub fn number(self) -> u32 {
         match self {
             Found::V0 => 0,
@@ -38,7 +42,9 @@ impl Found {
 /// Why a document could not be brought to the current version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MigrateError {
+    /// The file is from a newer wharf (the version it says).
     Newer(String),
+    /// The file does not have the registry's shape (what is wrong).
     Shape(String),
 }
 
@@ -47,6 +53,7 @@ type Step = fn(Value, &Env) -> Result<Value, MigrateError>;
 /// The steps, in order: `STEPS[n]` brings version n to n+1.
 const STEPS: &[(&str, Step)] = &[("v0 -> v1", v0_to_v1), ("v1 -> v2", v1_to_v2)];
 
+/// The version of the document `v`.
 pub fn detect(v: &Value) -> Result<Found, MigrateError> {
     let Some(obj) = v.as_object() else {
         return Err(MigrateError::Shape("the top level is not a JSON object".into()));

@@ -31,22 +31,39 @@ pub use schema::{EnvRef, ModelRef, ProjectEntry, RegistryDoc, CURRENT_VERSION};
 /// Larger than this, a registry is taken for corrupt rather than read into memory.
 pub const MAX_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Why the registry could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    /// The lock could not be taken in time.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// A file could not be read or written.
     #[error(transparent)]
     Fs(#[from] FsError),
+    /// The file is not a registry: left as it is.
     #[error(
         "registry `{path}` is corrupt: {reason}\n  hint: it was left as it is; `wharf doctor --repair` sets it \
          aside and rebuilds the entries from the environments' back-links"
     )]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The registry file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The file is from a newer wharf: never written.
     #[error(
         "registry was written by a newer wharf (version {found}, this one reads up to {supported}): `{path}`\n  \
          hint: upgrade wharf; this one will not touch the file"
     )]
-    TooNew { path: PathBuf, found: String, supported: u32 },
+    TooNew {
+        /// The registry file.
+        path: PathBuf,
+        /// The version it says.
+        found: String,
+        /// The newest version this wharf reads.
+        supported: u32,
+    },
 }
 
 impl RegistryError {
@@ -60,7 +77,9 @@ impl RegistryError {
 /// A document as read, with where it came from.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// The document, migrated to the current version in memory.
     pub doc: RegistryDoc,
+    /// Where it came from.
     pub info: LoadInfo,
     raw: Vec<u8>,
 }
@@ -72,11 +91,13 @@ pub struct LoadInfo {
     pub found: Found,
     /// Migration steps applied in memory.
     pub steps: Vec<&'static str>,
+    /// False when there is no file yet.
     pub exists: bool,
 }
 
 type WaitNotice = Box<dyn Fn(&Path) + Send + Sync>;
 
+/// The handle on `registry.json`: every read and write goes through it (see the module doc).
 pub struct Registry {
     file: PathBuf,
     lock_file: PathBuf,
@@ -87,6 +108,7 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The registry of `layout`; nothing is read until a method is called.
     pub fn open(layout: &Layout, env: &Env) -> Registry {
         Registry {
             file: layout.registry_file.clone(),
@@ -104,6 +126,7 @@ impl Registry {
         self
     }
 
+    /// The registry file.
     pub fn path(&self) -> &Path {
         &self.file
     }
@@ -120,6 +143,7 @@ impl Registry {
         self.writes.load(Ordering::Relaxed)
     }
 
+    /// The environment its paths expand in.
     pub fn env(&self) -> &Env {
         &self.env
     }
@@ -149,19 +173,8 @@ impl Registry {
         self.update_locked(f).map(|(_, t)| t)
     }
 
-    /// Like [`Registry::update`], and hand back the document as saved (no copy is made).
-    pub fn update_keep<T, E>(
-        &self,
-        f: impl FnOnce(&mut RegistryDoc, &LoadInfo) -> Result<T, E>,
-    ) -> Result<(RegistryDoc, T), E>
-    where
-        E: From<RegistryError>,
-    {
-        let _guard = self.lock(Mode::Exclusive).map_err(RegistryError::from)?;
-        self.update_locked(f)
-    }
-
-    /// Like [`Registry::update_keep`], but gives up at once (`Ok(None)`) if the lock is busy.
+    /// Like [`Registry::update`], but gives up at once (`Ok(None)`) if the lock is busy, and hands
+    /// back the document as saved (no copy is made) beside what `f` returned.
     pub fn try_update<T, E>(
         &self,
         f: impl FnOnce(&mut RegistryDoc, &LoadInfo) -> Result<T, E>,
@@ -297,12 +310,19 @@ impl Registry {
 /// What `migrate` did or would do.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MigrateReport {
+    /// The registry file.
     pub registry: String,
+    /// Nothing was written.
     pub dry_run: bool,
+    /// The version found.
     pub from: u32,
+    /// The version written (the current one).
     pub to: u32,
+    /// The migration steps applied.
     pub steps: Vec<String>,
+    /// Where the old file was kept, when it was older.
     pub backup: Option<String>,
+    /// How many projects it registers.
     pub entries: usize,
 }
 

@@ -31,15 +31,21 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+/// The version this wharf writes.
 pub const CURRENT_VERSION: u32 = 2;
 
+/// Keys this version does not know: kept as they are on every rewrite.
 pub type Extra = BTreeMap<String, Value>;
 
+/// `registry.json`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct RegistryDoc {
+    /// The schema version.
     pub version: u32,
+    /// Registry key (the project path, `${HOME}/…` under home) → its entry.
     #[serde(default)]
     pub projects: BTreeMap<String, ProjectEntry>,
+    /// Unknown keys, kept.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -50,27 +56,37 @@ impl Default for RegistryDoc {
     }
 }
 
+/// One registered project.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct ProjectEntry {
+    /// Its name (see [`crate::project::project_name`]).
     pub name: String,
+    /// First 8 hex of the SHA-256 of its canonical path.
     #[serde(default)]
     pub path_hash: String,
+    /// Its project id, as its marker and back-link carry it.
     #[serde(default)]
     pub id: Option<String>,
+    /// Its environment.
     pub env: EnvRef,
+    /// The models it uses (what `wharf pull` in it recorded).
     #[serde(default)]
     pub models: Vec<ModelRef>,
+    /// When it was registered (RFC 3339).
     #[serde(default)]
     pub created_at: String,
+    /// When `list` or `check` last validated it.
     #[serde(default)]
     pub last_validated: Option<String>,
     /// Migrated from v1: `.env.uve` counts as the marker until `wharf init` writes `.env.wharf`.
     #[serde(default)]
     pub legacy_marker: bool,
+    /// Unknown keys, kept.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
+/// Where a project's environment is.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct EnvRef {
     /// Stored form (`${HOME}/…`).
@@ -78,6 +94,7 @@ pub struct EnvRef {
     /// The expansion when it was written; informative only.
     #[serde(default)]
     pub expanded: String,
+    /// Unknown keys, kept.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -85,20 +102,27 @@ pub struct EnvRef {
 /// A model a project uses (filled by the model issues; the registry already carries the list).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct ModelRef {
+    /// Its name in the project's wharf.toml.
     pub name: String,
+    /// The source it was pulled from (`hf://…`, a URL, `file://…`).
     #[serde(default)]
     pub source: String,
+    /// The revision asked for.
     #[serde(default)]
     pub revision: Option<String>,
+    /// The commit it resolved to.
     #[serde(default)]
     pub commit: Option<String>,
+    /// Its SHA-256.
     #[serde(default)]
     pub sha256: Option<String>,
+    /// Its size in bytes.
     #[serde(default)]
     pub size: Option<u64>,
     /// Stored form of the local file.
     #[serde(default)]
     pub path: Option<String>,
+    /// Unknown keys, kept.
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -19,31 +19,46 @@ use serde::{Deserialize, Serialize};
 use crate::fsx::{self, FsError};
 use crate::transfer::hash::sha256_hex;
 
+/// Which cache holds a blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum Cache {
+    /// The Hugging Face hub cache (`models--ORG--NAME/blobs/<etag>`).
     Hf,
+    /// wharf's blob store (`blobs/sha256/<hex>`).
     Blob,
 }
 
+/// What wharf knows of one blob it fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    pub kind: Kind,
+    /// Which cache holds it.
+    pub kind: Cache,
+    /// The blob's path.
     pub blob: PathBuf,
+    /// The Hugging Face repo (`hf` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
+    /// The blob's name in the hub cache (`hf` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// Its SHA-256.
     pub sha256: String,
+    /// Its size in bytes.
     pub size: u64,
+    /// Every source it was pulled from.
     #[serde(default)]
     pub sources: Vec<String>,
+    /// When wharf fetched it (RFC 3339).
     pub fetched_at: String,
+    /// When a pull last used it (RFC 3339, milliseconds): `gc` evicts the oldest first.
     pub last_used: String,
 }
 
+/// The folder of records, one JSON file per blob.
 #[derive(Debug, Clone)]
 pub struct Index {
+    /// `<wharf cache>/index`.
     pub dir: PathBuf,
 }
 
@@ -53,17 +68,17 @@ impl Index {
         self.dir.join(format!("{}.json", &key[..32]))
     }
 
-    pub fn get(&self, blob: &Path) -> Option<Record> {
+    fn get(&self, blob: &Path) -> Option<Record> {
         let text = fsx::read_optional(&self.file(blob)).ok()??;
         serde_json::from_str(&text).ok()
     }
 
-    pub fn put(&self, r: &Record) -> Result<(), FsError> {
+    fn put(&self, r: &Record) -> Result<(), FsError> {
         let text = serde_json::to_string_pretty(r).unwrap_or_default();
         fsx::write_atomic(&self.file(&r.blob), text.as_bytes())
     }
 
-    pub fn remove(&self, blob: &Path) -> Result<(), FsError> {
+    fn remove(&self, blob: &Path) -> Result<(), FsError> {
         match std::fs::remove_file(self.file(blob)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(FsError::new("cannot remove", &self.file(blob), e))
@@ -100,6 +115,7 @@ impl Index {
         }
     }
 
+    /// Every record that can be read, in blob order (unreadable ones are skipped).
     pub fn all(&self) -> Vec<Record> {
         let Ok(rd) = std::fs::read_dir(&self.dir) else { return Vec::new() };
         let mut out: Vec<Record> = rd

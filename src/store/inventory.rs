@@ -1,5 +1,5 @@
-//! What is in the store, and the policy over all of it: list, stats, rm, gc, clear (verify is in
-//! `verify.rs`, unfinished downloads in `partial.rs`).
+//! What is in the store, and the policy over all of it: list, stats, rm, clear (gc is in `gc.rs`,
+//! verify in `verify.rs`, unfinished downloads in `partial.rs`).
 //!
 //! Items are finished blobs: `hf:ORG/NAME:<etag>` in the Hugging Face cache and `sha256:<hex>` in
 //! wharf's own store; temp files (`*.incomplete`, `*.incomplete.ranged`) are never items but
@@ -14,37 +14,58 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::index::{Index, Kind, Record};
+use super::index::{Cache, Index, Record};
 use super::layout::{BlobStore, HubCache};
 use super::partial::{self, Kept, Partial, Swept};
 use crate::fsx::{Context, FsError};
+use crate::registry::{Registry, RegistryError};
 use crate::transfer::hash::Expected;
 
 pub use super::error::InventoryError;
 
+/// One finished file in the store, as `models list` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
+    /// `hf:ORG/NAME:<etag>` or `sha256:<hex>`: what `models rm` takes.
     pub id: String,
-    pub kind: Kind,
+    /// Which cache holds it.
+    pub kind: Cache,
+    /// The blob.
     pub path: PathBuf,
+    /// Its length in bytes.
     pub size: u64,
+    /// The Hugging Face repo (`hf` items only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
+    /// The blob's name in the Hugging Face cache (`hf` items only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// Its SHA-256, when its name or its record says it.
     pub sha256: Option<String>,
+    /// Where wharf fetched it from (`hf://…`, URLs, files).
     pub sources: Vec<String>,
     /// Fetched by wharf (recorded in its index).
     pub wharf: bool,
+    /// When a pull last used it (from the index).
     pub last_used: Option<String>,
     /// Registered projects whose models use it.
     pub used_by: Vec<String>,
 }
 
+impl Item {
+    /// Whether `clear`, `gc` and `prune --models` may remove it: wharf fetched it and no project
+    /// uses it.
+    pub fn removable(&self) -> bool {
+        self.wharf && self.used_by.is_empty()
+    }
+}
+
 /// Files a project uses: blob path or SHA-256 → the projects.
 #[derive(Debug, Clone, Default)]
 pub struct Usage {
+    /// Canonical blob path → the projects naming it.
     pub by_path: BTreeMap<PathBuf, Vec<String>>,
+    /// Lowercase SHA-256 → the projects pinning it.
     pub by_sha256: BTreeMap<String, Vec<String>>,
 }
 
@@ -68,29 +89,55 @@ impl Usage {
         }
         u
     }
+
+    /// What the projects registered in `registry` use. Whatever removes files needs this exactly:
+    /// if the registry cannot be read, nothing is removed.
+    pub fn read(registry: &Registry) -> Result<Usage, RegistryError> {
+        Ok(Usage::of(&registry.read()?.doc, registry.env()))
+    }
+
+    /// For a view of the store (`list`, `stats`): when the registry cannot be read, no file is
+    /// known to be used, and the warning says why.
+    pub fn read_for_view(registry: &Registry) -> (Usage, Option<String>) {
+        match Usage::read(registry) {
+            Ok(u) => (u, None),
+            Err(e) => (Usage::default(), Some(format!("cannot tell which projects use which model: {e}"))),
+        }
+    }
 }
 
+/// The store's two caches and wharf's index, seen as one set of files.
 pub struct Inventory<'a> {
+    /// The Hugging Face hub cache.
     pub hub: &'a HubCache,
+    /// wharf's content-addressed blob store.
     pub blobs: &'a BlobStore,
+    /// What wharf fetched.
     pub index: &'a Index,
 }
 
 /// `models list`: the finished files and the unfinished downloads.
 #[derive(Debug, Clone, Serialize)]
 pub struct Listing {
+    /// The finished files.
     pub models: Vec<Item>,
+    /// The unfinished downloads.
     pub partials: Vec<Partial>,
+    /// Set when which projects use which file could not be told (see [`Usage::read_for_view`]).
+    #[serde(skip)]
+    pub warning: Option<String>,
 }
 
 /// What `rm` and `clear` removed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Removed {
+    /// Always false for `rm` and `clear` (kept for the shape of the JSON document).
     pub dry_run: bool,
     /// Ids of finished files and of partial downloads.
     pub removed: Vec<String>,
     /// Partial downloads left alone (see `partial::Swept::Kept`).
     pub kept: Vec<Kept>,
+    /// Bytes freed.
     pub freed_bytes: u64,
 }
 
@@ -123,7 +170,7 @@ impl Inventory<'_> {
                 };
                 items.push(self.item(
                     format!("hf:{repo}:{etag}"),
-                    Kind::Hf,
+                    Cache::Hf,
                     blob,
                     Some(repo.clone()),
                     Some(etag),
@@ -135,7 +182,7 @@ impl Inventory<'_> {
         }
         for blob in files_in(&self.blobs.root.join("blobs/sha256")) {
             let hex = blob.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            items.push(self.item(format!("sha256:{hex}"), Kind::Blob, blob, None, None, Some(hex), &records, usage));
+            items.push(self.item(format!("sha256:{hex}"), Cache::Blob, blob, None, None, Some(hex), &records, usage));
         }
         items
     }
@@ -144,7 +191,7 @@ impl Inventory<'_> {
     fn item(
         &self,
         id: String,
-        kind: Kind,
+        kind: Cache,
         path: PathBuf,
         repo: Option<String>,
         etag: Option<String>,
@@ -196,12 +243,14 @@ impl Inventory<'_> {
         out
     }
 
+    /// Every unfinished download in both caches.
     pub fn partials(&self) -> Vec<Partial> {
         partial::scan(self.hub, self.blobs)
     }
 
+    /// The finished files (with their users per `usage`) and the unfinished downloads.
     pub fn list(&self, usage: &Usage) -> Listing {
-        Listing { models: self.items(usage), partials: self.partials() }
+        Listing { models: self.items(usage), partials: self.partials(), warning: None }
     }
 
     /// Remove the items and partials `ids` names. Every id is checked first, so an unknown id or
@@ -235,7 +284,7 @@ impl Inventory<'_> {
     /// lock is free.
     pub fn clear(&self, usage: &Usage) -> Result<Removed, InventoryError> {
         let mut out = Removed::default();
-        for it in self.items(usage).into_iter().filter(|i| i.wharf && i.used_by.is_empty()) {
+        for it in self.items(usage).into_iter().filter(Item::removable) {
             self.remove(&it)?;
             out.removed.push(it.id);
             out.freed_bytes += it.size;
@@ -244,28 +293,11 @@ impl Inventory<'_> {
         Ok(out)
     }
 
-    /// `gc`: the partials whose lock is free, then wharf's unused items, least recently used
-    /// first, until the finished files take at most `max` bytes.
-    pub fn gc(&self, usage: &Usage, max: u64, dry_run: bool) -> Result<Collected, InventoryError> {
-        let mut swept = Removed::default();
-        sweep_into(&self.partials(), dry_run, &mut swept)?;
-        let items = self.items(usage);
-        let (evict, mut out) = gc_plan(&items, max);
-        if !dry_run {
-            for it in evict {
-                self.remove(it)?;
-            }
-        }
-        out.freed_bytes += swept.freed_bytes;
-        (out.partials_removed, out.kept) = (swept.removed, swept.kept);
-        Ok(out)
-    }
-
     /// Delete one item: its blob, the snapshot links to it, its record.
     pub fn remove(&self, item: &Item) -> Result<(), FsError> {
         // The record is read back from disk: its repo is parsed before it names a folder.
         let repo = item.repo.as_deref().and_then(|r| r.parse::<crate::ids::RepoId>().ok());
-        if let (Kind::Hf, Some(repo), Some(etag)) = (item.kind, repo, &item.etag) {
+        if let (Cache::Hf, Some(repo), Some(etag)) = (item.kind, repo, &item.etag) {
             let snaps = self.hub.repo_dir(&repo)?.join("snapshots");
             for e in walkdir::WalkDir::new(&snaps).into_iter().filter_map(Result::ok) {
                 let is_link_to_it = e.path_is_symlink()
@@ -280,7 +312,7 @@ impl Inventory<'_> {
 }
 
 /// Sweep `partials` (see `partial::sweep`), adding what went to `out`.
-fn sweep_into(partials: &[Partial], dry_run: bool, out: &mut Removed) -> Result<(), InventoryError> {
+pub(super) fn sweep_into(partials: &[Partial], dry_run: bool, out: &mut Removed) -> Result<(), InventoryError> {
     out.dry_run = dry_run;
     for p in partials {
         match partial::sweep(p, dry_run)? {
@@ -303,73 +335,4 @@ fn is_gone(path: &Path) -> bool {
 /// The same for what a link points at.
 fn is_gone_through(link: &Path) -> bool {
     std::fs::metadata(link).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-}
-
-/// What `gc` did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Collected {
-    pub evicted: Vec<String>,
-    /// Partial downloads removed (their bytes count in `freed_bytes`).
-    pub partials_removed: Vec<String>,
-    /// Partial downloads left alone (see `partial::Swept::Kept`).
-    pub kept: Vec<Kept>,
-    pub freed_bytes: u64,
-    pub total_bytes: u64,
-    pub max_bytes: u64,
-    /// False when only used or other tools' items are left and the store is still over the cap.
-    /// (`total_bytes` and the cap count finished files only.)
-    pub under_cap: bool,
-}
-
-/// Evict wharf's unused items, least recently used first, until the store holds at most `max`.
-pub fn gc_plan(items: &[Item], max: u64) -> (Vec<&Item>, Collected) {
-    let mut total: u64 = items.iter().map(|i| i.size).sum();
-    let mut candidates: Vec<&Item> = items.iter().filter(|i| i.wharf && i.used_by.is_empty()).collect();
-    candidates.sort_by(|a, b| a.last_used.cmp(&b.last_used).then(a.id.cmp(&b.id)));
-    let mut out = Collected { total_bytes: total, max_bytes: max, ..Default::default() };
-    let mut evict = Vec::new();
-    for c in candidates {
-        if total <= max {
-            break;
-        }
-        total -= c.size;
-        out.freed_bytes += c.size;
-        out.evicted.push(c.id.clone());
-        evict.push(c);
-    }
-    out.total_bytes = total;
-    out.under_cap = total <= max;
-    (evict, out)
-}
-
-/// `10G`, `512MiB`, `1.5GB`, `1000` (bytes). Binary and decimal units both mean powers of 1024,
-/// as `du -h` and `huggingface-cli` users expect.
-pub fn parse_size(s: &str) -> Option<u64> {
-    let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let mult = match unit.trim().to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
-        "" => 1u64,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        _ => return None,
-    };
-    Some((n * mult as f64) as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("1000"), Some(1000));
-        assert_eq!(parse_size("2K"), Some(2048));
-        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
-        assert_eq!(parse_size("3 MB"), Some(3 << 20));
-        assert_eq!(parse_size("lots"), None);
-    }
 }

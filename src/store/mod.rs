@@ -4,14 +4,19 @@
 //! The library surface follows the seed contract (shared/reference/model-cache-api-contract.md):
 //! [`ModelStore::get_model`] (async; see `pull.rs`), [`ModelStore::is_cached`],
 //! [`ModelStore::remove_model`], [`ModelStore::clear`], [`ModelStore::stats`] and
-//! [`ModelStore::validate_integrity`]; and for `wharf models`: [`ModelStore::list`],
-//! [`ModelStore::verify`], [`ModelStore::remove_ids`], [`ModelStore::gc`]. The store-wide ones are
-//! blocking: they walk and hash files, so async callers run them with `spawn_blocking`. All the
-//! policy (what may be removed, what counts as corrupt) is in `inventory.rs`, `verify.rs` and
-//! `partial.rs`; the CLI only renders.
+//! [`ModelStore::validate_integrity`] (with [`Repair::Yes`] for `models verify --fix`); beside
+//! them, for `wharf models`, [`ModelStore::list`] and [`ModelStore::gc`]. Each `wharf models`
+//! subcommand is one call of these. The store-wide ones are blocking: they walk and hash files,
+//! so async callers run them with `spawn_blocking`. Those that need to know which files projects
+//! use take the [`Registry`] and read it themselves: removal refuses to run when it cannot be read,
+//! a view shows every file unused, with a warning (see [`Usage`]).
+//!
+//! All the policy (what may be removed, what counts as corrupt, what a size is) is in
+//! `inventory.rs`, `gc.rs`, `verify.rs` and `partial.rs`; the CLI only renders.
 
 pub mod config;
 pub mod error;
+pub mod gc;
 pub mod index;
 pub mod inventory;
 pub mod layout;
@@ -20,37 +25,48 @@ mod plain;
 pub mod pull;
 pub mod verify;
 
+pub use gc::{ByteSize, Collected};
+pub use inventory::{Listing, Removed, Usage};
 pub use pull::{ModelStore, PullOptions, Pulled};
+pub use verify::{Repair, Verified};
 
 use serde::Serialize;
 
 use crate::ids::source::Source;
+use crate::registry::Registry;
 use crate::transfer::progress::Silent;
 use crate::transfer::FetchError;
-use inventory::{Collected, Inventory, InventoryError, Item, Listing, Removed, Usage};
-use verify::Verified;
+use inventory::{Inventory, InventoryError, Item};
 
 /// Totals, as `wharf models stats` prints them.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stats {
+    /// Finished files in both caches.
     pub total_models: usize,
+    /// Their bytes.
     pub total_size_bytes: u64,
+    /// Finished files wharf fetched (recorded in its index).
     pub wharf_models: usize,
+    /// Their bytes.
     pub wharf_size_bytes: u64,
     /// Models some registered project uses.
     pub used_models: usize,
-    /// Unfinished downloads (`*.incomplete`, `*.incomplete.ranged`) and their bytes, not counted
-    /// in the totals above.
+    /// Unfinished downloads (`*.incomplete`, `*.incomplete.ranged`), not counted in the totals
+    /// above.
     pub partial_files: usize,
+    /// Their bytes.
     pub partial_bytes: u64,
+    /// The Hugging Face hub cache.
     pub hub_cache: std::path::PathBuf,
+    /// wharf's blob store.
     pub wharf_cache: std::path::PathBuf,
-    /// The items themselves (not part of the `stats` document; `models list` prints them).
+    /// Set when which projects use which file could not be told (see [`Usage::read_for_view`]).
     #[serde(skip)]
-    pub models: Vec<Item>,
+    pub warning: Option<String>,
 }
 
 impl ModelStore {
+    /// The files of both caches, for the policies of `inventory.rs` and `prune --models`.
     pub fn inventory(&self) -> Inventory<'_> {
         Inventory { hub: &self.hub_cache, blobs: &self.blobs, index: &self.index }
     }
@@ -94,13 +110,14 @@ impl ModelStore {
     }
 
     /// Every file with its size, origin and users, and the unfinished downloads.
-    pub fn list(&self, usage: &Usage) -> Listing {
-        self.inventory().list(usage)
+    pub fn list(&self, registry: &Registry) -> Listing {
+        let (usage, warning) = Usage::read_for_view(registry);
+        Listing { warning, ..self.inventory().list(&usage) }
     }
 
     /// Totals.
-    pub fn stats(&self, usage: &Usage) -> Stats {
-        let Listing { models, partials } = self.list(usage);
+    pub fn stats(&self, registry: &Registry) -> Stats {
+        let Listing { models, partials, warning } = self.list(registry);
         let wharf: Vec<&Item> = models.iter().filter(|i| i.wharf).collect();
         Stats {
             total_models: models.len(),
@@ -112,47 +129,33 @@ impl ModelStore {
             partial_bytes: partials.iter().map(|p| p.size).sum(),
             hub_cache: self.hub_cache.root.clone(),
             wharf_cache: self.blobs.root.clone(),
-            models,
+            warning,
         }
     }
 
-    /// Re-hash every file: valid, corrupted, unreadable, missing (nothing is changed).
-    pub fn validate_integrity(&self) -> Result<Verified, InventoryError> {
-        self.verify(false)
+    /// Re-hash every file: valid, corrupted, unreadable, missing. With [`Repair::Yes`], remove
+    /// those proved corrupt and the dangling entries (see `verify.rs`: a file that cannot be read
+    /// is never removed).
+    pub fn validate_integrity(&self, repair: Repair) -> Result<Verified, InventoryError> {
+        verify::run(&self.inventory(), repair)
     }
 
-    /// Re-hash every file; with `fix`, remove those proved corrupt and dangling entries (see
-    /// `verify.rs`: a file that cannot be read is never removed).
-    pub fn verify(&self, fix: bool) -> Result<Verified, InventoryError> {
-        verify::run(&self.inventory(), fix)
+    /// Remove files and partial downloads by id (`hf:ORG/NAME:<etag>`, `sha256:<hex>`, as `list`
+    /// shows them). Refuses, removing nothing, an unknown id or one a project of `registry` uses;
+    /// a partial whose download is in progress is kept.
+    pub fn remove_model(&self, ids: &[String], registry: &Registry) -> Result<Removed, InventoryError> {
+        self.inventory().remove_ids(ids, &Usage::read(registry)?)
     }
 
-    /// Remove one file by its id (`hf:ORG/NAME:<etag>` or `sha256:<hex>`), used or not.
-    pub fn remove_model(&self, id: &str) -> Result<Item, InventoryError> {
-        let inv = self.inventory();
-        let item = inv
-            .items(&Usage::default())
-            .into_iter()
-            .find(|i| i.id == id)
-            .ok_or_else(|| InventoryError::NotInStore { id: id.to_string() })?;
-        inv.remove(&item)?;
-        Ok(item)
+    /// Remove every file wharf fetched that no project of `registry` uses, and the partial
+    /// downloads no process is writing.
+    pub fn clear(&self, registry: &Registry) -> Result<Removed, InventoryError> {
+        self.inventory().clear(&Usage::read(registry)?)
     }
 
-    /// Remove files and partials by id; refuses, removing nothing, an unknown id or one in use.
-    pub fn remove_ids(&self, ids: &[String], usage: &Usage) -> Result<Removed, InventoryError> {
-        self.inventory().remove_ids(ids, usage)
-    }
-
-    /// Remove every file wharf fetched that `usage` does not protect, and the partial downloads
-    /// no process is writing.
-    pub fn clear(&self, usage: &Usage) -> Result<Removed, InventoryError> {
-        self.inventory().clear(usage)
-    }
-
-    /// Remove dead partials, then evict wharf's unused files, least recently used first, until
-    /// the finished files take at most `max_bytes`.
-    pub fn gc(&self, usage: &Usage, max_bytes: u64, dry_run: bool) -> Result<Collected, InventoryError> {
-        self.inventory().gc(usage, max_bytes, dry_run)
+    /// Remove dead partials, then evict wharf's files no project of `registry` uses, least
+    /// recently used first, until the finished files take at most `max`.
+    pub fn gc(&self, registry: &Registry, max: ByteSize, dry_run: bool) -> Result<Collected, InventoryError> {
+        self.inventory().gc(&Usage::read(registry)?, max, dry_run)
     }
 }

@@ -34,6 +34,7 @@ const SUFFIXES: [&str; 2] = [".incomplete.ranged", ".incomplete"];
 pub struct Partial {
     /// `hf:ORG/NAME:<file name>` or `sha256:<file name>`, like the ids of finished files.
     pub id: String,
+    /// The temp file.
     pub path: PathBuf,
     /// Bytes it holds so far (a sparse ranged temp counts its written pieces, not its length).
     pub size: u64,
@@ -57,7 +58,9 @@ pub enum Swept {
 /// A partial left alone, as `clear`, `gc` and `rm` report it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Kept {
+    /// Its id, as `models list` shows it.
     pub id: String,
+    /// Why it was kept.
     pub reason: String,
 }
 

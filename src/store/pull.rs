@@ -13,7 +13,7 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::config::StoreConfig;
-use super::index::{Index, Kind as IndexKind, Record};
+use super::index::{Cache as IndexKind, Index, Record};
 use super::layout::{BlobStore, HubCache};
 use crate::fsx::Context;
 use crate::ids::source::Source;

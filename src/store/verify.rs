@@ -18,46 +18,68 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::index::Kind;
+use super::index::Cache;
 use super::inventory::{Inventory, InventoryError, Item, Usage};
 use crate::transfer::hash::{self, Expected, Hasher};
+
+/// Whether [`run`] only reports (`models verify`) or also removes what is proved corrupt and the
+/// dangling entries (`models verify --fix`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Repair {
+    /// Change nothing.
+    #[default]
+    No,
+    /// Remove the *corrupted* files and the *missing* entries, so the next pull fetches them again.
+    Yes,
+}
 
 /// A file that could not be read, and why.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Unreadable {
+    /// Its id, as `models list` shows it.
     pub id: String,
+    /// The blob.
     pub path: PathBuf,
+    /// The I/O error.
     pub error: String,
 }
 
-/// What `verify` found (and, with `--fix`, removed).
+/// What `verify` found (and, with [`Repair::Yes`], removed). The lists hold ids.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Verified {
+    /// Read to their end and matching their name.
     pub valid: Vec<String>,
+    /// Read to their end and not matching: proved corrupt.
     pub corrupted: Vec<String>,
+    /// Not read to their end: nothing known.
     pub unreadable: Vec<Unreadable>,
+    /// Index records whose blob is gone, snapshot links to nothing.
     pub missing: Vec<String>,
-    /// With `--fix`: what was removed.
+    /// With [`Repair::Yes`]: what was removed.
     pub removed: Vec<String>,
 }
 
 impl Verified {
+    /// Corrupted or missing files that were not removed: `verify --fix` would remove them.
+    pub fn repairable(&self) -> bool {
+        self.corrupted.iter().chain(&self.missing).any(|id| !self.removed.contains(id))
+    }
+
     /// Something is not known to be right (the command's exit status): corrupted or missing files
-    /// that were not fixed, or files that could not be read at all.
-    pub fn failed(&self, fixed: bool) -> bool {
-        let unfixed = !fixed && (!self.corrupted.is_empty() || !self.missing.is_empty());
-        unfixed || !self.unreadable.is_empty()
+    /// that were not repaired, or files that could not be read at all.
+    pub fn failed(&self) -> bool {
+        self.repairable() || !self.unreadable.is_empty()
     }
 }
 
-enum Outcome {
+enum Hashed {
     Valid,
     Corrupt,
     Unreadable(std::io::Error),
 }
 
 /// Read `path` to its end, hashing, and compare with what its name says.
-fn check(path: &Path, expected: &Expected, size: u64) -> Outcome {
+fn check(path: &Path, expected: &Expected, size: u64) -> Hashed {
     let read = || -> std::io::Result<bool> {
         let mut f = std::fs::File::open(path)?;
         let mut h = Hasher::new(expected, Some(size));
@@ -74,20 +96,20 @@ fn check(path: &Path, expected: &Expected, size: u64) -> Outcome {
         Ok(hash::verify(expected, &sha, git.as_deref()).is_ok())
     };
     match read() {
-        Ok(true) => Outcome::Valid,
-        Ok(false) => Outcome::Corrupt,
-        Err(e) => Outcome::Unreadable(e),
+        Ok(true) => Hashed::Valid,
+        Ok(false) => Hashed::Corrupt,
+        Err(e) => Hashed::Unreadable(e),
     }
 }
 
 /// Re-hash `items` in parallel.
 fn classify(items: &[Item]) -> Verified {
-    let outcomes: Vec<(&Item, Outcome)> = items
+    let outcomes: Vec<(&Item, Hashed)> = items
         .par_iter()
         .map(|it| {
             let name = it.etag.clone().or_else(|| it.sha256.clone()).unwrap_or_default();
             match Expected::from_etag(&name) {
-                Expected::Nothing => (it, Outcome::Valid),
+                Expected::Nothing => (it, Hashed::Valid),
                 expected => (it, check(&it.path, &expected, it.size)),
             }
         })
@@ -95,9 +117,9 @@ fn classify(items: &[Item]) -> Verified {
     let mut v = Verified::default();
     for (it, outcome) in outcomes {
         match outcome {
-            Outcome::Valid => v.valid.push(it.id.clone()),
-            Outcome::Corrupt => v.corrupted.push(it.id.clone()),
-            Outcome::Unreadable(e) => {
+            Hashed::Valid => v.valid.push(it.id.clone()),
+            Hashed::Corrupt => v.corrupted.push(it.id.clone()),
+            Hashed::Unreadable(e) => {
                 v.unreadable.push(Unreadable { id: it.id.clone(), path: it.path.clone(), error: e.to_string() })
             }
         }
@@ -116,7 +138,7 @@ fn hidden_records(inv: &Inventory, items: &[Item]) -> Vec<Unreadable> {
             continue;
         }
         let id = match (r.kind, &r.repo, &r.etag) {
-            (Kind::Hf, Some(repo), Some(etag)) => format!("hf:{repo}:{etag}"),
+            (Cache::Hf, Some(repo), Some(etag)) => format!("hf:{repo}:{etag}"),
             _ => format!("sha256:{}", r.sha256),
         };
         out.push(Unreadable { id, path: r.blob, error: e.to_string() });
@@ -124,14 +146,15 @@ fn hidden_records(inv: &Inventory, items: &[Item]) -> Vec<Unreadable> {
     out
 }
 
-/// Verify the whole store; with `fix`, remove what is proved corrupt and the dangling entries.
-pub fn run(inv: &Inventory, fix: bool) -> Result<Verified, InventoryError> {
+/// Verify the whole store; with [`Repair::Yes`], remove what is proved corrupt and the dangling
+/// entries.
+pub fn run(inv: &Inventory, repair: Repair) -> Result<Verified, InventoryError> {
     let items = inv.items(&Usage::default());
     let mut v = classify(&items);
     v.unreadable.extend(hidden_records(inv, &items));
     let missing = inv.missing();
     v.missing = missing.iter().map(|(id, _)| id.clone()).collect();
-    if !fix {
+    if repair == Repair::No {
         return Ok(v);
     }
     for it in items.iter().filter(|i| v.corrupted.contains(&i.id)) {

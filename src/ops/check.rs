@@ -1,0 +1,84 @@
+//! `wharf check`: the CI gate. Which project is meant, its verdict (a folder with no entry is
+//! `orphaned` with `not_registered`, fixed by `wharf init`), and which statuses fail the check.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::home_path::{HomePath, HomePathError};
+use crate::ops::validate::{self, Code, Options, Reason, Status, Validation, Verdict};
+use crate::project::{self, ProjectError};
+use crate::registry::{Registry, RegistryError};
+
+/// Which projects `check` judges.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Every registered project.
+    All,
+    /// The project at this folder.
+    Folder(PathBuf),
+    /// The project around this folder (the current one): the nearest folder at or above it that
+    /// holds a marker, else the folder itself.
+    Around(PathBuf),
+}
+
+/// The statuses that fail the check when `--fail-on` names none.
+pub const FAIL_ON: [Status; 3] = [Status::Orphaned, Status::Mismatch, Status::Error];
+
+/// Why `check` could not judge.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The folder cannot be resolved (the user's input: exit 2).
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    /// The folder cannot be stored as a registry key.
+    #[error(transparent)]
+    Key(#[from] HomePathError),
+    /// The registry cannot be read.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// What `check` found.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The registered projects judged (all, or the one meant).
+    pub validation: Validation,
+    /// The folder meant, when it has no registry entry, and its verdict.
+    pub unregistered: Option<(PathBuf, Verdict)>,
+}
+
+impl Checked {
+    /// True when no project judged has a status of `fail_on` (empty: [`FAIL_ON`]).
+    pub fn passes(&self, fail_on: &[Status]) -> bool {
+        let fail_on = if fail_on.is_empty() { &FAIL_ON[..] } else { fail_on };
+        let judged = self.validation.judged.iter().map(|j| j.verdict.status);
+        let mut statuses = judged.chain(self.unregistered.iter().map(|(_, v)| v.status));
+        statuses.all(|s| !fail_on.contains(&s))
+    }
+}
+
+/// The verdict on a project folder with no registry entry.
+pub fn unregistered(dir: &Path) -> Verdict {
+    let message = format!("`{}` is not registered; run `wharf init` there", dir.display());
+    Verdict { status: Status::Orphaned, reasons: vec![Reason { code: Code::NotRegistered, message }] }
+}
+
+/// Judge the projects of `scope` (see [`validate::run`], which also records `last_validated`).
+pub fn run(registry: &Registry, scope: &Scope, opts: Options, now: DateTime<Utc>) -> Result<Checked, CheckError> {
+    let dir = match scope {
+        Scope::All => None,
+        Scope::Folder(p) => Some(project::canonical(p)?),
+        Scope::Around(p) => {
+            let dir = project::canonical(p)?;
+            Some(project::find_root(&dir).unwrap_or(dir))
+        }
+    };
+    let key = dir.as_deref().map(|d| HomePath::from_path_in(d, registry.env())).transpose()?;
+    let validation = validate::run(registry, key.as_ref().map(HomePath::as_str), opts, now)?;
+    let unregistered = dir.filter(|_| validation.judged.is_empty()).map(|d| {
+        let verdict = unregistered(&d);
+        (d, verdict)
+    });
+    Ok(Checked { validation, unregistered })
+}
