@@ -12,12 +12,11 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use wharf::home_path::HomePath;
 use wharf::ids::source::Source;
-use wharf::ops::validate;
+use wharf::ops::check::{self, Scope};
 use wharf::store::PullOptions;
 use wharf::transfer::progress::Silent;
-use wharf::{Access, Env, Status, Wharf};
+use wharf::{Access, Env, Wharf};
 
 fn main() -> Result<ExitCode, Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
@@ -36,15 +35,14 @@ fn main() -> Result<ExitCode, Box<dyn Error>> {
     println!("cached: {}", runtime.block_on(store.is_cached(&source)));
 
     let Some(dir) = project else { return Ok(ExitCode::SUCCESS) };
-    let key = HomePath::from_path_in(&std::fs::canonicalize(&dir)?, wharf.env())?.to_string();
-    let checked = validate::run(&wharf.registry(), Some(&key), validate::Options::default(), now)?;
-    let Some(judged) = checked.judged.first() else {
-        println!("{}: not registered", dir.display());
-        return Ok(ExitCode::from(1));
-    };
-    println!("{}: {}", dir.display(), judged.verdict.status.as_str());
-    for reason in &judged.verdict.reasons {
-        println!("  {}", reason.message);
+    let checked = check::run(&wharf.registry(), &Scope::Folder(dir.clone()), Default::default(), now)?;
+    let verdicts =
+        checked.validation.judged.iter().map(|j| &j.verdict).chain(checked.unregistered.iter().map(|(_, v)| v));
+    for verdict in verdicts {
+        println!("{}: {}", dir.display(), verdict.status.as_str());
+        for reason in &verdict.reasons {
+            println!("  {}", reason.message);
+        }
     }
-    Ok(if judged.verdict.status == Status::Valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if checked.passes(&[]) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

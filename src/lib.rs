@@ -48,7 +48,6 @@ pub use registry::Registry;
 
 use env::PathsError;
 use store::config::StoreConfig;
-use store::inventory::Usage;
 use store::ModelStore;
 use transfer::FetchError;
 
@@ -121,11 +120,5 @@ impl Wharf {
     pub fn store(&self, access: Access) -> Result<ModelStore, OpenError> {
         let cfg = StoreConfig::from_env(&self.env, &self.layout, access.offline, access.allow_http)?;
         Ok(ModelStore::new(cfg)?)
-    }
-
-    /// Which model files the registered projects use: what `models rm`, `gc`, `clear` and
-    /// `prune` must not remove.
-    pub fn usage(&self) -> Result<Usage, registry::RegistryError> {
-        Ok(Usage::of(&self.registry().read()?.doc, &self.env))
     }
 }

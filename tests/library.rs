@@ -29,7 +29,8 @@ fn the_example_pulls_through_the_facade_and_checks_a_project() {
     let project = t.project("code/demo");
     t.init(&project);
 
-    let out = t.program(&example("pull_and_check")).args(["hf://org/m/w.bin", project.to_str().unwrap()]).output().unwrap();
+    let out =
+        t.program(&example("pull_and_check")).args(["hf://org/m/w.bin", project.to_str().unwrap()]).output().unwrap();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     let first: Vec<&str> = stdout.lines().next().unwrap().splitn(3, ' ').collect();
@@ -45,7 +46,8 @@ fn the_example_pulls_through_the_facade_and_checks_a_project() {
     let env = t.registry()["projects"].as_object().unwrap().values().next().unwrap()["env"]["path"].clone();
     let env = env.as_str().unwrap().replace("${HOME}", t.home.to_str().unwrap());
     std::fs::remove_dir_all(&env).unwrap();
-    let out = t.program(&example("pull_and_check")).args(["hf://org/m/w.bin", project.to_str().unwrap()]).output().unwrap();
+    let out =
+        t.program(&example("pull_and_check")).args(["hf://org/m/w.bin", project.to_str().unwrap()]).output().unwrap();
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains(&format!("{}: orphaned", project.display())), "{stdout}");
@@ -69,6 +71,7 @@ fn the_library_builds_without_the_command_line_dependencies() {
 
     // It compiles so, too (its own target folder: this test runs inside `cargo test`'s build).
     let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/lib-only");
-    let (ok, log) = cargo(&["check", "--offline", "--lib", "--no-default-features", "--target-dir", target.to_str().unwrap()]);
+    let (ok, log) =
+        cargo(&["check", "--offline", "--lib", "--no-default-features", "--target-dir", target.to_str().unwrap()]);
     assert!(ok, "`cargo check --lib --no-default-features` failed:\n{log}");
 }
