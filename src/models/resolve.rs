@@ -13,7 +13,6 @@
 //! `hf://` parts stay in the shared hub cache with their records. Parts kept from a failed attempt
 //! are not fetched again.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -26,8 +25,7 @@ use crate::models::lockfile::{self, Lock, LockError, Locked, LockedPart};
 use crate::models::manifest::{self, ManifestError, ModelSpec};
 use crate::store::layout::BlobKey;
 use crate::store::{ModelStore, PullOptions, Pulled};
-use crate::transfer::hash::Expected;
-use crate::transfer::hash::Hasher;
+use crate::transfer::hash::{self, CopyError, Expected, Hasher};
 use crate::transfer::progress::Progress;
 use crate::transfer::FetchError;
 use crate::transfer::{self, Downloaded};
@@ -276,18 +274,12 @@ fn assemble(files: &[PathBuf], dest: &Path, want: &str, name: &str) -> Result<u6
     let mut out = std::io::BufWriter::new(crate::fsx::open_temp(&temp, true).ctx("cannot create", &temp)?);
     let mut h = Hasher::new(&Expected::Nothing, None);
     let mut size = 0u64;
-    let mut buf = vec![0u8; 1 << 20];
     for f in files {
         let mut r = std::fs::File::open(f).ctx("cannot open", f)?;
-        loop {
-            let n = r.read(&mut buf).ctx("cannot read", f)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            out.write_all(&buf[..n]).ctx("cannot write", &temp)?;
-            size += n as u64;
-        }
+        size += hash::copy_into(&mut r, &mut h, u64::MAX, &mut out).map_err(|e| match e {
+            CopyError::Read(e) => FsError::new("cannot read", f, e),
+            CopyError::Write(e) => FsError::new("cannot write", &temp, e),
+        })?;
     }
     let file = out.into_inner().map_err(|e| FsError::new("cannot write", &temp, e.into_error()))?;
     file.sync_all().ctx("cannot sync", &temp)?;

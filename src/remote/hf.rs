@@ -19,8 +19,9 @@ use serde::Deserialize;
 
 use crate::ids::source;
 use crate::ids::{CommitId, Etag, IdError, RepoId, RepoPath, Revision};
-use crate::transfer::http::{protocol, refused_redirect, status_failure, transient, Credential, Failure, Http};
+use crate::transfer::http::{protocol, refused_redirect, status_failure, Credential, Http};
 use crate::transfer::progress::Progress;
+use crate::transfer::retry::Failure;
 use crate::transfer::FetchError;
 
 /// Where the hub is, and who we are there.
@@ -88,53 +89,57 @@ pub async fn resolve(
     segments.extend(path.split('/'));
     let start = hub.url(&segments, None)?;
     source::check_scheme(&start, http.allow_http)?;
-    http.with_retries(path, &start, progress, || async {
-        let mut url = start.clone();
-        for _ in 0..=MAX_RELATIVE_REDIRECTS {
-            let resp = send(http, hub, http.client.head(url.clone()).header(ACCEPT_ENCODING, "identity"), &url).await?;
-            let status = resp.status();
-            let mut download = url.clone();
-            if status.is_redirection() {
-                let loc = header(&resp, LOCATION.as_str())
-                    .ok_or_else(|| Failure::Final(protocol(&url, "redirect without Location")))?;
-                let relative = Url::parse(&loc).is_err();
-                let next = url.join(&loc).map_err(|e| Failure::Final(protocol(&url, &e.to_string())))?;
-                source::check_redirect(&url, &next, http.allow_http).map_err(|e| refused_redirect(&url, e))?;
-                if relative {
-                    url = next;
-                    continue;
+    http.policy
+        .run(path, &start, progress, |_| async {
+            let mut url = start.clone();
+            for _ in 0..=MAX_RELATIVE_REDIRECTS {
+                let resp =
+                    send(http, hub, http.client.head(url.clone()).header(ACCEPT_ENCODING, "identity"), &url).await?;
+                let status = resp.status();
+                let mut download = url.clone();
+                if status.is_redirection() {
+                    let loc = header(&resp, LOCATION.as_str())
+                        .ok_or_else(|| Failure::Final(protocol(&url, "redirect without Location")))?;
+                    let relative = Url::parse(&loc).is_err();
+                    let next = url.join(&loc).map_err(|e| Failure::Final(protocol(&url, &e.to_string())))?;
+                    source::check_redirect(&url, &next, http.allow_http).map_err(|e| refused_redirect(&url, e))?;
+                    if relative {
+                        url = next;
+                        continue;
+                    }
+                    download = next;
+                } else if !status.is_success() {
+                    return Err(status_failure(&url, &resp));
                 }
-                download = next;
-            } else if !status.is_success() {
-                return Err(status_failure(&url, &resp));
+                let fin = Failure::Final;
+                let commit = header(&resp, "x-repo-commit")
+                    .ok_or_else(|| fin(protocol(&url, "no X-Repo-Commit header")))?
+                    .parse()
+                    .map_err(|e| fin(untrusted(&url, "X-Repo-Commit", e)))?;
+                let (field, raw) = match header(&resp, "x-linked-etag") {
+                    Some(e) => ("X-Linked-Etag", e),
+                    None => {
+                        ("ETag", header(&resp, ETAG.as_str()).ok_or_else(|| fin(protocol(&url, "no ETag header")))?)
+                    }
+                };
+                let etag = raw.parse().map_err(|e| fin(untrusted(&url, field, e)))?;
+                // Like huggingface_hub, no size, no download: the size bounds what is read.
+                let size = header(&resp, "x-linked-size")
+                    .or_else(|| header(&resp, CONTENT_LENGTH.as_str()))
+                    .ok_or_else(|| fin(protocol(&url, "no X-Linked-Size or Content-Length header")))?;
+                let size = Some(size.trim().parse::<u64>().map_err(|_| {
+                    fin(protocol(&url, &format!("the size header `{}` is not a number", size.escape_debug())))
+                })?);
+                return Ok(Resolved { commit, etag, size, download });
             }
-            let fin = Failure::Final;
-            let commit = header(&resp, "x-repo-commit")
-                .ok_or_else(|| fin(protocol(&url, "no X-Repo-Commit header")))?
-                .parse()
-                .map_err(|e| fin(untrusted(&url, "X-Repo-Commit", e)))?;
-            let (field, raw) = match header(&resp, "x-linked-etag") {
-                Some(e) => ("X-Linked-Etag", e),
-                None => ("ETag", header(&resp, ETAG.as_str()).ok_or_else(|| fin(protocol(&url, "no ETag header")))?),
-            };
-            let etag = raw.parse().map_err(|e| fin(untrusted(&url, field, e)))?;
-            // Like huggingface_hub, no size, no download: the size bounds what is read.
-            let size = header(&resp, "x-linked-size")
-                .or_else(|| header(&resp, CONTENT_LENGTH.as_str()))
-                .ok_or_else(|| fin(protocol(&url, "no X-Linked-Size or Content-Length header")))?;
-            let size = Some(size.trim().parse::<u64>().map_err(|_| {
-                fin(protocol(&url, &format!("the size header `{}` is not a number", size.escape_debug())))
-            })?);
-            return Ok(Resolved { commit, etag, size, download });
-        }
-        Err(Failure::Final(protocol(&start, "too many redirects")))
-    })
-    .await
+            Err(Failure::Final(protocol(&start, "too many redirects")))
+        })
+        .await
 }
 
 /// Send a request to the hub (its token only to its own origin); failing to is transient.
 async fn send(http: &Http, hub: &Hub, req: reqwest::RequestBuilder, url: &Url) -> Result<reqwest::Response, Failure> {
-    http.send(req, url, hub.credential.as_ref()).await.map_err(transient)
+    http.send(req, url, hub.credential.as_ref()).await.map_err(Failure::transient)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -209,14 +214,15 @@ pub async fn list(
     let url = hub.url(&["api", "models", org, name, "revision", rev.as_str()], Some("blobs=true"))?;
     source::check_scheme(&url, http.allow_http)?;
     let body = http
-        .with_retries(repo, &url, progress, || async {
+        .policy
+        .run(repo, &url, progress, |_| async {
             let resp = send(http, hub, http.client.get(url.clone()), &url).await?;
             if !resp.status().is_success() {
                 return Err(status_failure(&url, &resp));
             }
             read_capped(http, resp, MAX_LISTING).await.map_err(|why| match why {
                 Capped::TooLarge => Failure::Final(protocol(&url, &format!("listing larger than {MAX_LISTING} bytes"))),
-                Capped::Cut(why) => transient(why),
+                Capped::Cut(why) => Failure::transient(why),
             })
         })
         .await?;

@@ -1,6 +1,6 @@
 //! The HTTP side shared by every request of a pull: one client, the token bound to one origin,
 //! redirects followed by our rules, stall and low-speed detection, `Content-Range` parsing, and
-//! the retry loop.
+//! which answers are worth another try ([`status_failure`]; the loop itself is in `retry.rs`).
 //!
 //! Invariants:
 //! - The client never follows redirects by itself: [`Http::get_following`] follows at most
@@ -16,8 +16,7 @@ use futures_util::StreamExt;
 use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, LOCATION, RETRY_AFTER};
 use reqwest::{Response, Url};
 
-use super::progress::{Event, Progress};
-use super::retry::{self, RetryPolicy};
+use super::retry::{self, Failure, RetryPolicy};
 use super::FetchError;
 use crate::ids::source;
 
@@ -51,29 +50,6 @@ impl Credential {
     /// to a CDN on another host (or another port) never carries the token.
     pub fn for_url(&self, url: &Url) -> Option<String> {
         (url.origin() == self.origin).then(|| format!("Bearer {}", self.token))
-    }
-}
-
-/// Why a request failed: worth another try, or not.
-#[derive(Debug)]
-pub enum Failure {
-    Transient { why: String, retry_after: Option<Duration> },
-    Final(FetchError),
-}
-
-pub fn transient(why: impl Into<String>) -> Failure {
-    Failure::Transient { why: why.into(), retry_after: None }
-}
-
-impl From<FetchError> for Failure {
-    fn from(e: FetchError) -> Failure {
-        Failure::Final(e)
-    }
-}
-
-impl From<crate::fsx::FsError> for Failure {
-    fn from(e: crate::fsx::FsError) -> Failure {
-        Failure::Final(e.into())
     }
 }
 
@@ -198,7 +174,7 @@ impl Http {
         source::check_scheme(url, self.allow_http).map_err(|e| Failure::Final(e.into()))?;
         let mut at = url.clone();
         for _ in 0..=MAX_REDIRECTS {
-            let resp = self.send(make(&at), &at, credential).await.map_err(transient)?;
+            let resp = self.send(make(&at), &at, credential).await.map_err(Failure::transient)?;
             if !resp.status().is_redirection() {
                 return Ok(resp);
             }
@@ -242,41 +218,6 @@ impl Http {
             *pace = Pace::start();
         }
         Ok(Some(chunk))
-    }
-
-    /// Run `attempt` until it succeeds, fails finally, or the retries run out.
-    pub async fn with_retries<T, F, Fut>(
-        &self,
-        id: &str,
-        url: &Url,
-        progress: &dyn Progress,
-        mut attempt: F,
-    ) -> Result<T, FetchError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, Failure>>,
-    {
-        let mut tries = 0u32;
-        loop {
-            tries += 1;
-            match attempt().await {
-                Ok(t) => return Ok(t),
-                Err(Failure::Final(e)) => return Err(e),
-                Err(Failure::Transient { why, retry_after }) => {
-                    if tries > self.policy.max_retries {
-                        return Err(FetchError::GaveUp { url: url.to_string(), attempts: tries, last: why });
-                    }
-                    let wait = self.policy.wait(tries, retry_after);
-                    progress.event(Event::Retry {
-                        id: id.to_string(),
-                        attempt: tries,
-                        wait_ms: wait.as_millis() as u64,
-                        reason: why,
-                    });
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
     }
 }
 

@@ -17,16 +17,17 @@
 //!   is ever visible under a final name unverified, and a mismatch leaves nothing behind.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Seek, Write};
 use std::path::Path;
 
 use reqwest::header::{ACCEPT_ENCODING, RANGE};
 use reqwest::StatusCode;
 
-use super::hash::{Expected, Hasher};
-use super::http::{protocol, status_failure, transient, ContentRange, Failure, Http, Pace};
+use super::hash::{self, Expected, Hasher};
+use super::http::{protocol, status_failure, ContentRange, Http, Pace};
 use super::progress::{Event, Progress};
 use super::request::{Download, Downloaded};
+use super::retry::Failure;
 use super::FetchError;
 use crate::fsx::{self, Context, FsError};
 
@@ -34,7 +35,7 @@ impl Http {
     /// One connection: download `d.url` into `d.temp` (resuming what is there), retrying
     /// transient failures.
     pub(super) async fn stream(&self, d: &Download<'_>, progress: &dyn Progress) -> Result<Downloaded, FetchError> {
-        self.with_retries(d.id, &d.url, progress, || self.attempt(d, progress)).await
+        self.policy.run(d.id, &d.url, progress, |_| self.attempt(d, progress)).await
     }
 
     async fn attempt(&self, d: &Download<'_>, progress: &dyn Progress) -> Result<Downloaded, Failure> {
@@ -70,7 +71,7 @@ impl Http {
             }
             Answer::Restart => {
                 let _ = tokio::fs::remove_file(d.temp).await;
-                return Err(transient("the server answered another range than asked; starting over"));
+                return Err(Failure::transient("the server answered another range than asked; starting over"));
             }
             Answer::Body { start, total } => (start, total),
         };
@@ -116,14 +117,14 @@ impl Http {
             }
         }
         drop((wtx, htx, stream));
-        let hasher = digest.await.map_err(|e| transient(format!("hasher stopped: {e}")))?;
+        let hasher = digest.await.map_err(|e| Failure::transient(format!("hasher stopped: {e}")))?;
         let written = match writer.await {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => {
                 let (temp, need) = (d.temp.to_path_buf(), d.size.map(|s| s.saturating_sub(start)));
                 return Err(blocking(move || write_failure(&temp, e, need)).await.unwrap_or_else(|f| f));
             }
-            Err(e) => return Err(transient(format!("writer stopped: {e}"))),
+            Err(e) => return Err(Failure::transient(format!("writer stopped: {e}"))),
         };
         if let Some(want) = total.filter(|&t| got > t) {
             let _ = tokio::fs::remove_file(d.temp).await;
@@ -133,11 +134,11 @@ impl Http {
             )));
         }
         if let Some(why) = cut {
-            return Err(transient(why));
+            return Err(Failure::transient(why));
         }
         let got = start + written;
         if let Some(want) = total.filter(|&t| got < t) {
-            return Err(transient(format!("connection closed after {got} of {want} bytes")));
+            return Err(Failure::transient(format!("connection closed after {got} of {want} bytes")));
         }
         let (sha256, git_sha1) = hasher.finish();
         progress.event(Event::Done { id: d.id.to_string() });
@@ -184,7 +185,7 @@ fn answer(d: &Download<'_>, resp: &reqwest::Response, offset: u64) -> Result<Ans
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| transient(format!("worker stopped: {e}")))
+    tokio::task::spawn_blocking(f).await.map_err(|e| Failure::transient(format!("worker stopped: {e}")))
 }
 
 /// Open (or create) the temp file; re-hash what it already holds. Returns the file positioned at
@@ -195,16 +196,7 @@ fn open_for_resume(temp: &Path, expected: &Expected, size: Option<u64>) -> Resul
     }
     let mut file = fsx::open_temp(temp, false).ctx("cannot open", temp)?;
     let mut hasher = Hasher::new(expected, size);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut len = 0u64;
-    loop {
-        let n = file.read(&mut buf).ctx("cannot read", temp)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        len += n as u64;
-    }
+    let len = hash::read_into(&mut file, &mut hasher, u64::MAX).ctx("cannot read", temp)?;
     // A prefix longer than the file can be is garbage: start over.
     if size.is_some_and(|s| len > s) {
         file.set_len(0).ctx("cannot truncate", temp)?;
@@ -240,13 +232,14 @@ fn write_failure(temp: &Path, e: io::Error, need: Option<u64>) -> Failure {
     Failure::Final(FsError::new("cannot write", temp, e).into())
 }
 
-pub(super) fn check_space(temp: &Path, need: u64) -> Result<(), Failure> {
+/// Refuse a transfer of `need` bytes into `temp`'s folder when the disk has less free.
+pub(super) fn check_space(temp: &Path, need: u64) -> Result<(), FetchError> {
     if let Some(dir) = temp.parent() {
         let _ = fsx::create_dir_private(dir);
     }
     match fsx::available(temp) {
         Some(have) if have < need => {
-            Err(Failure::Final(FetchError::DiskFull { path: temp.parent().unwrap_or(temp).to_path_buf(), need, have }))
+            Err(FetchError::DiskFull { path: temp.parent().unwrap_or(temp).to_path_buf(), need, have })
         }
         _ => Ok(()),
     }
