@@ -5,7 +5,8 @@
 //!   rename over the target, `fsync` the folder. A reader sees the old file or the new one, never half.
 //! - [`remove_dir_within`] deletes only a real folder strictly inside `root`, compared component-wise
 //!   after resolving symlinks; a symlink is never followed.
-//! - Folders wharf creates are 0700 and files 0600 (unix).
+//! - Folders wharf creates are 0700 and files 0600 (unix); every file wharf writes is opened by
+//!   [`open_private`], never through a symlink.
 //! - Every temp name wharf makes starts with [`TEMP_PREFIX`] (`.wharf-tmp-<target>-<pid>-<random>`),
 //!   so one rule finds them: [`sweep_stale_temps`] removes those older than [`STALE_AFTER`] (a
 //!   process still writing one renames it within seconds), and the `.<name>.tmp-…` names of earlier
@@ -55,21 +56,28 @@ pub fn create_dir_private(dir: &Path) -> Result<(), FsError> {
     b.create(dir).ctx("cannot create folder", dir)
 }
 
-/// Create a new file (never an existing one), mode 0600 on unix.
-pub fn open_private(path: &Path) -> io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(path)
+/// What [`open_private`] does with a file already at the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse it: only a new file is made (`O_EXCL`; whatever is there, even a symlink, is an error).
+    Refuse,
+    /// Keep its bytes (a download to resume, a lock file).
+    Keep,
+    /// Empty it (a download starting over).
+    Truncate,
 }
 
-/// Open (or create, mode 0600) a download's temp file for reading and writing, keeping what it
-/// holds unless `truncate`. Never through a symlink (`O_NOFOLLOW`): in a cache shared with other
-/// users, a planted `<blob>.incomplete -> ~/.bashrc` must not make us write there.
-pub fn open_temp(path: &Path, truncate: bool) -> io::Result<File> {
+/// The one open of wharf's private files (temp files, downloads, copies, locks): read and write,
+/// created with mode 0600 on unix, and never through a symlink (`O_NOFOLLOW`): in a cache shared
+/// with other users, a planted `<blob>.incomplete -> ~/.bashrc` must not make us write there.
+pub fn open_private(path: &Path, existing: Existing) -> io::Result<File> {
     let mut o = OpenOptions::new();
-    o.read(true).write(true).create(true).truncate(truncate);
+    o.read(true).write(true);
+    match existing {
+        Existing::Refuse => o.create_new(true),
+        Existing::Keep => o.create(true).truncate(false),
+        Existing::Truncate => o.create(true).truncate(true),
+    };
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -149,7 +157,7 @@ pub fn write_atomic_at(path: &Path, bytes: &[u8], now: SystemTime) -> Result<(),
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = temp_path(dir, &name);
     let result = (|| {
-        let mut f = open_private(&tmp).ctx("cannot create", &tmp)?;
+        let mut f = open_private(&tmp, Existing::Refuse).ctx("cannot create", &tmp)?;
         f.write_all(bytes).ctx("cannot write", &tmp)?;
         if let Ok(old) = fs::metadata(path) {
             f.set_permissions(old.permissions()).ctx("cannot set permissions of", &tmp)?;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::fsx::{Context, FsError};
+use crate::fsx::{Context, Existing, FsError};
 use crate::ids::source::Source;
 use crate::ids::{Revision, Sha256};
 use crate::lock::{self, Mode};
@@ -271,7 +271,8 @@ fn assemble(files: &[PathBuf], dest: &Path, want: &str, name: &str) -> Result<u6
     if let Some(dir) = temp.parent() {
         crate::fsx::create_dir_private(dir)?;
     }
-    let mut out = std::io::BufWriter::new(crate::fsx::open_temp(&temp, true).ctx("cannot create", &temp)?);
+    let mut out =
+        std::io::BufWriter::new(crate::fsx::open_private(&temp, Existing::Truncate).ctx("cannot create", &temp)?);
     let mut h = Hasher::new(&Expected::Nothing, None);
     let mut size = 0u64;
     for f in files {

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use super::layout::{BlobKey, BlobStore};
 use super::pull::{blocking, ModelStore, Pulled};
-use crate::fsx::{Context, FsError};
+use crate::fsx::{Context, Existing, FsError};
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
 use crate::transfer::hash::{self, CopyError, Expected, Hasher};
@@ -69,7 +69,10 @@ fn read_regular(src: &Path, to: &mut impl Write, dst: &Path) -> Result<Downloade
 
 /// Copy `src` to the new file `dst` (mode 0600), hashing what is written, in one pass.
 fn copy_hashing(src: &Path, dst: &Path) -> Result<Downloaded, FetchError> {
-    let mut to = std::io::BufWriter::with_capacity(1 << 20, crate::fsx::open_private(dst).ctx("cannot create", dst)?);
+    let mut to = std::io::BufWriter::with_capacity(
+        1 << 20,
+        crate::fsx::open_private(dst, Existing::Refuse).ctx("cannot create", dst)?,
+    );
     let got = read_regular(src, &mut to, dst)?;
     let file = to.into_inner().map_err(|e| FsError::new("cannot write", dst, e.into_error()))?;
     file.sync_all().ctx("cannot sync", dst)?;

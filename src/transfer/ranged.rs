@@ -28,7 +28,7 @@ use super::progress::{Event, Progress};
 use super::request::{Download, Downloaded};
 use super::retry::Failure;
 use super::FetchError;
-use crate::fsx::{Context, FsError};
+use crate::fsx::{Context, Existing, FsError};
 
 /// The size of one range (the last may be shorter).
 pub const PIECE: u64 = 8 * 1024 * 1024;
@@ -86,7 +86,7 @@ pub async fn download(
     let total = d.size.unwrap_or(0);
     let path = ranged_temp(d.temp);
     let p = path.clone();
-    let file = blocking(d, move || crate::fsx::open_temp(&p, true).ctx("cannot create", &p)).await??;
+    let file = blocking(d, move || crate::fsx::open_private(&p, Existing::Truncate).ctx("cannot create", &p)).await??;
     let file = Arc::new(file);
     let pieces = total.div_ceil(PIECE) as usize;
     let done = Arc::new(Done { pieces: Mutex::new(vec![false; pieces]), ready: Condvar::new(), failed: false.into() });

@@ -29,7 +29,7 @@ use super::progress::{Event, Progress};
 use super::request::{Download, Downloaded};
 use super::retry::Failure;
 use super::FetchError;
-use crate::fsx::{self, Context, FsError};
+use crate::fsx::{self, Context, Existing, FsError};
 
 impl Http {
     /// One connection: download `d.url` into `d.temp` (resuming what is there), retrying
@@ -194,7 +194,7 @@ fn open_for_resume(temp: &Path, expected: &Expected, size: Option<u64>) -> Resul
     if let Some(dir) = temp.parent() {
         fsx::create_dir_private(dir)?;
     }
-    let mut file = fsx::open_temp(temp, false).ctx("cannot open", temp)?;
+    let mut file = fsx::open_private(temp, Existing::Keep).ctx("cannot open", temp)?;
     let mut hasher = Hasher::new(expected, size);
     let len = hash::read_into(&mut file, &mut hasher, u64::MAX).ctx("cannot read", temp)?;
     // A prefix longer than the file can be is garbage: start over.
