@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::fsx::{Context, Existing, FsError};
 use crate::ids::source::Source;
-use crate::ids::{Revision, Sha256};
+use crate::ids::Sha256;
 use crate::lock::{self, Mode};
 use crate::models::lockfile::{self, Lock, LockError, Locked, LockedPart};
 use crate::models::manifest::{self, ManifestError, ModelSpec};
@@ -53,22 +53,25 @@ pub enum ModelsError {
 /// One model as pulled.
 #[derive(Debug, Clone, Serialize)]
 pub struct Resolved {
+    /// Its name in `wharf.toml`.
     pub name: String,
     /// The file; its `source` is the one that was used (the primary or a fallback; for parts, the
     /// first part).
     #[serde(flatten)]
     pub file: Pulled,
+    /// True when a fallback was used.
     pub fallback: bool,
     /// Why earlier candidates were passed over.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
 }
 
+/// What pulling a project's models did.
 #[derive(Debug, Clone)]
 pub struct ProjectPull {
-    pub dir: PathBuf,
+    /// Every model, in the manifest's order.
     pub models: Vec<Resolved>,
-    pub lock: Lock,
+    /// True when `wharf.lock` was written (it was missing or differed).
     pub lock_changed: bool,
 }
 
@@ -77,15 +80,17 @@ pub fn find_manifest_dir(start: &Path) -> Option<PathBuf> {
     start.ancestors().find(|d| d.join(manifest::MANIFEST).is_file()).map(Path::to_path_buf)
 }
 
-/// The source a lock entry pins: a Hugging Face file at its commit, a URL or file by its digest.
-fn pinned(locked: &Locked, source: &str) -> Option<Source> {
-    Some(match Source::parse(source).ok()? {
-        Source::HfFile { repo, revision, path } => {
-            Source::HfFile { repo, revision: locked.commit.clone().map_or(revision, Revision::from), path }
-        }
+/// The source a lock entry pins for `asked`: a Hugging Face file at its commit, a URL or file by
+/// its digest.
+fn pinned(locked: &Locked, asked: &Source) -> Option<Source> {
+    Some(match asked.clone() {
+        Source::HfFile(file) => match &locked.commit {
+            Some(c) => Source::HfFile(file.at(c.clone().into())),
+            None => Source::HfFile(file),
+        },
         Source::Url { url, .. } => Source::Url { url, sha256: Some(locked.sha256.clone()) },
         Source::File { path, .. } => Source::File { path, sha256: Some(locked.sha256.clone()) },
-        Source::HfRepo { .. } => return None,
+        Source::HfRepo(_) => return None,
     })
 }
 
@@ -115,27 +120,26 @@ async fn single(
         if locked_source.as_deref().is_some_and(|s| s != cand) {
             continue;
         }
+        let asked = Source::parse(cand)
+            .map_err(|e| ModelsError::Model { name: spec.name.clone(), error: Box::new(e.into()) })?;
         // A lock's pin is checked like a manifest's: its sha256 for every kind of source (for a
         // Hugging Face file also its commit, which `pinned` asks for).
-        let (src, want) = match locked.and_then(|l| Some((pinned(l, cand)?, l.sha256.clone()))) {
+        let (src, want) = match locked.and_then(|l| Some((pinned(l, &asked)?, l.sha256.clone()))) {
             Some((p, sha)) => (p, Some(sha)),
-            None => (
-                Source::parse(cand)
-                    .map_err(|e| ModelsError::Model { name: spec.name.clone(), error: Box::new(e.into()) })?,
-                if i == 0 { spec.sha256.clone() } else { None },
-            ),
+            None => (asked.clone(), if i == 0 { spec.sha256.clone() } else { None }),
         };
         match one(store, &src, want, opts, progress).await {
             Ok(p) => {
                 let locked = Locked {
                     name: spec.name.clone(),
                     source: Some(cand.to_string()),
-                    commit: p.commit.as_deref().map(str::parse).transpose().map_err(|e| model_err(&spec.name, e))?,
+                    commit: p.commit.clone(),
                     sha256: p.sha256.parse().map_err(|e| model_err(&spec.name, e))?,
                     size: p.size,
                     parts: Vec::new(),
                 };
-                let file = Pulled { source: cand.to_string(), ..p };
+                // Shown and recorded as asked (a branch, not the commit the lock pinned).
+                let file = Pulled { source: cand.to_string(), hf: asked.hf_file().cloned(), ..p };
                 let r = Resolved { name: spec.name.clone(), file, fallback: i > 0, skipped: skipped.clone() };
                 return Ok((r, locked));
             }
@@ -157,16 +161,22 @@ async fn parts(
         return Err(model_err(&spec.name, "`parts` need the `sha256` of the assembled file"));
     };
     let dest = store.blobs.blob(&whole)?;
-    let first = spec.parts.first().cloned().unwrap_or_default();
+    let asked = spec
+        .parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| Source::parse(part).map_err(|e| part_err(spec, i, e.into())))
+        .collect::<Result<Vec<_>, _>>()?;
     let resolved = |size: u64, cached: bool| Resolved {
         name: spec.name.clone(),
         file: Pulled {
-            source: first.clone(),
+            source: spec.parts.first().cloned().unwrap_or_default(),
             path: dest.clone(),
             sha256: whole.to_string(),
             size,
             cached,
             commit: None,
+            hf: asked.first().and_then(Source::hf_file).cloned(),
         },
         fallback: false,
         skipped: Vec::new(),
@@ -174,36 +184,12 @@ async fn parts(
     if let (Some(l), Ok(m)) = (locked, tokio::fs::metadata(&dest).await) {
         return Ok((resolved(m.len(), true), l.clone()));
     }
-    let count = spec.parts.len();
-    let mut got: Vec<(String, Pulled)> = Vec::with_capacity(count);
-    for (i, part) in spec.parts.iter().enumerate() {
-        let err = |error: FetchError| ModelsError::Part {
-            name: spec.name.clone(),
-            index: i + 1,
-            count,
-            source_spec: part.clone(),
-            error: Box::new(error),
-        };
-        let lp = locked.and_then(|l| l.parts.get(i));
-        let src = Source::parse(part).map_err(|e| err(e.into()))?;
-        let pin = lp.map(|p| p.sha256.clone());
-        got.push((part.clone(), one(store, &src, pin, opts, progress).await.map_err(err)?));
+    let mut got: Vec<(String, Pulled)> = Vec::with_capacity(asked.len());
+    for (i, (part, src)) in spec.parts.iter().zip(&asked).enumerate() {
+        let pin = locked.and_then(|l| l.parts.get(i)).map(|p| p.sha256.clone());
+        got.push((part.clone(), one(store, src, pin, opts, progress).await.map_err(|e| part_err(spec, i, e))?));
     }
-    let files: Vec<PathBuf> = got.iter().map(|(_, p)| p.path.clone()).collect();
-    let (d, name, want) = (dest.clone(), spec.name.clone(), whole.clone());
-    let (lock, wait) = (store.blobs.lock(BlobKey::Digest(&whole))?, store.config().blob_lock_timeout);
-    let size = tokio::task::spawn_blocking(move || {
-        // The same lock a pull of this digest takes: `models clear` leaves our temp file alone
-        // while we hold it, and two projects assembling one model do it once.
-        let _guard = lock::acquire(&lock, Mode::Exclusive, wait, &|_| {})
-            .map_err(|e| ModelsError::Model { name: name.clone(), error: Box::new(e.into()) })?;
-        assemble(&files, &d, &want, &name)
-    })
-    .await
-    .map_err(|e| ModelsError::Model {
-        name: spec.name.clone(),
-        error: Box::new(FetchError::Protocol { url: String::new(), why: e.to_string() }),
-    })??;
+    let size = assemble_locked(store, &spec.name, &got, &dest, &whole).await?;
     let locked = Locked {
         name: spec.name.clone(),
         source: None,
@@ -220,16 +206,46 @@ async fn parts(
     };
     let cached = got.iter().all(|(_, p)| p.cached);
     let dropped = drop_fetched_parts(store, &got, &dest);
-    tokio::task::spawn_blocking(dropped).await.map_err(|e| ModelsError::Model {
-        name: spec.name.clone(),
-        error: Box::new(FetchError::Protocol { url: String::new(), why: e.to_string() }),
-    })?;
+    tokio::task::spawn_blocking(dropped).await.map_err(|e| model_err(&spec.name, e))?;
     // The assembled file is wharf's too: record it so `gc` and `prune --models` know it.
     store
         .record(&dest, &whole, size, &format!("parts of {}", spec.name), opts.now, true)
         .await
         .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?;
     Ok((resolved(size, cached), locked))
+}
+
+/// Part `i` of `spec` could not be had.
+fn part_err(spec: &ModelSpec, i: usize, error: FetchError) -> ModelsError {
+    ModelsError::Part {
+        name: spec.name.clone(),
+        index: i + 1,
+        count: spec.parts.len(),
+        source_spec: spec.parts[i].clone(),
+        error: Box::new(error),
+    }
+}
+
+/// [`assemble`] the fetched parts into `dest` on a blocking thread, holding the blob lock of
+/// `whole`: the same lock a pull of this digest takes, so `models clear` leaves our temp file
+/// alone while we hold it, and two projects assembling one model do it once.
+async fn assemble_locked(
+    store: &ModelStore,
+    name: &str,
+    got: &[(String, Pulled)],
+    dest: &Path,
+    whole: &Sha256,
+) -> Result<u64, ModelsError> {
+    let files: Vec<PathBuf> = got.iter().map(|(_, p)| p.path.clone()).collect();
+    let (d, n, want) = (dest.to_path_buf(), name.to_string(), whole.clone());
+    let (lock, wait) = (store.blobs.lock(BlobKey::Digest(whole))?, store.config().blob_lock_timeout);
+    tokio::task::spawn_blocking(move || {
+        let _guard = lock::acquire(&lock, Mode::Exclusive, wait, &|_| {})
+            .map_err(|e| ModelsError::Model { name: n.clone(), error: Box::new(e.into()) })?;
+        assemble(&files, &d, &want, &n)
+    })
+    .await
+    .map_err(|e| model_err(name, e))?
 }
 
 /// A model-level error with a message (for values that cannot be: a digest we computed ourselves
@@ -248,9 +264,8 @@ fn model_err(name: &str, why: impl std::fmt::Display) -> ModelsError {
 /// Parts that were here before stay too: a failed earlier assembly left them so they need not be
 /// fetched again. A part that cannot be deleted only costs space, so errors are ignored.
 fn drop_fetched_parts(store: &ModelStore, got: &[(String, Pulled)], dest: &Path) -> impl FnOnce() + Send + 'static {
-    let in_hub = |spec: &str| matches!(Source::parse(spec), Ok(Source::HfFile { .. } | Source::HfRepo { .. }));
     let fetched: Vec<PathBuf> =
-        got.iter().filter(|(s, p)| !p.cached && !in_hub(s)).map(|(_, p)| p.path.clone()).collect();
+        got.iter().filter(|(_, p)| !p.cached && p.hf.is_none()).map(|(_, p)| p.path.clone()).collect();
     let (index, dest) = (store.index.clone(), dest.to_path_buf());
     move || {
         let whole = std::fs::canonicalize(&dest).unwrap_or(dest);
@@ -263,7 +278,7 @@ fn drop_fetched_parts(store: &ModelStore, got: &[(String, Pulled)], dest: &Path)
 }
 
 /// Concatenate `files` into `dest` (hashing on the way), verify against `want`, then rename.
-fn assemble(files: &[PathBuf], dest: &Path, want: &str, name: &str) -> Result<u64, ModelsError> {
+fn assemble(files: &[PathBuf], dest: &Path, want: &Sha256, name: &str) -> Result<u64, ModelsError> {
     if let Ok(m) = std::fs::metadata(dest) {
         return Ok(m.len());
     }
@@ -333,11 +348,11 @@ pub async fn pull(
         };
         return Err(ModelsError::LockWouldChange { what });
     }
-    let (d, l) = (dir.to_path_buf(), lock.clone());
-    let lock_changed = tokio::task::spawn_blocking(move || lockfile::write(&d, &l))
+    let d = dir.to_path_buf();
+    let lock_changed = tokio::task::spawn_blocking(move || lockfile::write(&d, &lock))
         .await
         .map_err(|e| FsError::new("cannot write", &dir.join(lockfile::LOCKFILE), std::io::Error::other(e)))??;
-    Ok(ProjectPull { dir: dir.to_path_buf(), models, lock, lock_changed })
+    Ok(ProjectPull { models, lock_changed })
 }
 
 /// Record `models` in the registry entry of the project at `dir`, if it is registered.
@@ -354,8 +369,8 @@ pub fn record_in_registry(
         .map(|m| crate::registry::ModelRef {
             name: m.name.clone(),
             source: m.file.source.clone(),
-            revision: Source::parse(&m.file.source).ok().and_then(|s| s.revision().map(|r| r.to_string())),
-            commit: m.file.commit.clone(),
+            revision: m.file.hf.as_ref().map(|f| f.revision.to_string()),
+            commit: m.file.commit.as_ref().map(ToString::to_string),
             sha256: Some(m.file.sha256.clone()),
             size: Some(m.file.size),
             path: crate::home_path::HomePath::from_path(&m.file.path, env.home()).ok().map(|h| h.to_string()),

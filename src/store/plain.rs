@@ -36,6 +36,7 @@ fn blob_hit(blobs: &BlobStore, hex: &Sha256, source: &str) -> Option<Pulled> {
         size: meta.len(),
         cached: true,
         commit: None,
+        hf: None,
     })
 }
 
@@ -130,6 +131,7 @@ impl ModelStore {
             size: got.size,
             cached: false,
             commit: None,
+            hf: None,
         })
     }
 
@@ -192,6 +194,7 @@ impl ModelStore {
                 size: got.size,
                 cached: false,
                 commit: None,
+                hf: None,
             })
         })
         .await
