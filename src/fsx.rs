@@ -21,16 +21,21 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+/// A file operation that failed, with the path it failed on.
 #[derive(Debug, thiserror::Error)]
 #[error("{action} `{path}`: {source}")]
 pub struct FsError {
+    /// What was tried (`cannot read`, `cannot create`, …).
     pub action: &'static str,
+    /// On what.
     pub path: PathBuf,
+    /// Why it failed.
     #[source]
     pub source: io::Error,
 }
 
 impl FsError {
+    /// `action` on `path` failed with `source`.
     pub fn new(action: &'static str, path: &Path, source: io::Error) -> FsError {
         FsError { action, path: path.to_path_buf(), source }
     }
@@ -38,6 +43,7 @@ impl FsError {
 
 /// Attach the action and path to an `io::Result`.
 pub trait Context<T> {
+    /// Name the action and the path in the error.
     fn ctx(self, action: &'static str, path: &Path) -> Result<T, FsError>;
 }
 
@@ -254,11 +260,22 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, FsError> {
 /// Why a folder may not be deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// The path is a symlink.
     Symlink,
+    /// The path is not a folder.
     NotADirectory,
+    /// The path is the root itself.
     IsRoot,
-    Outside { root: PathBuf },
-    RootMissing { root: PathBuf },
+    /// The path is not inside the root.
+    Outside {
+        /// The root, resolved.
+        root: PathBuf,
+    },
+    /// The root does not exist.
+    RootMissing {
+        /// The root as given.
+        root: PathBuf,
+    },
 }
 
 impl std::fmt::Display for Refusal {
@@ -278,7 +295,9 @@ impl std::fmt::Display for Refusal {
 pub enum Within {
     /// A real folder strictly inside the root, at this resolved path.
     Inside(PathBuf),
+    /// Nothing is there.
     Gone,
+    /// Something is there that may not be deleted.
     Refused(Refusal),
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Each type has one constructor, [`FromStr`], that checks; nothing else builds one, so a value of
 //! these types cannot hold `..`, a `/` where none belongs, NUL or an absolute path. Paths inside
-//! the stores are made only from them, through [`crate::fsx::join_within`].
+//! the stores are made only from them, through the store's one join
+//! (`join_within` in `store/layout.rs`).
 //!
 //! | type | accepts | used for |
 //! |---|---|---|

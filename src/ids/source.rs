@@ -23,16 +23,34 @@ use crate::ids::{HfFile, RepoId, RepoRef, Revision, Sha256};
 pub enum SourceError {
     /// The spec does not parse.
     #[error("`{spec}`: {why}\n  hint: use hf://ORG/REPO[@REV]/PATH, hf://ORG/REPO[@REV], https://…[#sha256=HEX] or file:///…")]
-    Invalid { spec: String, why: String },
+    Invalid {
+        /// The spec.
+        spec: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// Plain `http://` to a host that is not loopback, without `--allow-http`.
     #[error("`{url}` uses plain http to a host that is not loopback\n  hint: use https, or pass `--allow-http` if you trust the network")]
-    PlainHttp { url: String },
+    PlainHttp {
+        /// The URL.
+        url: String,
+    },
     /// A scheme wharf never fetches (`file://` from a redirect, `ftp://`, …).
     #[error("`{url}` uses the scheme `{scheme}`, which wharf never fetches from the network\n  hint: only https (and http to loopback) are fetched; a local file is `file:///…` as a spec, never through a redirect")]
-    Scheme { url: String, scheme: String },
+    Scheme {
+        /// The URL.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
     /// A redirect from https (or from elsewhere to loopback) to plain http.
     #[error("`{from}` redirects to plain http at `{to}`; refused (never from https, never from another host to loopback)\n  hint: ask the server's owner to keep the redirect on https")]
-    Downgrade { from: String, to: String },
+    Downgrade {
+        /// The page that redirects.
+        from: String,
+        /// Where to.
+        to: String,
+    },
 }
 
 /// What to pull, parsed from a spec.

@@ -30,22 +30,55 @@ use crate::transfer::progress::Progress;
 use crate::transfer::FetchError;
 use crate::transfer::{self, Downloaded};
 
+/// Why a project's models could not be pulled.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelsError {
+    /// `wharf.toml` is invalid.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// `wharf.lock` is invalid or cannot be written.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// No `wharf.toml` at or above the folder.
     #[error("no wharf.toml in `{0}` or above it\n  hint: declare models in wharf.toml, or name what to pull: `wharf pull SPEC`")]
     NoManifest(PathBuf),
+    /// No source of a model (the primary, its fallbacks) could be had.
     #[error("model `{name}` could not be had from any of its sources:{tried}")]
-    Unavailable { name: String, tried: String },
+    Unavailable {
+        /// The model.
+        name: String,
+        /// Each source tried and why it failed, one per line.
+        tried: String,
+    },
+    /// One part of a model could not be had.
     #[error("model `{name}`: part {index} of {count} (`{source_spec}`): {error}")]
-    Part { name: String, index: usize, count: usize, source_spec: String, error: Box<FetchError> },
+    Part {
+        /// The model.
+        name: String,
+        /// Which part (from 1).
+        index: usize,
+        /// Of how many.
+        count: usize,
+        /// The part's spec.
+        source_spec: String,
+        /// Why.
+        error: Box<FetchError>,
+    },
+    /// A model could not be had or assembled.
     #[error("model `{name}`: {error}")]
-    Model { name: String, error: Box<FetchError> },
+    Model {
+        /// The model.
+        name: String,
+        /// Why.
+        error: Box<FetchError>,
+    },
+    /// `--locked`, and `wharf.lock` would change.
     #[error("wharf.lock would change (`--locked`):{what}\n  hint: run `wharf pull` without `--locked` and commit the new wharf.lock")]
-    LockWouldChange { what: String },
+    LockWouldChange {
+        /// What differs, one per line.
+        what: String,
+    },
+    /// A file could not be read or written.
     #[error(transparent)]
     Fs(#[from] FsError),
 }

@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::layout::{BlobKey, BlobStore};
-use super::pull::{blocking, ModelStore, Pulled};
+use super::pull::{blocking, check_pin, ModelStore, Pulled};
 use crate::fsx::{Context, Existing, FsError};
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
@@ -160,13 +160,7 @@ impl ModelStore {
                 return Ok(hit);
             }
             let seen = read_regular(&src, &mut std::io::sink(), &src)?;
-            if let Some(want) = pin.as_ref().filter(|w| w.as_str() != seen.sha256) {
-                return Err(FetchError::ChecksumMismatch {
-                    what: label,
-                    expected: want.to_string(),
-                    actual: seen.sha256,
-                });
-            }
+            check_pin(pin.as_ref(), &seen.sha256, &label)?;
             let sha256: Sha256 =
                 seen.sha256.parse().map_err(|e| FetchError::Protocol { url: label.clone(), why: format!("{e}") })?;
             if let Some(hit) = blob_hit(&blobs, &sha256, &label) {

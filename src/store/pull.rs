@@ -6,6 +6,11 @@
 //! `.incomplete` temp beside the final name, verify, rename. The lock only saves work: the digest
 //! check before the rename is what guarantees a correct file. Hugging Face files are then linked
 //! into `snapshots/<commit>/` and the revision recorded in `refs/`.
+//!
+//! A Hugging Face file or listing is asked of the primary hub, then of each mirror in order
+//! ([`Mirrors::try_each`], whose one rule says when the next is worth trying). A file or repo is an
+//! [`HfFile`] or [`RepoRef`] from the parsed spec to the index record; its `hf://` text is only
+//! shown and recorded.
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +31,7 @@ use crate::transfer::hash::Expected;
 use crate::transfer::http::Http;
 use crate::transfer::progress::{Event, Progress};
 use crate::transfer::FetchError;
-use crate::transfer::{self, Download, Downloaded};
+use crate::transfer::{self, Download};
 
 /// How to pull.
 #[derive(Debug, Clone, Default)]
@@ -200,7 +205,7 @@ impl ModelStore {
         let listed = known.is_some();
         if let Some(hit) = self.hf_cached(file).await? {
             if self.cfg.offline || file.revision.as_commit().is_some() || listed {
-                check_cached_pin(pin, &hit)?;
+                check_pin(pin, &hit.sha256, &hit.source)?;
                 return Ok(hit);
             }
         } else if self.cfg.offline {
@@ -270,7 +275,7 @@ impl ModelStore {
         // then it is only linked.
         let known = Known { commit: meta.commit.clone(), etag: meta.etag.clone(), size: meta.size };
         if let Some(hit) = self.link_existing(file, known).await? {
-            check_cached_pin(pin, &hit)?;
+            check_pin(pin, &hit.sha256, &hit.source)?;
             return Ok(hit);
         }
         let expected = Expected::from(&meta.etag);
@@ -284,7 +289,10 @@ impl ModelStore {
             temp: &temp,
         };
         let got = self.http.download(&d, progress).await?;
-        check_pin(pin, &got, &label, &temp)?;
+        if let Err(e) = check_pin(pin, &got.sha256, &label) {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(e);
+        }
         let (hub_cache, file) = (self.hub_cache.clone(), file.clone());
         blocking(move || {
             transfer::commit(&temp, &blob, &expected, &got, &label)?;
@@ -380,28 +388,15 @@ pub(super) fn record_for(p: &Pulled, hub_root: &Path, stamp: &str) -> Record {
     }
 }
 
-/// A cached file must have the pin too (a lock pins the digest, not only the commit).
-fn check_cached_pin(pin: Option<&Sha256>, hit: &Pulled) -> Result<(), FetchError> {
+/// A file (downloaded, copied or cached) must have the pin, when there is one: a lock pins the
+/// digest, not only the commit. `what` names the file in the error.
+pub(super) fn check_pin(pin: Option<&Sha256>, sha256: &str, what: &str) -> Result<(), FetchError> {
     match pin {
-        Some(want) if want.as_str() != hit.sha256 => Err(FetchError::ChecksumMismatch {
-            what: hit.source.clone(),
+        Some(want) if want.as_str() != sha256 => Err(FetchError::ChecksumMismatch {
+            what: what.to_string(),
             expected: want.to_string(),
-            actual: hit.sha256.clone(),
+            actual: sha256.to_string(),
         }),
-        _ => Ok(()),
-    }
-}
-
-fn check_pin(pin: Option<&Sha256>, got: &Downloaded, label: &str, temp: &Path) -> Result<(), FetchError> {
-    match pin {
-        Some(want) if want.as_str() != got.sha256 => {
-            let _ = std::fs::remove_file(temp);
-            Err(FetchError::ChecksumMismatch {
-                what: label.to_string(),
-                expected: want.to_string(),
-                actual: got.sha256.clone(),
-            })
-        }
         _ => Ok(()),
     }
 }

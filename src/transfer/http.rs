@@ -26,12 +26,15 @@ pub const MAX_REDIRECTS: usize = 10;
 /// Shared by every transfer of a pull.
 #[derive(Debug, Clone)]
 pub struct Http {
+    /// The client (it never follows redirects by itself).
     pub client: reqwest::Client,
+    /// How transient failures are retried.
     pub policy: RetryPolicy,
     /// No byte for this long counts as a transient failure; also the low-speed window.
     pub stall: Duration,
     /// Fewer bytes a second than this over a whole `stall` window is a stall (0: no limit).
     pub low_speed: u64,
+    /// Accept plain `http://` to hosts that are not loopback.
     pub allow_http: bool,
     /// Connections for one large file (1: a single stream); `None`: 4 for remote hosts, 1 for
     /// loopback, where one stream is not held back by the network and ranges only cost CPU.
@@ -41,7 +44,9 @@ pub struct Http {
 /// A bearer token and the one origin (scheme, host, port) it may be sent to.
 #[derive(Debug, Clone)]
 pub struct Credential {
+    /// The bearer token.
     pub token: String,
+    /// The only origin it is sent to.
     pub origin: url::Origin,
 }
 
@@ -81,9 +86,11 @@ pub fn status_failure(url: &Url, resp: &Response) -> Failure {
 /// `Content-Range: bytes START-END/TOTAL` (`TOTAL` may be `*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContentRange {
+    /// The first byte.
     pub start: u64,
-    /// Inclusive.
+    /// The last byte (inclusive).
     pub end: u64,
+    /// The whole file's size, unless the server sent `*`.
     pub total: Option<u64>,
 }
 
@@ -102,6 +109,7 @@ impl ContentRange {
         (start <= end && total.is_none_or(|t| end < t)).then_some(ContentRange { start, end, total })
     }
 
+    /// The `Content-Range` of `resp`, if it has a valid one.
     pub fn of(resp: &Response) -> Option<ContentRange> {
         ContentRange::parse(resp.headers().get(CONTENT_RANGE)?.to_str().ok()?)
     }
@@ -120,12 +128,14 @@ pub struct Pace {
 }
 
 impl Pace {
+    /// A window starting now.
     pub fn start() -> Pace {
         Pace { since: Instant::now(), bytes: 0 }
     }
 }
 
 impl Http {
+    /// The client and its rules (see the fields).
     pub fn new(
         policy: RetryPolicy,
         stall: Duration,
@@ -227,6 +237,7 @@ pub fn refused_redirect(from: &Url, e: source::SourceError) -> Failure {
     Failure::Final(protocol(from, &format!("refused redirect: {e}")))
 }
 
+/// A [`FetchError::Protocol`] naming `url`.
 pub fn protocol(url: &Url, why: &str) -> FetchError {
     FetchError::Protocol { url: url.to_string(), why: why.to_string() }
 }

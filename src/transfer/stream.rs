@@ -13,7 +13,7 @@
 //!   next attempt resumes; final ones return at once.
 //! - Free space is checked before a transfer of known size; running out mid-way (ENOSPC) deletes
 //!   the temp file and reports `disk full`.
-//! - [`commit`] verifies the digest and only then renames the temp file to its final name: no file
+//! - [`commit`](super::commit) verifies the digest and only then renames the temp file to its final name: no file
 //!   is ever visible under a final name unverified, and a mismatch leaves nothing behind.
 
 use std::fs::File;
