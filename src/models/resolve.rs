@@ -127,125 +127,120 @@ fn pinned(locked: &Locked, asked: &Source) -> Option<Source> {
     })
 }
 
-async fn one(
-    store: &ModelStore,
-    src: &Source,
-    sha256: Option<Sha256>,
-    opts: &PullOptions,
-    progress: &dyn Progress,
-) -> Result<Pulled, FetchError> {
-    let o = PullOptions { sha256, ..opts.clone() };
-    let mut got = store.get_model(src, &o, progress).await?;
-    got.pop().ok_or_else(|| FetchError::Protocol { url: src.to_string(), why: "nothing was pulled".into() })
+/// What the models of one project pull share.
+struct Pull<'a> {
+    store: &'a ModelStore,
+    opts: &'a PullOptions,
+    progress: &'a dyn Progress,
 }
 
-async fn single(
-    store: &ModelStore,
-    spec: &ModelSpec,
-    locked: Option<&Locked>,
-    opts: &PullOptions,
-    progress: &dyn Progress,
-) -> Result<(Resolved, Locked), ModelsError> {
-    let mut skipped: Vec<String> = Vec::new();
-    let locked_source = locked.and_then(|l| l.source.clone());
-    for (i, cand) in spec.candidates().into_iter().enumerate() {
-        // With an agreeing lock, go straight to what it pinned.
-        if locked_source.as_deref().is_some_and(|s| s != cand) {
-            continue;
-        }
-        let asked = Source::parse(cand)
-            .map_err(|e| ModelsError::Model { name: spec.name.clone(), error: Box::new(e.into()) })?;
-        // A lock's pin is checked like a manifest's: its sha256 for every kind of source (for a
-        // Hugging Face file also its commit, which `pinned` asks for).
-        let (src, want) = match locked.and_then(|l| Some((pinned(l, &asked)?, l.sha256.clone()))) {
-            Some((p, sha)) => (p, Some(sha)),
-            None => (asked.clone(), if i == 0 { spec.sha256.clone() } else { None }),
-        };
-        match one(store, &src, want, opts, progress).await {
-            Ok(p) => {
-                let locked = Locked {
-                    name: spec.name.clone(),
-                    source: Some(cand.to_string()),
-                    commit: p.commit.clone(),
-                    sha256: p.sha256.parse().map_err(|e| model_err(&spec.name, e))?,
-                    size: p.size,
-                    parts: Vec::new(),
-                };
-                // Shown and recorded as asked (a branch, not the commit the lock pinned).
-                let file = Pulled { source: cand.to_string(), hf: asked.hf_file().cloned(), ..p };
-                let r = Resolved { name: spec.name.clone(), file, fallback: i > 0, skipped: skipped.clone() };
-                return Ok((r, locked));
+impl Pull<'_> {
+    /// One file of `src`, which must hash to `sha256` when given.
+    async fn one(&self, src: &Source, sha256: Option<Sha256>) -> Result<Pulled, FetchError> {
+        let o = PullOptions { sha256, ..self.opts.clone() };
+        let mut got = self.store.get_model(src, &o, self.progress).await?;
+        got.pop().ok_or_else(|| FetchError::Protocol { url: src.to_string(), why: "nothing was pulled".into() })
+    }
+
+    /// A model of one file: the lock's pin, else the primary source, then each fallback.
+    async fn single(&self, spec: &ModelSpec, locked: Option<&Locked>) -> Result<(Resolved, Locked), ModelsError> {
+        let mut skipped: Vec<String> = Vec::new();
+        let locked_source = locked.and_then(|l| l.source.clone());
+        for (i, cand) in spec.candidates().into_iter().enumerate() {
+            // With an agreeing lock, go straight to what it pinned.
+            if locked_source.as_deref().is_some_and(|s| s != cand) {
+                continue;
             }
-            Err(e) => skipped.push(format!("`{cand}`: {}", e.to_string().lines().next().unwrap_or_default())),
+            let asked = Source::parse(cand)
+                .map_err(|e| ModelsError::Model { name: spec.name.clone(), error: Box::new(e.into()) })?;
+            // A lock's pin is checked like a manifest's: its sha256 for every kind of source (for a
+            // Hugging Face file also its commit, which `pinned` asks for).
+            let (src, want) = match locked.and_then(|l| Some((pinned(l, &asked)?, l.sha256.clone()))) {
+                Some((p, sha)) => (p, Some(sha)),
+                None => (asked.clone(), if i == 0 { spec.sha256.clone() } else { None }),
+            };
+            match self.one(&src, want).await {
+                Ok(p) => {
+                    let locked = Locked {
+                        name: spec.name.clone(),
+                        source: Some(cand.to_string()),
+                        commit: p.commit.clone(),
+                        sha256: p.sha256.parse().map_err(|e| model_err(&spec.name, e))?,
+                        size: p.size,
+                        parts: Vec::new(),
+                    };
+                    // Shown and recorded as asked (a branch, not the commit the lock pinned).
+                    let file = Pulled { source: cand.to_string(), hf: asked.hf_file().cloned(), ..p };
+                    let r = Resolved { name: spec.name.clone(), file, fallback: i > 0, skipped: skipped.clone() };
+                    return Ok((r, locked));
+                }
+                Err(e) => skipped.push(format!("`{cand}`: {}", e.to_string().lines().next().unwrap_or_default())),
+            }
         }
+        let tried = skipped.iter().map(|s| format!("\n  - {s}")).collect();
+        Err(ModelsError::Unavailable { name: spec.name.clone(), tried })
     }
-    let tried = skipped.iter().map(|s| format!("\n  - {s}")).collect();
-    Err(ModelsError::Unavailable { name: spec.name.clone(), tried })
-}
 
-async fn parts(
-    store: &ModelStore,
-    spec: &ModelSpec,
-    locked: Option<&Locked>,
-    opts: &PullOptions,
-    progress: &dyn Progress,
-) -> Result<(Resolved, Locked), ModelsError> {
-    let Some(whole) = spec.sha256.clone() else {
-        return Err(model_err(&spec.name, "`parts` need the `sha256` of the assembled file"));
-    };
-    let dest = store.blobs.blob(&whole)?;
-    let asked = spec
-        .parts
-        .iter()
-        .enumerate()
-        .map(|(i, part)| Source::parse(part).map_err(|e| part_err(spec, i, e.into())))
-        .collect::<Result<Vec<_>, _>>()?;
-    let resolved = |size: u64, cached: bool| Resolved {
-        name: spec.name.clone(),
-        file: Pulled {
-            source: spec.parts.first().cloned().unwrap_or_default(),
-            path: dest.clone(),
-            sha256: whole.to_string(),
-            size,
-            cached,
-            commit: None,
-            hf: asked.first().and_then(Source::hf_file).cloned(),
-        },
-        fallback: false,
-        skipped: Vec::new(),
-    };
-    if let (Some(l), Ok(m)) = (locked, tokio::fs::metadata(&dest).await) {
-        return Ok((resolved(m.len(), true), l.clone()));
-    }
-    let mut got: Vec<(String, Pulled)> = Vec::with_capacity(asked.len());
-    for (i, (part, src)) in spec.parts.iter().zip(&asked).enumerate() {
-        let pin = locked.and_then(|l| l.parts.get(i)).map(|p| p.sha256.clone());
-        got.push((part.clone(), one(store, src, pin, opts, progress).await.map_err(|e| part_err(spec, i, e))?));
-    }
-    let size = assemble_locked(store, &spec.name, &got, &dest, &whole).await?;
-    let locked = Locked {
-        name: spec.name.clone(),
-        source: None,
-        commit: None,
-        sha256: whole.clone(),
-        size,
-        parts: got
+    /// A model in parts: each part fetched, then assembled and checked (see the module doc).
+    async fn parts(&self, spec: &ModelSpec, locked: Option<&Locked>) -> Result<(Resolved, Locked), ModelsError> {
+        let (store, opts) = (self.store, self.opts);
+        let Some(whole) = spec.sha256.clone() else {
+            return Err(model_err(&spec.name, "`parts` need the `sha256` of the assembled file"));
+        };
+        let dest = store.blobs.blob(&whole)?;
+        let asked = spec
+            .parts
             .iter()
-            .map(|(s, p)| {
-                let sha256 = p.sha256.parse().map_err(|e| model_err(&spec.name, e))?;
-                Ok(LockedPart { source: s.clone(), sha256, size: p.size })
-            })
-            .collect::<Result<_, ModelsError>>()?,
-    };
-    let cached = got.iter().all(|(_, p)| p.cached);
-    let dropped = drop_fetched_parts(store, &got, &dest);
-    tokio::task::spawn_blocking(dropped).await.map_err(|e| model_err(&spec.name, e))?;
-    // The assembled file is wharf's too: record it so `gc` and `prune --models` know it.
-    store
-        .record(&dest, &whole, size, &format!("parts of {}", spec.name), opts.now, true)
-        .await
-        .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?;
-    Ok((resolved(size, cached), locked))
+            .enumerate()
+            .map(|(i, part)| Source::parse(part).map_err(|e| part_err(spec, i, e.into())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let resolved = |size: u64, cached: bool| Resolved {
+            name: spec.name.clone(),
+            file: Pulled {
+                source: spec.parts.first().cloned().unwrap_or_default(),
+                path: dest.clone(),
+                sha256: whole.to_string(),
+                size,
+                cached,
+                commit: None,
+                hf: asked.first().and_then(Source::hf_file).cloned(),
+            },
+            fallback: false,
+            skipped: Vec::new(),
+        };
+        if let (Some(l), Ok(m)) = (locked, tokio::fs::metadata(&dest).await) {
+            return Ok((resolved(m.len(), true), l.clone()));
+        }
+        let mut got: Vec<(String, Pulled)> = Vec::with_capacity(asked.len());
+        for (i, (part, src)) in spec.parts.iter().zip(&asked).enumerate() {
+            let pin = locked.and_then(|l| l.parts.get(i)).map(|p| p.sha256.clone());
+            got.push((part.clone(), self.one(src, pin).await.map_err(|e| part_err(spec, i, e))?));
+        }
+        let size = assemble_locked(store, &spec.name, &got, &dest, &whole).await?;
+        let locked = Locked {
+            name: spec.name.clone(),
+            source: None,
+            commit: None,
+            sha256: whole.clone(),
+            size,
+            parts: got
+                .iter()
+                .map(|(s, p)| {
+                    let sha256 = p.sha256.parse().map_err(|e| model_err(&spec.name, e))?;
+                    Ok(LockedPart { source: s.clone(), sha256, size: p.size })
+                })
+                .collect::<Result<_, ModelsError>>()?,
+        };
+        let cached = got.iter().all(|(_, p)| p.cached);
+        let dropped = drop_fetched_parts(store, &got, &dest);
+        tokio::task::spawn_blocking(dropped).await.map_err(|e| model_err(&spec.name, e))?;
+        // The assembled file is wharf's too: record it so `gc` and `prune --models` know it.
+        store
+            .record(&dest, &whole, size, &format!("parts of {}", spec.name), opts.now, true)
+            .await
+            .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?;
+        Ok((resolved(size, cached), locked))
+    }
 }
 
 /// Part `i` of `spec` could not be had.
@@ -355,15 +350,12 @@ pub async fn pull(
 ) -> Result<ProjectPull, ModelsError> {
     let manifest = manifest::read(dir)?.ok_or_else(|| ModelsError::NoManifest(dir.to_path_buf()))?;
     let old = lockfile::read(dir)?;
+    let run = Pull { store, opts, progress };
     let mut models = Vec::new();
     let mut entries = Vec::new();
     for spec in &manifest.models {
         let l = old.as_ref().and_then(|l| l.get(&spec.name)).filter(|l| lockfile::agrees(spec, l));
-        let (r, e) = if spec.parts.is_empty() {
-            single(store, spec, l, opts, progress).await?
-        } else {
-            parts(store, spec, l, opts, progress).await?
-        };
+        let (r, e) = if spec.parts.is_empty() { run.single(spec, l).await? } else { run.parts(spec, l).await? };
         models.push(r);
         entries.push(e);
     }
