@@ -27,6 +27,7 @@ use super::http::{protocol, status_failure, ContentRange, Http, Pace};
 use super::progress::{Event, Progress};
 use super::request::{Download, Downloaded};
 use super::retry::Failure;
+use super::stream::write_failure;
 use super::FetchError;
 use crate::fsx::{Context, Existing, FsError};
 
@@ -204,19 +205,7 @@ async fn piece(
         StatusCode::OK => return Err(Failure::transient("the server stopped honouring ranges")),
         _ => return Err(status_failure(&d.url, &resp)),
     }
-    // Exactly the range asked, of a file of the announced size; anything else is a lie about
-    // which bytes these are, and they would land at the wrong offset.
-    let want = ContentRange { start, end, total: d.size };
-    if ContentRange::of(&resp) != Some(want) || resp.content_length().is_some_and(|n| n != want.bytes()) {
-        let got = resp.headers().get(reqwest::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("none");
-        return Err(Failure::Final(FetchError::Protocol {
-            url: d.url.to_string(),
-            why: format!(
-                "asked for bytes {start}-{end}/{}, the answer's Content-Range is `{got}`",
-                d.size.unwrap_or(0)
-            ),
-        }));
-    }
+    check_range(d, &resp, start, end)?;
     let mut stream = resp.bytes_stream();
     let mut pace = Pace::start();
     let mut at = start;
@@ -225,26 +214,13 @@ async fn piece(
             break;
         };
         if at + chunk.len() as u64 > end + 1 {
-            return Err(Failure::Final(FetchError::Protocol {
-                url: d.url.to_string(),
-                why: "more bytes than the range asked".into(),
-            }));
+            return Err(Failure::Final(protocol(&d.url, "more bytes than the range asked")));
         }
         let (f, off, n) = (file.clone(), at, chunk.len() as u64);
-        tokio::task::spawn_blocking(move || write_at(&f, &chunk, off))
+        let (temp, need) = (d.temp.to_path_buf(), end + 1 - at);
+        tokio::task::spawn_blocking(move || write_at(&f, &chunk, off).map_err(|e| write_failure(&temp, e, Some(need))))
             .await
-            .map_err(|e| Failure::transient(e.to_string()))?
-            .map_err(|e| {
-                if crate::fsx::is_disk_full(&e) {
-                    Failure::Final(FetchError::DiskFull {
-                        path: d.temp.to_path_buf(),
-                        need: end + 1 - at,
-                        have: crate::fsx::available(d.temp).unwrap_or(0),
-                    })
-                } else {
-                    Failure::Final(FsError::new("cannot write", d.temp, e).into())
-                }
-            })?;
+            .map_err(|e| Failure::transient(e.to_string()))??;
         at += n;
         progress.event(Event::Bytes { id: d.id.to_string(), n });
     }
@@ -253,6 +229,19 @@ async fn piece(
         return Err(Failure::transient(format!("range {start}-{end} closed after {} bytes", at - start)));
     }
     Ok(Piece::Written)
+}
+
+/// Exactly the range asked, of a file of the announced size; anything else is a lie about which
+/// bytes these are, and they would land at the wrong offset.
+fn check_range(d: &Download<'_>, resp: &reqwest::Response, start: u64, end: u64) -> Result<(), Failure> {
+    let want = ContentRange { start, end, total: d.size };
+    if ContentRange::of(resp) == Some(want) && resp.content_length().is_none_or(|n| n == want.bytes()) {
+        return Ok(());
+    }
+    let got = resp.headers().get(reqwest::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("none");
+    let total = d.size.unwrap_or(0);
+    let why = format!("asked for bytes {start}-{end}/{total}, the answer's Content-Range is `{got}`");
+    Err(Failure::Final(protocol(&d.url, &why)))
 }
 
 #[cfg(unix)]
