@@ -5,7 +5,8 @@
 //!   rename over the target, `fsync` the folder. A reader sees the old file or the new one, never half.
 //! - [`remove_dir_within`] deletes only a real folder strictly inside `root`, compared component-wise
 //!   after resolving symlinks; a symlink is never followed.
-//! - Folders wharf creates are 0700 and files 0600 (unix).
+//! - Folders wharf creates are 0700 and files 0600 (unix); every file wharf writes is opened by
+//!   [`open_private`], never through a symlink.
 //! - Every temp name wharf makes starts with [`TEMP_PREFIX`] (`.wharf-tmp-<target>-<pid>-<random>`),
 //!   so one rule finds them: [`sweep_stale_temps`] removes those older than [`STALE_AFTER`] (a
 //!   process still writing one renames it within seconds), and the `.<name>.tmp-…` names of earlier
@@ -20,16 +21,21 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+/// A file operation that failed, with the path it failed on.
 #[derive(Debug, thiserror::Error)]
 #[error("{action} `{path}`: {source}")]
 pub struct FsError {
+    /// What was tried (`cannot read`, `cannot create`, …).
     pub action: &'static str,
+    /// On what.
     pub path: PathBuf,
+    /// Why it failed.
     #[source]
     pub source: io::Error,
 }
 
 impl FsError {
+    /// `action` on `path` failed with `source`.
     pub fn new(action: &'static str, path: &Path, source: io::Error) -> FsError {
         FsError { action, path: path.to_path_buf(), source }
     }
@@ -37,6 +43,7 @@ impl FsError {
 
 /// Attach the action and path to an `io::Result`.
 pub trait Context<T> {
+    /// Name the action and the path in the error.
     fn ctx(self, action: &'static str, path: &Path) -> Result<T, FsError>;
 }
 
@@ -55,21 +62,28 @@ pub fn create_dir_private(dir: &Path) -> Result<(), FsError> {
     b.create(dir).ctx("cannot create folder", dir)
 }
 
-/// Create a new file (never an existing one), mode 0600 on unix.
-pub fn open_private(path: &Path) -> io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(path)
+/// What [`open_private`] does with a file already at the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse it: only a new file is made (`O_EXCL`; whatever is there, even a symlink, is an error).
+    Refuse,
+    /// Keep its bytes (a download to resume, a lock file).
+    Keep,
+    /// Empty it (a download starting over).
+    Truncate,
 }
 
-/// Open (or create, mode 0600) a download's temp file for reading and writing, keeping what it
-/// holds unless `truncate`. Never through a symlink (`O_NOFOLLOW`): in a cache shared with other
-/// users, a planted `<blob>.incomplete -> ~/.bashrc` must not make us write there.
-pub fn open_temp(path: &Path, truncate: bool) -> io::Result<File> {
+/// The one open of wharf's private files (temp files, downloads, copies, locks): read and write,
+/// created with mode 0600 on unix, and never through a symlink (`O_NOFOLLOW`): in a cache shared
+/// with other users, a planted `<blob>.incomplete -> ~/.bashrc` must not make us write there.
+pub fn open_private(path: &Path, existing: Existing) -> io::Result<File> {
     let mut o = OpenOptions::new();
-    o.read(true).write(true).create(true).truncate(truncate);
+    o.read(true).write(true);
+    match existing {
+        Existing::Refuse => o.create_new(true),
+        Existing::Keep => o.create(true).truncate(false),
+        Existing::Truncate => o.create(true).truncate(true),
+    };
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -149,7 +163,7 @@ pub fn write_atomic_at(path: &Path, bytes: &[u8], now: SystemTime) -> Result<(),
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = temp_path(dir, &name);
     let result = (|| {
-        let mut f = open_private(&tmp).ctx("cannot create", &tmp)?;
+        let mut f = open_private(&tmp, Existing::Refuse).ctx("cannot create", &tmp)?;
         f.write_all(bytes).ctx("cannot write", &tmp)?;
         if let Ok(old) = fs::metadata(path) {
             f.set_permissions(old.permissions()).ctx("cannot set permissions of", &tmp)?;
@@ -246,11 +260,22 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, FsError> {
 /// Why a folder may not be deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// The path is a symlink.
     Symlink,
+    /// The path is not a folder.
     NotADirectory,
+    /// The path is the root itself.
     IsRoot,
-    Outside { root: PathBuf },
-    RootMissing { root: PathBuf },
+    /// The path is not inside the root.
+    Outside {
+        /// The root, resolved.
+        root: PathBuf,
+    },
+    /// The root does not exist.
+    RootMissing {
+        /// The root as given.
+        root: PathBuf,
+    },
 }
 
 impl std::fmt::Display for Refusal {
@@ -270,7 +295,9 @@ impl std::fmt::Display for Refusal {
 pub enum Within {
     /// A real folder strictly inside the root, at this resolved path.
     Inside(PathBuf),
+    /// Nothing is there.
     Gone,
+    /// Something is there that may not be deleted.
     Refused(Refusal),
 }
 

@@ -8,7 +8,7 @@
 //!
 //! The lock file is kept (never deleted): deleting it would let two processes lock two inodes.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -90,11 +90,7 @@ fn open(path: &Path, mode: Mode) -> Result<Option<File>, LockError> {
             }
         }
     }
-    let mut o = OpenOptions::new();
-    o.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    match o.open(path) {
+    match crate::fsx::open_private(path, crate::fsx::Existing::Keep) {
         Err(e) if mode == Mode::Shared && cannot_write(&e) => match File::open(path) {
             Ok(f) => Ok(Some(f)),
             Err(e2) if e2.kind() == io::ErrorKind::NotFound => Ok(None),

@@ -3,7 +3,8 @@
 //!
 //! Each type has one constructor, [`FromStr`], that checks; nothing else builds one, so a value of
 //! these types cannot hold `..`, a `/` where none belongs, NUL or an absolute path. Paths inside
-//! the stores are made only from them, through [`crate::fsx::join_within`].
+//! the stores are made only from them, through the store's one join
+//! (`join_within` in `store/layout.rs`).
 //!
 //! | type | accepts | used for |
 //! |---|---|---|
@@ -15,10 +16,16 @@
 //! | [`RepoId`] | `ORG/NAME`, each `[A-Za-z0-9._-]`, not `.` or `..` | `models--ORG--NAME` |
 //! | [`RepoPath`] | a relative `/`-separated name, no empty, `.` or `..` part, no `\` or control character | `snapshots/<commit>/<path>` |
 //!
+//! Built from them: [`RepoRef`] (a repo at a revision) and [`HfFile`] (one file of it), see
+//! `reference.rs`; and [`source::Source`], a parsed `wharf pull` spec.
+//!
 //! Errors say what kind of value was refused and why; the caller adds where it came from (the
 //! server's URL, `wharf.lock:LINE`, the variable).
 
+mod reference;
 pub mod source;
+
+pub use reference::{HfFile, RepoRef};
 
 use std::fmt;
 use std::ops::Deref;
@@ -28,8 +35,11 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} `{value}` is not valid: {why}")]
 pub struct IdError {
+    /// What kind of value it was (`commit id`, `sha256`, …).
     pub kind: &'static str,
+    /// The value, escaped and shortened to 200 characters.
     pub value: String,
+    /// Why it was refused.
     pub why: &'static str,
 }
 
@@ -65,8 +75,10 @@ macro_rules! boundary_type {
         pub struct $name(String);
 
         impl $name {
+            /// What this kind of value is called in errors.
             pub const KIND: &'static str = $kind;
 
+            /// The value as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -190,6 +202,12 @@ impl From<CommitId> for Revision {
 }
 
 impl RepoId {
+    /// `(ORG, NAME)`.
+    pub fn parts(&self) -> (&str, &str) {
+        // A parsed repo id always holds exactly one `/`.
+        self.0.split_once('/').unwrap_or(("", &self.0))
+    }
+
     /// `models--ORG--NAME`, the folder of the repo in the hub cache.
     pub fn cache_folder(&self) -> String {
         format!("models--{}", self.0.replace('/', "--"))
@@ -199,11 +217,14 @@ impl RepoId {
 /// What a hub calls a file's version: its SHA-256 for LFS files, its git blob id otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Etag {
+    /// An LFS file's etag: its SHA-256.
     Sha256(Sha256),
+    /// A small file's etag: its git blob id.
     GitBlob(GitBlobId),
 }
 
 impl Etag {
+    /// The etag as text (the blob's file name in the hub cache).
     pub fn as_str(&self) -> &str {
         match self {
             Etag::Sha256(h) => h.as_str(),

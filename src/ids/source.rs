@@ -10,38 +10,77 @@
 //! Plain `http://` is accepted only for loopback hosts, or with `--allow-http` ([`check_scheme`]);
 //! no other scheme is ever fetched, also not through a redirect.
 //!
-//! Every part is parsed into its boundary type ([`RepoId`], [`Revision`], [`RepoPath`],
-//! [`Sha256`]) here, so nothing downstream handles a raw string from the spec.
+//! Every part is parsed into its boundary type ([`RepoId`], [`Revision`], [`RepoPath`](crate::ids::RepoPath),
+//! [`Sha256`]; a Hugging Face file into an [`HfFile`], a repo into a [`RepoRef`]) here, so nothing
+//! downstream handles a raw string from the spec.
 
 use std::path::PathBuf;
 
-use crate::ids::{RepoId, RepoPath, Revision, Sha256};
+use crate::ids::{HfFile, RepoId, RepoRef, Revision, Sha256};
 
+/// A spec or a URL refused before any request.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SourceError {
+    /// The spec does not parse.
     #[error("`{spec}`: {why}\n  hint: use hf://ORG/REPO[@REV]/PATH, hf://ORG/REPO[@REV], https://…[#sha256=HEX] or file:///…")]
-    Invalid { spec: String, why: String },
+    Invalid {
+        /// The spec.
+        spec: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Plain `http://` to a host that is not loopback, without `--allow-http`.
     #[error("`{url}` uses plain http to a host that is not loopback\n  hint: use https, or pass `--allow-http` if you trust the network")]
-    PlainHttp { url: String },
+    PlainHttp {
+        /// The URL.
+        url: String,
+    },
+    /// A scheme wharf never fetches (`file://` from a redirect, `ftp://`, …).
     #[error("`{url}` uses the scheme `{scheme}`, which wharf never fetches from the network\n  hint: only https (and http to loopback) are fetched; a local file is `file:///…` as a spec, never through a redirect")]
-    Scheme { url: String, scheme: String },
+    Scheme {
+        /// The URL.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// A redirect from https (or from elsewhere to loopback) to plain http.
     #[error("`{from}` redirects to plain http at `{to}`; refused (never from https, never from another host to loopback)\n  hint: ask the server's owner to keep the redirect on https")]
-    Downgrade { from: String, to: String },
+    Downgrade {
+        /// The page that redirects.
+        from: String,
+        /// Where to.
+        to: String,
+    },
 }
 
+/// What to pull, parsed from a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    HfFile { repo: RepoId, revision: Revision, path: RepoPath },
-    HfRepo { repo: RepoId, revision: Revision },
-    Url { url: String, sha256: Option<Sha256> },
-    File { path: PathBuf, sha256: Option<Sha256> },
+    /// One file of a Hugging Face repo.
+    HfFile(HfFile),
+    /// A whole Hugging Face repo.
+    HfRepo(RepoRef),
+    /// A plain URL (https, or http to loopback), optionally pinned by its SHA-256.
+    Url {
+        /// The URL, normalised by parsing.
+        url: String,
+        /// `#sha256=HEX`.
+        sha256: Option<Sha256>,
+    },
+    /// A local file, copied into the store.
+    File {
+        /// An absolute path.
+        path: PathBuf,
+        /// `#sha256=HEX`.
+        sha256: Option<Sha256>,
+    },
 }
 
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::HfFile { repo, revision, path } => write!(f, "hf://{repo}@{revision}/{path}"),
-            Source::HfRepo { repo, revision } => write!(f, "hf://{repo}@{revision}"),
+            Source::HfFile(file) => file.fmt(f),
+            Source::HfRepo(at) => at.fmt(f),
             Source::Url { url, .. } => f.write_str(url),
             Source::File { path, .. } => write!(f, "file://{}", path.display()),
         }
@@ -60,6 +99,7 @@ fn parse_sha256(spec: &str, fragment: Option<&str>) -> Result<Option<Sha256>, So
 }
 
 impl Source {
+    /// Parse a spec (see the module's table).
     pub fn parse(spec: &str) -> Result<Source, SourceError> {
         if let Some(rest) = spec.strip_prefix("hf://") {
             return parse_hf(spec, rest);
@@ -88,7 +128,15 @@ impl Source {
     /// The `@REV` given, or `main`.
     pub fn revision(&self) -> Option<&Revision> {
         match self {
-            Source::HfFile { revision, .. } | Source::HfRepo { revision, .. } => Some(revision),
+            Source::HfFile(HfFile { revision, .. }) | Source::HfRepo(RepoRef { revision, .. }) => Some(revision),
+            _ => None,
+        }
+    }
+
+    /// The Hugging Face file this is, if it is one.
+    pub fn hf_file(&self) -> Option<&HfFile> {
+        match self {
+            Source::HfFile(file) => Some(file),
             _ => None,
         }
     }
@@ -105,11 +153,12 @@ fn parse_hf(spec: &str, rest: &str) -> Result<Source, SourceError> {
         .map_err(|_| invalid(spec, "ORG and REPO may hold letters, digits, `-`, `_` and `.`"))?;
     let revision: Revision =
         revision.parse().map_err(|_| invalid(spec, "REV may hold letters, digits, `-`, `_` and `.`"))?;
+    let at = RepoRef { repo, revision };
     match path {
-        None | Some("") => Ok(Source::HfRepo { repo, revision }),
+        None | Some("") => Ok(Source::HfRepo(at)),
         Some(p) => p
             .parse()
-            .map(|path| Source::HfFile { repo, revision, path })
+            .map(|path| Source::HfFile(at.file(path)))
             .map_err(|_| invalid(spec, "PATH must be relative, without `..`")),
     }
 }
@@ -154,15 +203,15 @@ mod tests {
     fn hf_forms() {
         assert_eq!(
             Source::parse("hf://TheBloke/Tiny-1.1B@v2/sub/model.gguf").unwrap(),
-            Source::HfFile {
+            Source::HfFile(HfFile {
                 repo: "TheBloke/Tiny-1.1B".parse().unwrap(),
                 revision: "v2".parse().unwrap(),
                 path: "sub/model.gguf".parse().unwrap()
-            }
+            })
         );
         assert_eq!(
             Source::parse("hf://org/repo").unwrap(),
-            Source::HfRepo { repo: "org/repo".parse().unwrap(), revision: Revision::main() }
+            Source::HfRepo(RepoRef { repo: "org/repo".parse().unwrap(), revision: Revision::main() })
         );
         for bad in ["hf://org", "hf://org/repo/../x", "hf://org/repo//x", "hf://../repo/x", "hf://org/repo@/x"] {
             assert!(Source::parse(bad).is_err(), "{bad}");

@@ -13,41 +13,72 @@
 //! `hf://` parts stay in the shared hub cache with their records. Parts kept from a failed attempt
 //! are not fetched again.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::fsx::{Context, FsError};
+use crate::fsx::{Context, Existing, FsError};
 use crate::ids::source::Source;
-use crate::ids::{Revision, Sha256};
+use crate::ids::Sha256;
 use crate::lock::{self, Mode};
 use crate::models::lockfile::{self, Lock, LockError, Locked, LockedPart};
 use crate::models::manifest::{self, ManifestError, ModelSpec};
 use crate::store::layout::BlobKey;
 use crate::store::{ModelStore, PullOptions, Pulled};
-use crate::transfer::hash::Expected;
-use crate::transfer::hash::Hasher;
+use crate::transfer::hash::{self, CopyError, Expected, Hasher};
 use crate::transfer::progress::Progress;
 use crate::transfer::FetchError;
 use crate::transfer::{self, Downloaded};
 
+/// Why a project's models could not be pulled.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelsError {
+    /// `wharf.toml` is invalid.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// `wharf.lock` is invalid or cannot be written.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// No `wharf.toml` at or above the folder.
     #[error("no wharf.toml in `{0}` or above it\n  hint: declare models in wharf.toml, or name what to pull: `wharf pull SPEC`")]
     NoManifest(PathBuf),
+    /// No source of a model (the primary, its fallbacks) could be had.
     #[error("model `{name}` could not be had from any of its sources:{tried}")]
-    Unavailable { name: String, tried: String },
+    Unavailable {
+        /// The model.
+        name: String,
+        /// Each source tried and why it failed, one per line.
+        tried: String,
+    },
+    /// One part of a model could not be had.
     #[error("model `{name}`: part {index} of {count} (`{source_spec}`): {error}")]
-    Part { name: String, index: usize, count: usize, source_spec: String, error: Box<FetchError> },
+    Part {
+        /// The model.
+        name: String,
+        /// Which part (from 1).
+        index: usize,
+        /// Of how many.
+        count: usize,
+        /// The part's spec.
+        source_spec: String,
+        /// Why.
+        error: Box<FetchError>,
+    },
+    /// A model could not be had or assembled.
     #[error("model `{name}`: {error}")]
-    Model { name: String, error: Box<FetchError> },
+    Model {
+        /// The model.
+        name: String,
+        /// Why.
+        error: Box<FetchError>,
+    },
+    /// `--locked`, and `wharf.lock` would change.
     #[error("wharf.lock would change (`--locked`):{what}\n  hint: run `wharf pull` without `--locked` and commit the new wharf.lock")]
-    LockWouldChange { what: String },
+    LockWouldChange {
+        /// What differs, one per line.
+        what: String,
+    },
+    /// A file could not be read or written.
     #[error(transparent)]
     Fs(#[from] FsError),
 }
@@ -55,22 +86,25 @@ pub enum ModelsError {
 /// One model as pulled.
 #[derive(Debug, Clone, Serialize)]
 pub struct Resolved {
+    /// Its name in `wharf.toml`.
     pub name: String,
     /// The file; its `source` is the one that was used (the primary or a fallback; for parts, the
     /// first part).
     #[serde(flatten)]
     pub file: Pulled,
+    /// True when a fallback was used.
     pub fallback: bool,
     /// Why earlier candidates were passed over.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
 }
 
+/// What pulling a project's models did.
 #[derive(Debug, Clone)]
 pub struct ProjectPull {
-    pub dir: PathBuf,
+    /// Every model, in the manifest's order.
     pub models: Vec<Resolved>,
-    pub lock: Lock,
+    /// True when `wharf.lock` was written (it was missing or differed).
     pub lock_changed: bool,
 }
 
@@ -79,159 +113,167 @@ pub fn find_manifest_dir(start: &Path) -> Option<PathBuf> {
     start.ancestors().find(|d| d.join(manifest::MANIFEST).is_file()).map(Path::to_path_buf)
 }
 
-/// The source a lock entry pins: a Hugging Face file at its commit, a URL or file by its digest.
-fn pinned(locked: &Locked, source: &str) -> Option<Source> {
-    Some(match Source::parse(source).ok()? {
-        Source::HfFile { repo, revision, path } => {
-            Source::HfFile { repo, revision: locked.commit.clone().map_or(revision, Revision::from), path }
-        }
+/// The source a lock entry pins for `asked`: a Hugging Face file at its commit, a URL or file by
+/// its digest.
+fn pinned(locked: &Locked, asked: &Source) -> Option<Source> {
+    Some(match asked.clone() {
+        Source::HfFile(file) => match &locked.commit {
+            Some(c) => Source::HfFile(file.at(c.clone().into())),
+            None => Source::HfFile(file),
+        },
         Source::Url { url, .. } => Source::Url { url, sha256: Some(locked.sha256.clone()) },
         Source::File { path, .. } => Source::File { path, sha256: Some(locked.sha256.clone()) },
-        Source::HfRepo { .. } => return None,
+        Source::HfRepo(_) => return None,
     })
 }
 
-async fn one(
-    store: &ModelStore,
-    src: &Source,
-    sha256: Option<Sha256>,
-    opts: &PullOptions,
-    progress: &dyn Progress,
-) -> Result<Pulled, FetchError> {
-    let o = PullOptions { sha256, ..opts.clone() };
-    let mut got = store.get_model(src, &o, progress).await?;
-    got.pop().ok_or_else(|| FetchError::Protocol { url: src.to_string(), why: "nothing was pulled".into() })
+/// What the models of one project pull share.
+struct Pull<'a> {
+    store: &'a ModelStore,
+    opts: &'a PullOptions,
+    progress: &'a dyn Progress,
 }
 
-async fn single(
-    store: &ModelStore,
-    spec: &ModelSpec,
-    locked: Option<&Locked>,
-    opts: &PullOptions,
-    progress: &dyn Progress,
-) -> Result<(Resolved, Locked), ModelsError> {
-    let mut skipped: Vec<String> = Vec::new();
-    let locked_source = locked.and_then(|l| l.source.clone());
-    for (i, cand) in spec.candidates().into_iter().enumerate() {
-        // With an agreeing lock, go straight to what it pinned.
-        if locked_source.as_deref().is_some_and(|s| s != cand) {
-            continue;
-        }
-        // A lock's pin is checked like a manifest's: its sha256 for every kind of source (for a
-        // Hugging Face file also its commit, which `pinned` asks for).
-        let (src, want) = match locked.and_then(|l| Some((pinned(l, cand)?, l.sha256.clone()))) {
-            Some((p, sha)) => (p, Some(sha)),
-            None => (
-                Source::parse(cand)
-                    .map_err(|e| ModelsError::Model { name: spec.name.clone(), error: Box::new(e.into()) })?,
-                if i == 0 { spec.sha256.clone() } else { None },
-            ),
-        };
-        match one(store, &src, want, opts, progress).await {
-            Ok(p) => {
-                let locked = Locked {
-                    name: spec.name.clone(),
-                    source: Some(cand.to_string()),
-                    commit: p.commit.as_deref().map(str::parse).transpose().map_err(|e| model_err(&spec.name, e))?,
-                    sha256: p.sha256.parse().map_err(|e| model_err(&spec.name, e))?,
-                    size: p.size,
-                    parts: Vec::new(),
-                };
-                let file = Pulled { source: cand.to_string(), ..p };
-                let r = Resolved { name: spec.name.clone(), file, fallback: i > 0, skipped: skipped.clone() };
-                return Ok((r, locked));
+impl Pull<'_> {
+    /// One file of `src`, which must hash to `sha256` when given.
+    async fn one(&self, src: &Source, sha256: Option<Sha256>) -> Result<Pulled, FetchError> {
+        let o = PullOptions { sha256, ..self.opts.clone() };
+        let mut got = self.store.get_model(src, &o, self.progress).await?;
+        got.pop().ok_or_else(|| FetchError::Protocol { url: src.to_string(), why: "nothing was pulled".into() })
+    }
+
+    /// A model of one file: the lock's pin, else the primary source, then each fallback.
+    async fn single(&self, spec: &ModelSpec, locked: Option<&Locked>) -> Result<(Resolved, Locked), ModelsError> {
+        let mut skipped: Vec<String> = Vec::new();
+        let locked_source = locked.and_then(|l| l.source.clone());
+        for (i, cand) in spec.candidates().into_iter().enumerate() {
+            // With an agreeing lock, go straight to what it pinned.
+            if locked_source.as_deref().is_some_and(|s| s != cand) {
+                continue;
             }
-            Err(e) => skipped.push(format!("`{cand}`: {}", e.to_string().lines().next().unwrap_or_default())),
+            let asked = Source::parse(cand)
+                .map_err(|e| ModelsError::Model { name: spec.name.clone(), error: Box::new(e.into()) })?;
+            // A lock's pin is checked like a manifest's: its sha256 for every kind of source (for a
+            // Hugging Face file also its commit, which `pinned` asks for).
+            let (src, want) = match locked.and_then(|l| Some((pinned(l, &asked)?, l.sha256.clone()))) {
+                Some((p, sha)) => (p, Some(sha)),
+                None => (asked.clone(), if i == 0 { spec.sha256.clone() } else { None }),
+            };
+            match self.one(&src, want).await {
+                Ok(p) => {
+                    let locked = Locked {
+                        name: spec.name.clone(),
+                        source: Some(cand.to_string()),
+                        commit: p.commit.clone(),
+                        sha256: p.sha256.parse().map_err(|e| model_err(&spec.name, e))?,
+                        size: p.size,
+                        parts: Vec::new(),
+                    };
+                    // Shown and recorded as asked (a branch, not the commit the lock pinned).
+                    let file = Pulled { source: cand.to_string(), hf: asked.hf_file().cloned(), ..p };
+                    let r = Resolved { name: spec.name.clone(), file, fallback: i > 0, skipped: skipped.clone() };
+                    return Ok((r, locked));
+                }
+                Err(e) => skipped.push(format!("`{cand}`: {}", e.to_string().lines().next().unwrap_or_default())),
+            }
         }
+        let tried = skipped.iter().map(|s| format!("\n  - {s}")).collect();
+        Err(ModelsError::Unavailable { name: spec.name.clone(), tried })
     }
-    let tried = skipped.iter().map(|s| format!("\n  - {s}")).collect();
-    Err(ModelsError::Unavailable { name: spec.name.clone(), tried })
+
+    /// A model in parts: each part fetched, then assembled and checked (see the module doc).
+    async fn parts(&self, spec: &ModelSpec, locked: Option<&Locked>) -> Result<(Resolved, Locked), ModelsError> {
+        let (store, opts) = (self.store, self.opts);
+        let Some(whole) = spec.sha256.clone() else {
+            return Err(model_err(&spec.name, "`parts` need the `sha256` of the assembled file"));
+        };
+        let dest = store.blobs.blob(&whole)?;
+        let asked = spec
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(i, part)| Source::parse(part).map_err(|e| part_err(spec, i, e.into())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let resolved = |size: u64, cached: bool| Resolved {
+            name: spec.name.clone(),
+            file: Pulled {
+                source: spec.parts.first().cloned().unwrap_or_default(),
+                path: dest.clone(),
+                sha256: whole.to_string(),
+                size,
+                cached,
+                commit: None,
+                hf: asked.first().and_then(Source::hf_file).cloned(),
+            },
+            fallback: false,
+            skipped: Vec::new(),
+        };
+        if let (Some(l), Ok(m)) = (locked, tokio::fs::metadata(&dest).await) {
+            return Ok((resolved(m.len(), true), l.clone()));
+        }
+        let mut got: Vec<(String, Pulled)> = Vec::with_capacity(asked.len());
+        for (i, (part, src)) in spec.parts.iter().zip(&asked).enumerate() {
+            let pin = locked.and_then(|l| l.parts.get(i)).map(|p| p.sha256.clone());
+            got.push((part.clone(), self.one(src, pin).await.map_err(|e| part_err(spec, i, e))?));
+        }
+        let size = assemble_locked(store, &spec.name, &got, &dest, &whole).await?;
+        let locked = Locked {
+            name: spec.name.clone(),
+            source: None,
+            commit: None,
+            sha256: whole.clone(),
+            size,
+            parts: got
+                .iter()
+                .map(|(s, p)| {
+                    let sha256 = p.sha256.parse().map_err(|e| model_err(&spec.name, e))?;
+                    Ok(LockedPart { source: s.clone(), sha256, size: p.size })
+                })
+                .collect::<Result<_, ModelsError>>()?,
+        };
+        let cached = got.iter().all(|(_, p)| p.cached);
+        let dropped = drop_fetched_parts(store, &got, &dest);
+        tokio::task::spawn_blocking(dropped).await.map_err(|e| model_err(&spec.name, e))?;
+        // The assembled file is wharf's too: record it so `gc` and `prune --models` know it.
+        store
+            .record(&dest, &whole, size, &format!("parts of {}", spec.name), opts.now, true)
+            .await
+            .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?;
+        Ok((resolved(size, cached), locked))
+    }
 }
 
-async fn parts(
-    store: &ModelStore,
-    spec: &ModelSpec,
-    locked: Option<&Locked>,
-    opts: &PullOptions,
-    progress: &dyn Progress,
-) -> Result<(Resolved, Locked), ModelsError> {
-    let Some(whole) = spec.sha256.clone() else {
-        return Err(model_err(&spec.name, "`parts` need the `sha256` of the assembled file"));
-    };
-    let dest = store.blobs.blob(&whole)?;
-    let first = spec.parts.first().cloned().unwrap_or_default();
-    let resolved = |size: u64, cached: bool| Resolved {
+/// Part `i` of `spec` could not be had.
+fn part_err(spec: &ModelSpec, i: usize, error: FetchError) -> ModelsError {
+    ModelsError::Part {
         name: spec.name.clone(),
-        file: Pulled {
-            source: first.clone(),
-            path: dest.clone(),
-            sha256: whole.to_string(),
-            size,
-            cached,
-            commit: None,
-        },
-        fallback: false,
-        skipped: Vec::new(),
-    };
-    if let (Some(l), Ok(m)) = (locked, tokio::fs::metadata(&dest).await) {
-        return Ok((resolved(m.len(), true), l.clone()));
+        index: i + 1,
+        count: spec.parts.len(),
+        source_spec: spec.parts[i].clone(),
+        error: Box::new(error),
     }
-    let count = spec.parts.len();
-    let mut got: Vec<(String, Pulled)> = Vec::with_capacity(count);
-    for (i, part) in spec.parts.iter().enumerate() {
-        let err = |error: FetchError| ModelsError::Part {
-            name: spec.name.clone(),
-            index: i + 1,
-            count,
-            source_spec: part.clone(),
-            error: Box::new(error),
-        };
-        let lp = locked.and_then(|l| l.parts.get(i));
-        let src = Source::parse(part).map_err(|e| err(e.into()))?;
-        let pin = lp.map(|p| p.sha256.clone());
-        got.push((part.clone(), one(store, &src, pin, opts, progress).await.map_err(err)?));
-    }
+}
+
+/// [`assemble`] the fetched parts into `dest` on a blocking thread, holding the blob lock of
+/// `whole`: the same lock a pull of this digest takes, so `models clear` leaves our temp file
+/// alone while we hold it, and two projects assembling one model do it once.
+async fn assemble_locked(
+    store: &ModelStore,
+    name: &str,
+    got: &[(String, Pulled)],
+    dest: &Path,
+    whole: &Sha256,
+) -> Result<u64, ModelsError> {
     let files: Vec<PathBuf> = got.iter().map(|(_, p)| p.path.clone()).collect();
-    let (d, name, want) = (dest.clone(), spec.name.clone(), whole.clone());
-    let (lock, wait) = (store.blobs.lock(BlobKey::Digest(&whole))?, store.config().blob_lock_timeout);
-    let size = tokio::task::spawn_blocking(move || {
-        // The same lock a pull of this digest takes: `models clear` leaves our temp file alone
-        // while we hold it, and two projects assembling one model do it once.
+    let (d, n, want) = (dest.to_path_buf(), name.to_string(), whole.clone());
+    let (lock, wait) = (store.blobs.lock(BlobKey::Digest(whole))?, store.config().blob_lock_timeout);
+    tokio::task::spawn_blocking(move || {
         let _guard = lock::acquire(&lock, Mode::Exclusive, wait, &|_| {})
-            .map_err(|e| ModelsError::Model { name: name.clone(), error: Box::new(e.into()) })?;
-        assemble(&files, &d, &want, &name)
+            .map_err(|e| ModelsError::Model { name: n.clone(), error: Box::new(e.into()) })?;
+        assemble(&files, &d, &want, &n)
     })
     .await
-    .map_err(|e| ModelsError::Model {
-        name: spec.name.clone(),
-        error: Box::new(FetchError::Protocol { url: String::new(), why: e.to_string() }),
-    })??;
-    let locked = Locked {
-        name: spec.name.clone(),
-        source: None,
-        commit: None,
-        sha256: whole.clone(),
-        size,
-        parts: got
-            .iter()
-            .map(|(s, p)| {
-                let sha256 = p.sha256.parse().map_err(|e| model_err(&spec.name, e))?;
-                Ok(LockedPart { source: s.clone(), sha256, size: p.size })
-            })
-            .collect::<Result<_, ModelsError>>()?,
-    };
-    let cached = got.iter().all(|(_, p)| p.cached);
-    let dropped = drop_fetched_parts(store, &got, &dest);
-    tokio::task::spawn_blocking(dropped).await.map_err(|e| ModelsError::Model {
-        name: spec.name.clone(),
-        error: Box::new(FetchError::Protocol { url: String::new(), why: e.to_string() }),
-    })?;
-    // The assembled file is wharf's too: record it so `gc` and `prune --models` know it.
-    store
-        .record(&dest, &whole, size, &format!("parts of {}", spec.name), opts.now, true)
-        .await
-        .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?;
-    Ok((resolved(size, cached), locked))
+    .map_err(|e| model_err(name, e))?
 }
 
 /// A model-level error with a message (for values that cannot be: a digest we computed ourselves
@@ -250,9 +292,8 @@ fn model_err(name: &str, why: impl std::fmt::Display) -> ModelsError {
 /// Parts that were here before stay too: a failed earlier assembly left them so they need not be
 /// fetched again. A part that cannot be deleted only costs space, so errors are ignored.
 fn drop_fetched_parts(store: &ModelStore, got: &[(String, Pulled)], dest: &Path) -> impl FnOnce() + Send + 'static {
-    let in_hub = |spec: &str| matches!(Source::parse(spec), Ok(Source::HfFile { .. } | Source::HfRepo { .. }));
     let fetched: Vec<PathBuf> =
-        got.iter().filter(|(s, p)| !p.cached && !in_hub(s)).map(|(_, p)| p.path.clone()).collect();
+        got.iter().filter(|(_, p)| !p.cached && p.hf.is_none()).map(|(_, p)| p.path.clone()).collect();
     let (index, dest) = (store.index.clone(), dest.to_path_buf());
     move || {
         let whole = std::fs::canonicalize(&dest).unwrap_or(dest);
@@ -265,7 +306,7 @@ fn drop_fetched_parts(store: &ModelStore, got: &[(String, Pulled)], dest: &Path)
 }
 
 /// Concatenate `files` into `dest` (hashing on the way), verify against `want`, then rename.
-fn assemble(files: &[PathBuf], dest: &Path, want: &str, name: &str) -> Result<u64, ModelsError> {
+fn assemble(files: &[PathBuf], dest: &Path, want: &Sha256, name: &str) -> Result<u64, ModelsError> {
     if let Ok(m) = std::fs::metadata(dest) {
         return Ok(m.len());
     }
@@ -273,21 +314,16 @@ fn assemble(files: &[PathBuf], dest: &Path, want: &str, name: &str) -> Result<u6
     if let Some(dir) = temp.parent() {
         crate::fsx::create_dir_private(dir)?;
     }
-    let mut out = std::io::BufWriter::new(crate::fsx::open_temp(&temp, true).ctx("cannot create", &temp)?);
+    let mut out =
+        std::io::BufWriter::new(crate::fsx::open_private(&temp, Existing::Truncate).ctx("cannot create", &temp)?);
     let mut h = Hasher::new(&Expected::Nothing, None);
     let mut size = 0u64;
-    let mut buf = vec![0u8; 1 << 20];
     for f in files {
         let mut r = std::fs::File::open(f).ctx("cannot open", f)?;
-        loop {
-            let n = r.read(&mut buf).ctx("cannot read", f)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            out.write_all(&buf[..n]).ctx("cannot write", &temp)?;
-            size += n as u64;
-        }
+        size += hash::copy_into(&mut r, &mut h, u64::MAX, &mut out).map_err(|e| match e {
+            CopyError::Read(e) => FsError::new("cannot read", f, e),
+            CopyError::Write(e) => FsError::new("cannot write", &temp, e),
+        })?;
     }
     let file = out.into_inner().map_err(|e| FsError::new("cannot write", &temp, e.into_error()))?;
     file.sync_all().ctx("cannot sync", &temp)?;
@@ -314,15 +350,12 @@ pub async fn pull(
 ) -> Result<ProjectPull, ModelsError> {
     let manifest = manifest::read(dir)?.ok_or_else(|| ModelsError::NoManifest(dir.to_path_buf()))?;
     let old = lockfile::read(dir)?;
+    let run = Pull { store, opts, progress };
     let mut models = Vec::new();
     let mut entries = Vec::new();
     for spec in &manifest.models {
         let l = old.as_ref().and_then(|l| l.get(&spec.name)).filter(|l| lockfile::agrees(spec, l));
-        let (r, e) = if spec.parts.is_empty() {
-            single(store, spec, l, opts, progress).await?
-        } else {
-            parts(store, spec, l, opts, progress).await?
-        };
+        let (r, e) = if spec.parts.is_empty() { run.single(spec, l).await? } else { run.parts(spec, l).await? };
         models.push(r);
         entries.push(e);
     }
@@ -340,11 +373,11 @@ pub async fn pull(
         };
         return Err(ModelsError::LockWouldChange { what });
     }
-    let (d, l) = (dir.to_path_buf(), lock.clone());
-    let lock_changed = tokio::task::spawn_blocking(move || lockfile::write(&d, &l))
+    let d = dir.to_path_buf();
+    let lock_changed = tokio::task::spawn_blocking(move || lockfile::write(&d, &lock))
         .await
         .map_err(|e| FsError::new("cannot write", &dir.join(lockfile::LOCKFILE), std::io::Error::other(e)))??;
-    Ok(ProjectPull { dir: dir.to_path_buf(), models, lock, lock_changed })
+    Ok(ProjectPull { models, lock_changed })
 }
 
 /// Record `models` in the registry entry of the project at `dir`, if it is registered.
@@ -361,8 +394,8 @@ pub fn record_in_registry(
         .map(|m| crate::registry::ModelRef {
             name: m.name.clone(),
             source: m.file.source.clone(),
-            revision: Source::parse(&m.file.source).ok().and_then(|s| s.revision().map(|r| r.to_string())),
-            commit: m.file.commit.clone(),
+            revision: m.file.hf.as_ref().map(|f| f.revision.to_string()),
+            commit: m.file.commit.as_ref().map(ToString::to_string),
             sha256: Some(m.file.sha256.clone()),
             size: Some(m.file.size),
             path: crate::home_path::HomePath::from_path(&m.file.path, env.home()).ok().map(|h| h.to_string()),

@@ -17,25 +17,41 @@ use reqwest::header::{ACCEPT_ENCODING, CONTENT_LENGTH, ETAG, LOCATION};
 use reqwest::Url;
 use serde::Deserialize;
 
+use super::mirrors::Mirrors;
 use crate::ids::source;
-use crate::ids::{CommitId, Etag, IdError, RepoId, RepoPath, Revision};
-use crate::transfer::http::{protocol, refused_redirect, status_failure, transient, Credential, Failure, Http};
+use crate::ids::{CommitId, Etag, HfFile, IdError, RepoPath, RepoRef};
+use crate::transfer::http::{protocol, refused_redirect, status_failure, Credential, Http};
 use crate::transfer::progress::Progress;
+use crate::transfer::retry::Failure;
 use crate::transfer::FetchError;
 
 /// Where the hub is, and who we are there.
 #[derive(Debug, Clone)]
 pub struct Hub {
+    /// The hub's base URL (`https://huggingface.co`, a mirror).
     pub endpoint: Url,
+    /// The token, bound to the endpoint's origin.
     pub credential: Option<Credential>,
 }
 
 impl Hub {
+    /// The hub at `endpoint` (a URL), with `token` for its origin only.
     pub fn new(endpoint: &str, token: Option<String>) -> Result<Hub, FetchError> {
         let endpoint = Url::parse(endpoint.trim_end_matches('/'))
             .map_err(|e| FetchError::Protocol { url: endpoint.to_string(), why: format!("not a URL: {e}") })?;
         let credential = token.filter(|t| !t.is_empty()).map(|token| Credential { token, origin: endpoint.origin() });
         Ok(Hub { endpoint, credential })
+    }
+
+    /// The primary hub then its mirrors, in order (`HF_ENDPOINT`, then `WHARF_MIRRORS`). The token
+    /// is for the primary only: a mirror gets none.
+    pub fn mirrors(endpoints: &[String], token: Option<String>) -> Result<Mirrors<Hub>, FetchError> {
+        let hubs = endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Hub::new(e, if i == 0 { token.clone() } else { None }))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Mirrors::new(hubs))
     }
 
     /// The endpoint with these path segments appended, each percent-encoded on its own: a `/`,
@@ -51,11 +67,15 @@ impl Hub {
     }
 }
 
-/// What a resolve said about a file.
+/// What a hub says about one file when asked to resolve it: which commit, which blob, how large,
+/// and where its bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
+pub struct FileMeta {
+    /// The commit the revision asked for is at.
     pub commit: CommitId,
+    /// The file's blob (its name in the hub cache, and what the bytes must hash to).
     pub etag: Etag,
+    /// The file's size, which bounds what is read.
     pub size: Option<u64>,
     /// Where to GET the bytes (the CDN for LFS files).
     pub download: Url,
@@ -75,66 +95,64 @@ pub const MAX_LISTING: usize = 64 << 20;
 
 const MAX_RELATIVE_REDIRECTS: usize = 5;
 
-pub async fn resolve(
-    http: &Http,
-    hub: &Hub,
-    repo: &RepoId,
-    rev: &Revision,
-    path: &RepoPath,
-    progress: &dyn Progress,
-) -> Result<Resolved, FetchError> {
-    let (org, name) = repo.split_once('/').unwrap_or(("", repo));
-    let mut segments = vec![org, name, "resolve", rev.as_str()];
-    segments.extend(path.split('/'));
+/// Ask `hub` what `file` is (see the module doc), retrying what is transient.
+pub async fn resolve(http: &Http, hub: &Hub, file: &HfFile, progress: &dyn Progress) -> Result<FileMeta, FetchError> {
+    let (org, name) = file.repo.parts();
+    let mut segments = vec![org, name, "resolve", file.revision.as_str()];
+    segments.extend(file.path.split('/'));
     let start = hub.url(&segments, None)?;
     source::check_scheme(&start, http.allow_http)?;
-    http.with_retries(path, &start, progress, || async {
-        let mut url = start.clone();
-        for _ in 0..=MAX_RELATIVE_REDIRECTS {
-            let resp = send(http, hub, http.client.head(url.clone()).header(ACCEPT_ENCODING, "identity"), &url).await?;
-            let status = resp.status();
-            let mut download = url.clone();
-            if status.is_redirection() {
-                let loc = header(&resp, LOCATION.as_str())
-                    .ok_or_else(|| Failure::Final(protocol(&url, "redirect without Location")))?;
-                let relative = Url::parse(&loc).is_err();
-                let next = url.join(&loc).map_err(|e| Failure::Final(protocol(&url, &e.to_string())))?;
-                source::check_redirect(&url, &next, http.allow_http).map_err(|e| refused_redirect(&url, e))?;
-                if relative {
-                    url = next;
-                    continue;
+    http.policy
+        .run(&file.path, &start, progress, |_| async {
+            let mut url = start.clone();
+            for _ in 0..=MAX_RELATIVE_REDIRECTS {
+                let resp =
+                    send(http, hub, http.client.head(url.clone()).header(ACCEPT_ENCODING, "identity"), &url).await?;
+                let status = resp.status();
+                let mut download = url.clone();
+                if status.is_redirection() {
+                    let loc = header(&resp, LOCATION.as_str())
+                        .ok_or_else(|| Failure::Final(protocol(&url, "redirect without Location")))?;
+                    let relative = Url::parse(&loc).is_err();
+                    let next = url.join(&loc).map_err(|e| Failure::Final(protocol(&url, &e.to_string())))?;
+                    source::check_redirect(&url, &next, http.allow_http).map_err(|e| refused_redirect(&url, e))?;
+                    if relative {
+                        url = next;
+                        continue;
+                    }
+                    download = next;
+                } else if !status.is_success() {
+                    return Err(status_failure(&url, &resp));
                 }
-                download = next;
-            } else if !status.is_success() {
-                return Err(status_failure(&url, &resp));
+                let fin = Failure::Final;
+                let commit = header(&resp, "x-repo-commit")
+                    .ok_or_else(|| fin(protocol(&url, "no X-Repo-Commit header")))?
+                    .parse()
+                    .map_err(|e| fin(untrusted(&url, "X-Repo-Commit", e)))?;
+                let (field, raw) = match header(&resp, "x-linked-etag") {
+                    Some(e) => ("X-Linked-Etag", e),
+                    None => {
+                        ("ETag", header(&resp, ETAG.as_str()).ok_or_else(|| fin(protocol(&url, "no ETag header")))?)
+                    }
+                };
+                let etag = raw.parse().map_err(|e| fin(untrusted(&url, field, e)))?;
+                // Like huggingface_hub, no size, no download: the size bounds what is read.
+                let size = header(&resp, "x-linked-size")
+                    .or_else(|| header(&resp, CONTENT_LENGTH.as_str()))
+                    .ok_or_else(|| fin(protocol(&url, "no X-Linked-Size or Content-Length header")))?;
+                let size = Some(size.trim().parse::<u64>().map_err(|_| {
+                    fin(protocol(&url, &format!("the size header `{}` is not a number", size.escape_debug())))
+                })?);
+                return Ok(FileMeta { commit, etag, size, download });
             }
-            let fin = Failure::Final;
-            let commit = header(&resp, "x-repo-commit")
-                .ok_or_else(|| fin(protocol(&url, "no X-Repo-Commit header")))?
-                .parse()
-                .map_err(|e| fin(untrusted(&url, "X-Repo-Commit", e)))?;
-            let (field, raw) = match header(&resp, "x-linked-etag") {
-                Some(e) => ("X-Linked-Etag", e),
-                None => ("ETag", header(&resp, ETAG.as_str()).ok_or_else(|| fin(protocol(&url, "no ETag header")))?),
-            };
-            let etag = raw.parse().map_err(|e| fin(untrusted(&url, field, e)))?;
-            // Like huggingface_hub, no size, no download: the size bounds what is read.
-            let size = header(&resp, "x-linked-size")
-                .or_else(|| header(&resp, CONTENT_LENGTH.as_str()))
-                .ok_or_else(|| fin(protocol(&url, "no X-Linked-Size or Content-Length header")))?;
-            let size = Some(size.trim().parse::<u64>().map_err(|_| {
-                fin(protocol(&url, &format!("the size header `{}` is not a number", size.escape_debug())))
-            })?);
-            return Ok(Resolved { commit, etag, size, download });
-        }
-        Err(Failure::Final(protocol(&start, "too many redirects")))
-    })
-    .await
+            Err(Failure::Final(protocol(&start, "too many redirects")))
+        })
+        .await
 }
 
 /// Send a request to the hub (its token only to its own origin); failing to is transient.
 async fn send(http: &Http, hub: &Hub, req: reqwest::RequestBuilder, url: &Url) -> Result<reqwest::Response, Failure> {
-    http.send(req, url, hub.credential.as_ref()).await.map_err(transient)
+    http.send(req, url, hub.credential.as_ref()).await.map_err(Failure::transient)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -164,15 +182,20 @@ struct Lfs {
 /// One file of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
+    /// The file's name inside the repo.
     pub name: RepoPath,
+    /// Its size, when the hub says.
     pub size: Option<u64>,
     /// The etag the hub uses for it: the LFS sha256, else the git blob id.
     pub etag: Option<Etag>,
 }
 
+/// The files of a repo at one commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
+    /// The commit the revision asked for is at.
     pub commit: CommitId,
+    /// Every file the hub lists.
     pub files: Vec<Listed>,
 }
 
@@ -198,25 +221,21 @@ pub fn parse_listing(url: &Url, body: &[u8]) -> Result<Listing, FetchError> {
     Ok(Listing { commit, files })
 }
 
-pub async fn list(
-    http: &Http,
-    hub: &Hub,
-    repo: &RepoId,
-    rev: &Revision,
-    progress: &dyn Progress,
-) -> Result<Listing, FetchError> {
-    let (org, name) = repo.split_once('/').unwrap_or(("", repo));
-    let url = hub.url(&["api", "models", org, name, "revision", rev.as_str()], Some("blobs=true"))?;
+/// Ask `hub` which files the repo has at the revision, retrying what is transient.
+pub async fn list(http: &Http, hub: &Hub, at: &RepoRef, progress: &dyn Progress) -> Result<Listing, FetchError> {
+    let (org, name) = at.repo.parts();
+    let url = hub.url(&["api", "models", org, name, "revision", at.revision.as_str()], Some("blobs=true"))?;
     source::check_scheme(&url, http.allow_http)?;
     let body = http
-        .with_retries(repo, &url, progress, || async {
+        .policy
+        .run(&at.repo, &url, progress, |_| async {
             let resp = send(http, hub, http.client.get(url.clone()), &url).await?;
             if !resp.status().is_success() {
                 return Err(status_failure(&url, &resp));
             }
             read_capped(http, resp, MAX_LISTING).await.map_err(|why| match why {
                 Capped::TooLarge => Failure::Final(protocol(&url, &format!("listing larger than {MAX_LISTING} bytes"))),
-                Capped::Cut(why) => transient(why),
+                Capped::Cut(why) => Failure::transient(why),
             })
         })
         .await?;

@@ -50,28 +50,35 @@ pub fn join_within(root: &Path, rel: &str) -> Result<PathBuf, FsError> {
     Ok(root.join(rel))
 }
 
+/// The Hugging Face hub cache (see the module doc for its layout).
 #[derive(Debug, Clone)]
 pub struct HubCache {
+    /// `HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`.
     pub root: PathBuf,
 }
 
 impl HubCache {
+    /// `models--ORG--NAME/`.
     pub fn repo_dir(&self, repo: &RepoId) -> Result<PathBuf, FsError> {
         join_within(&self.root, &repo.cache_folder())
     }
 
+    /// `models--ORG--NAME/blobs/<etag>`.
     pub fn blob(&self, repo: &RepoId, etag: &Etag) -> Result<PathBuf, FsError> {
         join_within(&self.root, &format!("{}/blobs/{etag}", repo.cache_folder()))
     }
 
+    /// `models--ORG--NAME/snapshots/<commit>/`.
     pub fn snapshot_dir(&self, repo: &RepoId, commit: &CommitId) -> Result<PathBuf, FsError> {
         join_within(&self.root, &format!("{}/snapshots/{commit}", repo.cache_folder()))
     }
 
+    /// `models--ORG--NAME/snapshots/<commit>/<path>`.
     pub fn snapshot(&self, repo: &RepoId, commit: &CommitId, path: &RepoPath) -> Result<PathBuf, FsError> {
         join_within(&self.root, &format!("{}/snapshots/{commit}/{path}", repo.cache_folder()))
     }
 
+    /// `.locks/models--ORG--NAME/<etag>.lock`.
     pub fn lock(&self, repo: &RepoId, etag: &Etag) -> Result<PathBuf, FsError> {
         join_within(&self.root, &format!(".locks/{}/{etag}.lock", repo.cache_folder()))
     }
@@ -90,6 +97,8 @@ impl HubCache {
         text.trim().parse().ok()
     }
 
+    /// Record that `rev` is at `commit` (`refs/<rev>`), unless `rev` is the commit itself or the
+    /// ref already says so.
     pub fn write_ref(&self, repo: &RepoId, rev: &Revision, commit: &CommitId) -> Result<(), FsError> {
         if rev.as_str() == commit.as_str() {
             return Ok(());
@@ -149,12 +158,15 @@ fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::windows::fs::symlink_file(target, link)
 }
 
+/// wharf's content-addressed store (see the module doc for its layout).
 #[derive(Debug, Clone)]
 pub struct BlobStore {
+    /// The wharf cache folder.
     pub root: PathBuf,
 }
 
 impl BlobStore {
+    /// `blobs/sha256/<hex>`.
     pub fn blob(&self, hex: &Sha256) -> Result<PathBuf, FsError> {
         join_within(&self.root, &format!("blobs/sha256/{hex}"))
     }
@@ -169,6 +181,7 @@ impl BlobStore {
         join_within(&self.root, &format!("blobs/sha256/.url-{}.incomplete", Self::url_key(url)))
     }
 
+    /// `urls/<sha256 of the URL>`: the digest an unpinned URL resolved to.
     pub fn url_record(&self, url: &str) -> Result<PathBuf, FsError> {
         join_within(&self.root, &format!("urls/{}", Self::url_key(url)))
     }
@@ -203,7 +216,9 @@ impl BlobStore {
 /// What a lock in the blob store guards.
 #[derive(Debug, Clone, Copy)]
 pub enum BlobKey<'a> {
+    /// A blob by its digest.
     Digest(&'a Sha256),
+    /// An unpinned URL's download.
     Url(&'a str),
 }
 

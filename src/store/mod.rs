@@ -91,6 +91,7 @@ impl ModelStore {
             size,
             cached: !fetched,
             commit: None,
+            hf: None,
         };
         let (index, hub_root) = (self.index.clone(), self.hub_cache.root.clone());
         let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

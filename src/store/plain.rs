@@ -12,15 +12,15 @@
 //! read it is an error, not an endless read).
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use super::layout::{BlobKey, BlobStore};
-use super::pull::{blocking, ModelStore, Pulled};
-use crate::fsx::{Context, FsError};
+use super::pull::{blocking, check_pin, ModelStore, Pulled};
+use crate::fsx::{Context, Existing, FsError};
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
-use crate::transfer::hash::{Expected, Hasher};
+use crate::transfer::hash::{self, CopyError, Expected, Hasher};
 use crate::transfer::progress::Progress;
 use crate::transfer::FetchError;
 use crate::transfer::{self, Download, Downloaded};
@@ -36,6 +36,7 @@ fn blob_hit(blobs: &BlobStore, hex: &Sha256, source: &str) -> Option<Pulled> {
         size: meta.len(),
         cached: true,
         commit: None,
+        hf: None,
     })
 }
 
@@ -47,24 +48,16 @@ fn open_regular(path: &Path) -> Result<(File, u64), FetchError> {
     })
 }
 
-/// Read the regular file `src` once, feeding every byte to the hasher and to `sink`; no more than
-/// the size it had when opened.
-fn read_regular(src: &Path, mut sink: impl FnMut(&[u8]) -> Result<(), FsError>) -> Result<Downloaded, FetchError> {
-    let (file, size) = open_regular(src)?;
+/// Read the regular file `src` once, hashing every byte and writing it to `to` (the file `dst`);
+/// no more than the size it had when opened.
+fn read_regular(src: &Path, to: &mut impl Write, dst: &Path) -> Result<Downloaded, FetchError> {
+    let (mut file, size) = open_regular(src)?;
     let mut h = Hasher::new(&Expected::Nothing, None);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut read = 0u64;
     // One byte past the size is asked for, to notice a file that grows.
-    let mut limited = file.take(size + 1);
-    loop {
-        let n = limited.read(&mut buf).ctx("cannot read", src)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        sink(&buf[..n])?;
-        read += n as u64;
-    }
+    let read = hash::copy_into(&mut file, &mut h, size + 1, to).map_err(|e| match e {
+        CopyError::Read(e) => FsError::new("cannot read", src, e),
+        CopyError::Write(e) => FsError::new("cannot write", dst, e),
+    })?;
     if read != size {
         return Err(FetchError::Protocol {
             url: format!("file://{}", src.display()),
@@ -77,8 +70,11 @@ fn read_regular(src: &Path, mut sink: impl FnMut(&[u8]) -> Result<(), FsError>) 
 
 /// Copy `src` to the new file `dst` (mode 0600), hashing what is written, in one pass.
 fn copy_hashing(src: &Path, dst: &Path) -> Result<Downloaded, FetchError> {
-    let mut to = std::io::BufWriter::with_capacity(1 << 20, crate::fsx::open_private(dst).ctx("cannot create", dst)?);
-    let got = read_regular(src, |b| to.write_all(b).ctx("cannot write", dst))?;
+    let mut to = std::io::BufWriter::with_capacity(
+        1 << 20,
+        crate::fsx::open_private(dst, Existing::Refuse).ctx("cannot create", dst)?,
+    );
+    let got = read_regular(src, &mut to, dst)?;
     let file = to.into_inner().map_err(|e| FsError::new("cannot write", dst, e.into_error()))?;
     file.sync_all().ctx("cannot sync", dst)?;
     Ok(got)
@@ -135,6 +131,7 @@ impl ModelStore {
             size: got.size,
             cached: false,
             commit: None,
+            hf: None,
         })
     }
 
@@ -162,14 +159,8 @@ impl ModelStore {
             if let Some(hit) = pin.as_ref().and_then(|h| blob_hit(&blobs, h, &label)) {
                 return Ok(hit);
             }
-            let seen = read_regular(&src, |_| Ok(()))?;
-            if let Some(want) = pin.as_ref().filter(|w| w.as_str() != seen.sha256) {
-                return Err(FetchError::ChecksumMismatch {
-                    what: label,
-                    expected: want.to_string(),
-                    actual: seen.sha256,
-                });
-            }
+            let seen = read_regular(&src, &mut std::io::sink(), &src)?;
+            check_pin(pin.as_ref(), &seen.sha256, &label)?;
             let sha256: Sha256 =
                 seen.sha256.parse().map_err(|e| FetchError::Protocol { url: label.clone(), why: format!("{e}") })?;
             if let Some(hit) = blob_hit(&blobs, &sha256, &label) {
@@ -197,6 +188,7 @@ impl ModelStore {
                 size: got.size,
                 cached: false,
                 commit: None,
+                hf: None,
             })
         })
         .await

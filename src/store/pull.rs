@@ -6,6 +6,11 @@
 //! `.incomplete` temp beside the final name, verify, rename. The lock only saves work: the digest
 //! check before the rename is what guarantees a correct file. Hugging Face files are then linked
 //! into `snapshots/<commit>/` and the revision recorded in `refs/`.
+//!
+//! A Hugging Face file or listing is asked of the primary hub, then of each mirror in order
+//! ([`Mirrors::try_each`], whose one rule says when the next is worth trying). A file or repo is an
+//! [`HfFile`] or [`RepoRef`] from the parsed spec to the index record; its `hf://` text is only
+//! shown and recorded.
 
 use std::path::{Path, PathBuf};
 
@@ -17,18 +22,23 @@ use super::index::{Cache as IndexKind, Index, Record};
 use super::layout::{BlobStore, HubCache};
 use crate::fsx::Context;
 use crate::ids::source::Source;
-use crate::ids::{CommitId, Etag, RepoId, RepoPath, Revision, Sha256};
+use crate::ids::{CommitId, Etag, HfFile, RepoPath, RepoRef, Revision, Sha256};
 use crate::lock::{self, LockGuard, Mode};
+use crate::remote::filter::Filter;
 use crate::remote::hf::{self, Hub};
+use crate::remote::mirrors::Mirrors;
 use crate::transfer::hash::Expected;
 use crate::transfer::http::Http;
 use crate::transfer::progress::{Event, Progress};
 use crate::transfer::FetchError;
-use crate::transfer::{self, Download, Downloaded};
+use crate::transfer::{self, Download};
 
+/// How to pull.
 #[derive(Debug, Clone, Default)]
 pub struct PullOptions {
+    /// Globs a repo's files must match (all files, without one).
     pub include: Vec<String>,
+    /// Globs of a repo's files to leave out.
     pub exclude: Vec<String>,
     /// A SHA-256 the file must have (for a single-file source).
     pub sha256: Option<Sha256>,
@@ -39,23 +49,43 @@ pub struct PullOptions {
 /// One file in the store.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Pulled {
+    /// What was pulled, as it is shown and recorded (`hf://ORG/NAME@REV/PATH`, the URL, …).
     pub source: String,
+    /// The file in the store (for a Hugging Face file, its snapshot link).
     pub path: PathBuf,
+    /// Its SHA-256.
     pub sha256: String,
+    /// Its size in bytes.
     pub size: u64,
     /// True when no byte had to be transferred.
     pub cached: bool,
+    /// The commit a Hugging Face file was taken at.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
+    pub commit: Option<CommitId>,
+    /// The Hugging Face file this is, typed (`source` is its text).
+    #[serde(skip)]
+    pub hf: Option<HfFile>,
 }
 
+/// The one door to the model stores (see the module doc of `store`).
 pub struct ModelStore {
+    /// The shared Hugging Face cache.
     pub hub_cache: HubCache,
+    /// wharf's content-addressed blob store.
     pub blobs: BlobStore,
+    /// What wharf fetched, and when it was last used.
     pub index: Index,
     pub(super) http: Http,
-    hubs: Vec<Hub>,
+    hubs: Mirrors<Hub>,
     pub(super) cfg: StoreConfig,
+}
+
+/// What a listing said about a file: spares a request when its blob is already here.
+#[derive(Debug, Clone)]
+struct Known {
+    commit: CommitId,
+    etag: Etag,
+    size: Option<u64>,
 }
 
 pub(super) async fn blocking<T: Send + 'static>(
@@ -66,46 +96,39 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(|e| FetchError::Protocol { url: String::new(), why: format!("worker stopped: {e}") })?
 }
 
-pub(super) fn sha256_of(path: &Path) -> Result<String, FetchError> {
-    crate::transfer::hash::sha256_file(path).ctx("cannot hash", path).map_err(FetchError::from)
-}
-
 /// An LFS etag is the file's SHA-256; any other file is hashed (they are small).
 fn sha256_for(etag: &Etag, file: &Path) -> Result<String, FetchError> {
     match etag.sha256() {
         Some(h) => Ok(h.to_string()),
-        None => sha256_of(file),
+        None => Ok(transfer::hash::sha256_file(file).ctx("cannot hash", file)?),
     }
 }
 
 impl ModelStore {
+    /// Open the store described by `cfg` (nothing is touched until a method is called).
     pub fn new(cfg: StoreConfig) -> Result<ModelStore, FetchError> {
         let http = Http::new(cfg.retry, cfg.stall, cfg.low_speed, cfg.allow_http, cfg.connections)?;
-        let hubs = cfg
-            .endpoints
-            .iter()
-            .enumerate()
-            // The token is for the primary endpoint only; mirrors get none.
-            .map(|(i, e)| Hub::new(e, if i == 0 { cfg.token.clone() } else { None }))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(ModelStore {
             hub_cache: HubCache { root: cfg.hub_cache.clone() },
             blobs: BlobStore { root: cfg.wharf_cache.clone() },
             index: Index { dir: cfg.wharf_cache.join("index") },
             http,
-            hubs,
+            hubs: Hub::mirrors(&cfg.endpoints, cfg.token.clone())?,
             cfg,
         })
     }
 
+    /// What the store was opened with.
     pub fn config(&self) -> &StoreConfig {
         &self.cfg
     }
 
     /// The primary hub's token, for a URL source: like `huggingface_hub`, a URL on the hub's own
     /// origin is fetched with it. [`Credential`] sends it to that origin only, on every redirect hop.
+    ///
+    /// [`Credential`]: crate::transfer::http::Credential
     pub(super) fn hub_credential(&self) -> Option<&crate::transfer::http::Credential> {
-        self.hubs.first().and_then(|h| h.credential.as_ref())
+        self.hubs.primary().and_then(|h| h.credential.as_ref())
     }
 
     /// Bring `source` into the store; a whole repo gives one [`Pulled`] per file. What was
@@ -139,10 +162,8 @@ impl ModelStore {
         progress: &dyn Progress,
     ) -> Result<Vec<Pulled>, FetchError> {
         match source {
-            Source::HfFile { repo, revision, path } => {
-                Ok(vec![self.hf_file(repo, revision, path, None, opts.sha256.as_ref(), progress).await?])
-            }
-            Source::HfRepo { repo, revision } => self.hf_repo(repo, revision, opts, progress).await,
+            Source::HfFile(file) => Ok(vec![self.hf_file(file, None, opts.sha256.as_ref(), progress).await?]),
+            Source::HfRepo(at) => self.hf_repo(at, opts, progress).await,
             Source::Url { url, sha256 } => {
                 let pin = opts.sha256.clone().or_else(|| sha256.clone());
                 Ok(vec![self.url(url, pin, progress).await?])
@@ -173,208 +194,154 @@ impl ModelStore {
         blocking(move || lock::acquire(&lock_path, Mode::Exclusive, wait, &|_| {}).map_err(FetchError::from)).await
     }
 
-    /// A Hugging Face file. `known` = (commit, etag, size) from a listing, which spares a request
-    /// when the blob is already here.
+    /// A Hugging Face file. `known` (from a listing) spares a request when the blob is already here.
     async fn hf_file(
         &self,
-        repo: &RepoId,
-        rev: &Revision,
-        path: &RepoPath,
-        known: Option<(&CommitId, &Etag, Option<u64>)>,
+        file: &HfFile,
+        known: Option<Known>,
         pin: Option<&Sha256>,
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
-        let label = format!("hf://{repo}@{rev}/{path}");
-        if let Some(hit) = self.hf_cached(repo, rev, path, &label).await? {
-            if self.cfg.offline || rev.as_commit().is_some() || known.is_some() {
-                check_cached_pin(pin, &hit)?;
+        let listed = known.is_some();
+        if let Some(hit) = self.hf_cached(file).await? {
+            if self.cfg.offline || file.revision.as_commit().is_some() || listed {
+                check_pin(pin, &hit.sha256, &hit.source)?;
                 return Ok(hit);
             }
         } else if self.cfg.offline {
-            return Err(FetchError::Offline { what: label });
+            return Err(FetchError::Offline { what: file.to_string() });
         }
-        if let Some((commit, etag, size)) = known {
-            if let Some(hit) = self.link_existing(repo, rev, commit, path, etag, size, &label).await? {
+        if let Some(known) = known {
+            if let Some(hit) = self.link_existing(file, known).await? {
                 return Ok(hit);
             }
         }
-        let mut last = None;
-        for hub in &self.hubs {
-            match self.hf_fetch(hub, repo, rev, path, pin, &label, progress).await {
-                Ok(p) => return Ok(p),
-                Err(e @ (FetchError::ChecksumMismatch { .. } | FetchError::DiskFull { .. } | FetchError::Fs(_))) => {
-                    return Err(e)
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or(FetchError::Offline { what: label }))
+        self.hubs.try_each(&file.to_string(), |hub| self.hf_fetch(hub, file, pin, progress)).await
     }
 
-    /// The file as the local cache has it for `rev`, without any network call. Only a snapshot
-    /// entry that is exactly wharf's (and huggingface_hub's) relative link to a blob counts.
-    async fn hf_cached(
-        &self,
-        repo: &RepoId,
-        rev: &Revision,
-        path: &RepoPath,
-        label: &str,
-    ) -> Result<Option<Pulled>, FetchError> {
-        let hub = self.hub_cache.clone();
-        let (repo, rev, path, label) = (repo.clone(), rev.clone(), path.clone(), label.to_string());
+    /// The file as the local cache has it for its revision, without any network call. Only a
+    /// snapshot entry that is exactly wharf's (and huggingface_hub's) relative link to a blob counts.
+    async fn hf_cached(&self, file: &HfFile) -> Result<Option<Pulled>, FetchError> {
+        let (hub, file) = (self.hub_cache.clone(), file.clone());
         blocking(move || {
-            let Some(commit) = hub.commit_for(&repo, &rev) else { return Ok(None) };
-            let Some(etag) = hub.linked_etag(&repo, &commit, &path) else { return Ok(None) };
-            let snap = hub.snapshot(&repo, &commit, &path)?;
+            let Some(commit) = hub.commit_for(&file.repo, &file.revision) else { return Ok(None) };
+            let Some(etag) = hub.linked_etag(&file.repo, &commit, &file.path) else { return Ok(None) };
+            let snap = hub.snapshot(&file.repo, &commit, &file.path)?;
             let Ok(meta) = std::fs::metadata(&snap) else { return Ok(None) };
             let sha256 = sha256_for(&etag, &snap)?;
-            let commit = Some(commit.to_string());
-            Ok(Some(Pulled { source: label, path: snap, sha256, size: meta.len(), cached: true, commit }))
+            Ok(Some(hf_pulled(file, snap, sha256, meta.len(), true, commit)))
         })
         .await
     }
 
     /// With the etag known: link a blob that is already here (another revision, or another tool).
-    #[allow(clippy::too_many_arguments)]
-    async fn link_existing(
-        &self,
-        repo: &RepoId,
-        rev: &Revision,
-        commit: &CommitId,
-        path: &RepoPath,
-        etag: &Etag,
-        size: Option<u64>,
-        label: &str,
-    ) -> Result<Option<Pulled>, FetchError> {
-        let hub = self.hub_cache.clone();
-        let (repo, rev, commit, path, etag, label) =
-            (repo.clone(), rev.clone(), commit.clone(), path.clone(), etag.clone(), label.to_string());
+    async fn link_existing(&self, file: &HfFile, known: Known) -> Result<Option<Pulled>, FetchError> {
+        let (hub, file) = (self.hub_cache.clone(), file.clone());
         blocking(move || {
-            let blob = hub.blob(&repo, &etag)?;
+            let Known { commit, etag, size } = known;
+            let blob = hub.blob(&file.repo, &etag)?;
             let Ok(meta) = std::fs::metadata(&blob) else { return Ok(None) };
             if !meta.is_file() || size.is_some_and(|s| s != meta.len()) {
                 return Ok(None);
             }
-            let link = hub.link(&repo, &commit, &path, &etag)?;
-            hub.write_ref(&repo, &rev, &commit)?;
+            let link = hub.link(&file.repo, &commit, &file.path, &etag)?;
+            hub.write_ref(&file.repo, &file.revision, &commit)?;
             let sha256 = sha256_for(&etag, &blob)?;
-            let commit = Some(commit.to_string());
-            Ok(Some(Pulled { source: label, path: link, sha256, size: meta.len(), cached: true, commit }))
+            Ok(Some(hf_pulled(file, link, sha256, meta.len(), true, commit)))
         })
         .await
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Resolve `file` at `hub`, then link what is here or download, verify and link it.
     async fn hf_fetch(
         &self,
         hub: &Hub,
-        repo: &RepoId,
-        rev: &Revision,
-        path: &RepoPath,
+        file: &HfFile,
         pin: Option<&Sha256>,
-        label: &str,
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
-        let r = hf::resolve(&self.http, hub, repo, rev, path, progress).await?;
+        let meta = hf::resolve(&self.http, hub, file, progress).await?;
         // Asked at a commit, the answer must be for that commit (a mirror may not substitute one).
-        if let Some(want) = rev.as_commit().filter(|c| *c != r.commit) {
+        if let Some(want) = file.revision.as_commit().filter(|c| *c != meta.commit) {
             return Err(FetchError::Protocol {
                 url: hub.endpoint.to_string(),
-                why: format!("asked for commit {want}, answered for commit {}", r.commit),
+                why: format!("asked for commit {want}, answered for commit {}", meta.commit),
             });
         }
-        let blob = self.hub_cache.blob(repo, &r.etag)?;
-        let _guard = self.lock(self.hub_cache.lock(repo, &r.etag)?, label, progress).await?;
+        let label = file.to_string();
+        let blob = self.hub_cache.blob(&file.repo, &meta.etag)?;
+        let _guard = self.lock(self.hub_cache.lock(&file.repo, &meta.etag)?, &label, progress).await?;
         // Double-check under the lock: another process (or another revision) may have the blob;
         // then it is only linked.
-        if let Some(hit) = self.link_existing(repo, rev, &r.commit, path, &r.etag, r.size, label).await? {
-            check_cached_pin(pin, &hit)?;
+        let known = Known { commit: meta.commit.clone(), etag: meta.etag.clone(), size: meta.size };
+        if let Some(hit) = self.link_existing(file, known).await? {
+            check_pin(pin, &hit.sha256, &hit.source)?;
             return Ok(hit);
         }
-        let expected = Expected::from(&r.etag);
+        let expected = Expected::from(&meta.etag);
         let temp = transfer::temp_path(&blob);
         let d = Download {
-            id: label,
-            url: r.download.clone(),
+            id: &label,
+            url: meta.download.clone(),
             credential: hub.credential.as_ref(),
-            size: r.size,
+            size: meta.size,
             expected: &expected,
             temp: &temp,
         };
         let got = self.http.download(&d, progress).await?;
-        check_pin(pin, &got, label, &temp)?;
-        let (t, b, e, l, g) = (temp.clone(), blob.clone(), expected.clone(), label.to_string(), got.clone());
-        blocking(move || transfer::commit(&t, &b, &e, &g, &l)).await?;
-        let hub_cache = self.hub_cache.clone();
-        let (repo, rev, commit, path, etag) = (repo.clone(), rev.clone(), r.commit.clone(), path.clone(), r.etag);
-        let link = blocking(move || {
-            let link = hub_cache.link(&repo, &commit, &path, &etag)?;
-            hub_cache.write_ref(&repo, &rev, &commit)?;
-            Ok(link)
+        if let Err(e) = check_pin(pin, &got.sha256, &label) {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(e);
+        }
+        let (hub_cache, file) = (self.hub_cache.clone(), file.clone());
+        blocking(move || {
+            transfer::commit(&temp, &blob, &expected, &got, &label)?;
+            let link = hub_cache.link(&file.repo, &meta.commit, &file.path, &meta.etag)?;
+            hub_cache.write_ref(&file.repo, &file.revision, &meta.commit)?;
+            Ok(hf_pulled(file, link, got.sha256, got.size, false, meta.commit))
         })
-        .await?;
-        Ok(Pulled {
-            source: label.to_string(),
-            path: link,
-            sha256: got.sha256,
-            size: got.size,
-            cached: false,
-            commit: Some(r.commit.to_string()),
-        })
+        .await
     }
 
+    /// Every file of a repo (as `opts` filters them) at one commit.
     async fn hf_repo(
         &self,
-        repo: &RepoId,
-        rev: &Revision,
+        at: &RepoRef,
         opts: &PullOptions,
         progress: &dyn Progress,
     ) -> Result<Vec<Pulled>, FetchError> {
         let filter = Filter::new(&opts.include, &opts.exclude)?;
         if self.cfg.offline {
-            return self.hf_repo_offline(repo, rev, &filter).await;
+            return self.hf_repo_offline(at, &filter).await;
         }
-        let mut listing = None;
-        let mut last = None;
-        for hub in &self.hubs {
-            match hf::list(&self.http, hub, repo, rev, progress).await {
-                Ok(l) => {
-                    listing = Some(l);
-                    break;
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        let listing = listing.ok_or_else(|| last.unwrap_or(FetchError::Offline { what: repo.to_string() }))?;
-        let commit = listing.commit.clone();
-        let at: Revision = commit.clone().into();
+        let what = at.repo.to_string();
+        let listing = self.hubs.try_each(&what, |hub| hf::list(&self.http, hub, at, progress)).await?;
+        let commit = listing.commit;
+        let at_commit = RepoRef { repo: at.repo.clone(), revision: commit.clone().into() };
         let files: Vec<_> = listing.files.into_iter().filter(|f| filter.keep(&f.name)).collect();
-        let pulled: Vec<Pulled> = stream::iter(files)
+        let mut pulled: Vec<Pulled> = stream::iter(files)
             .map(|f| {
-                let (commit, at) = (&commit, &at);
+                let known = f.etag.map(|etag| Known { commit: commit.clone(), etag, size: f.size });
+                let (file, asked) = (at_commit.file(f.name.clone()), at.file(f.name));
                 async move {
-                    let known = f.etag.as_ref().map(|e| (commit, e, f.size));
-                    let mut p = self.hf_file(repo, at, &f.name, known, None, progress).await?;
-                    p.source = format!("hf://{repo}@{rev}/{}", f.name);
-                    Ok::<_, FetchError>(p)
+                    let p = self.hf_file(&file, known, None, progress).await?;
+                    Ok::<_, FetchError>(Pulled { source: asked.to_string(), hf: Some(asked), ..p })
                 }
             })
             .buffer_unordered(self.cfg.parallel_files.max(1))
             .try_collect()
             .await?;
-        let (hub, repo, rev) = (self.hub_cache.clone(), repo.clone(), rev.clone());
-        blocking(move || hub.write_ref(&repo, &rev, &commit).map_err(FetchError::from)).await?;
-        let mut pulled = pulled;
+        let (hub, at) = (self.hub_cache.clone(), at.clone());
+        blocking(move || hub.write_ref(&at.repo, &at.revision, &commit).map_err(FetchError::from)).await?;
         pulled.sort_by(|a, b| a.source.cmp(&b.source));
         Ok(pulled)
     }
 
-    async fn hf_repo_offline(&self, repo: &RepoId, rev: &Revision, filter: &Filter) -> Result<Vec<Pulled>, FetchError> {
-        let what = format!("hf://{repo}@{rev}");
-        let (hub, repo_c, rev_c) = (self.hub_cache.clone(), repo.clone(), rev.clone());
+    async fn hf_repo_offline(&self, at: &RepoRef, filter: &Filter) -> Result<Vec<Pulled>, FetchError> {
+        let (hub, at_c) = (self.hub_cache.clone(), at.clone());
         let found = blocking(move || {
-            let Some(commit) = hub.commit_for(&repo_c, &rev_c) else { return Ok(None) };
-            let root = hub.snapshot_dir(&repo_c, &commit)?;
+            let Some(commit) = hub.commit_for(&at_c.repo, &at_c.revision) else { return Ok(None) };
+            let root = hub.snapshot_dir(&at_c.repo, &commit)?;
             // Names found on disk are parsed like a listing's: one that is no repo path is skipped.
             let names: Vec<RepoPath> = walkdir::WalkDir::new(&root)
                 .into_iter()
@@ -385,29 +352,33 @@ impl ModelStore {
             Ok(Some((commit, names)))
         })
         .await?;
-        let Some((commit, names)) = found else { return Err(FetchError::Offline { what }) };
+        let Some((commit, names)) = found else { return Err(FetchError::Offline { what: at.to_string() }) };
         let names: Vec<RepoPath> = names.into_iter().filter(|n| filter.keep(n)).collect();
         if names.is_empty() {
-            return Err(FetchError::Offline { what });
+            return Err(FetchError::Offline { what: at.to_string() });
         }
-        let at: Revision = commit.into();
+        let at_commit = RepoRef { repo: at.repo.clone(), revision: Revision::from(commit) };
         let mut out = Vec::new();
         for n in names {
-            out.push(self.hf_file(repo, &at, &n, None, None, &crate::transfer::progress::Silent).await?);
+            out.push(self.hf_file(&at_commit.file(n), None, None, &crate::transfer::progress::Silent).await?);
         }
         Ok(out)
     }
+}
+
+/// A Hugging Face file in the store, as pulled.
+fn hf_pulled(file: HfFile, path: PathBuf, sha256: String, size: u64, cached: bool, commit: CommitId) -> Pulled {
+    Pulled { source: file.to_string(), path, sha256, size, cached, commit: Some(commit), hf: Some(file) }
 }
 
 /// The index record for a pulled file (its blob is the resolved target of a snapshot link).
 pub(super) fn record_for(p: &Pulled, hub_root: &Path, stamp: &str) -> Record {
     let blob = std::fs::canonicalize(&p.path).unwrap_or_else(|_| p.path.clone());
     let in_hub = std::fs::canonicalize(hub_root).is_ok_and(|root| blob.starts_with(root));
-    let repo = p.source.strip_prefix("hf://").and_then(|r| r.split('@').next()).map(str::to_owned);
     Record {
         kind: if in_hub { IndexKind::Hf } else { IndexKind::Blob },
         etag: in_hub.then(|| blob.file_name().map(|n| n.to_string_lossy().into_owned())).flatten(),
-        repo: if in_hub { repo } else { None },
+        repo: p.hf.as_ref().filter(|_| in_hub).map(|f| f.repo.to_string()),
         blob,
         sha256: p.sha256.clone(),
         size: p.size,
@@ -417,57 +388,15 @@ pub(super) fn record_for(p: &Pulled, hub_root: &Path, stamp: &str) -> Record {
     }
 }
 
-/// A cached file must have the pin too (a lock pins the digest, not only the commit).
-fn check_cached_pin(pin: Option<&Sha256>, hit: &Pulled) -> Result<(), FetchError> {
+/// A file (downloaded, copied or cached) must have the pin, when there is one: a lock pins the
+/// digest, not only the commit. `what` names the file in the error.
+pub(super) fn check_pin(pin: Option<&Sha256>, sha256: &str, what: &str) -> Result<(), FetchError> {
     match pin {
-        Some(want) if want.as_str() != hit.sha256 => Err(FetchError::ChecksumMismatch {
-            what: hit.source.clone(),
+        Some(want) if want.as_str() != sha256 => Err(FetchError::ChecksumMismatch {
+            what: what.to_string(),
             expected: want.to_string(),
-            actual: hit.sha256.clone(),
+            actual: sha256.to_string(),
         }),
         _ => Ok(()),
-    }
-}
-
-fn check_pin(pin: Option<&Sha256>, got: &Downloaded, label: &str, temp: &Path) -> Result<(), FetchError> {
-    match pin {
-        Some(want) if want.as_str() != got.sha256 => {
-            let _ = std::fs::remove_file(temp);
-            Err(FetchError::ChecksumMismatch {
-                what: label.to_string(),
-                expected: want.to_string(),
-                actual: got.sha256.clone(),
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
-/// `--include` / `--exclude` globs over repo file names.
-struct Filter {
-    include: Option<globset::GlobSet>,
-    exclude: Option<globset::GlobSet>,
-}
-
-impl Filter {
-    fn new(include: &[String], exclude: &[String]) -> Result<Filter, FetchError> {
-        let set = |globs: &[String]| -> Result<Option<globset::GlobSet>, FetchError> {
-            if globs.is_empty() {
-                return Ok(None);
-            }
-            let mut b = globset::GlobSetBuilder::new();
-            for g in globs {
-                let glob = globset::Glob::new(g)
-                    .map_err(|e| FetchError::BadGlob { glob: g.clone(), why: e.kind().to_string() })?;
-                b.add(glob);
-            }
-            b.build().map(Some).map_err(|e| FetchError::BadGlob { glob: globs.join(", "), why: e.to_string() })
-        };
-        Ok(Filter { include: set(include)?, exclude: set(exclude)? })
-    }
-
-    fn keep(&self, name: &str) -> bool {
-        self.include.as_ref().is_none_or(|s| s.is_match(name))
-            && !self.exclude.as_ref().is_some_and(|s| s.is_match(name))
     }
 }

@@ -12,7 +12,6 @@
 //! never deleted: in a shared cache it is another user's valid download.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -83,15 +82,7 @@ fn check(path: &Path, expected: &Expected, size: u64) -> Hashed {
     let read = || -> std::io::Result<bool> {
         let mut f = std::fs::File::open(path)?;
         let mut h = Hasher::new(expected, Some(size));
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            match f.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => h.update(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        hash::read_into(&mut f, &mut h, u64::MAX)?;
         let (sha, git) = h.finish();
         Ok(hash::verify(expected, &sha, git.as_deref()).is_ok())
     };

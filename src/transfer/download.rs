@@ -2,7 +2,7 @@
 //! (`ranged.rs`, a large file of known size with nothing to resume) and one resumable stream
 //! (`stream.rs`).
 
-use super::http::{protocol, Failure, Http};
+use super::http::Http;
 use super::progress::Progress;
 use super::request::{Download, Downloaded};
 use super::{ranged, stream, FetchError};
@@ -16,10 +16,7 @@ impl Http {
         let fresh = tokio::fs::metadata(d.temp).await.map(|m| m.len() == 0).unwrap_or(true);
         let connections = self.connections.unwrap_or(if source::is_loopback(&d.url) { 1 } else { 4 });
         if connections > 1 && fresh && d.size.is_some_and(|s| s >= 2 * ranged::PIECE) {
-            stream::check_space(d.temp, d.size.unwrap_or(0)).map_err(|f| match f {
-                Failure::Final(e) => e,
-                Failure::Transient { why, .. } => protocol(&d.url, &why),
-            })?;
+            stream::check_space(d.temp, d.size.unwrap_or(0))?;
             if let Some(done) = ranged::download(self, d, connections, progress).await? {
                 return Ok(done);
             }

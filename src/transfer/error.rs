@@ -6,34 +6,108 @@ use crate::fsx::FsError;
 
 use crate::ids::source::SourceError;
 
+/// Why a file could not be brought into the store.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// A spec, scheme or redirect refused before any byte moved.
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error("`{url}` was not found (HTTP 404)\n  hint: check the repo, revision and file name; private repos need `HF_TOKEN`")]
-    NotFound { url: String },
+    /// The server has no such file.
+    NotFound {
+        /// What was asked.
+        url: String,
+    },
     #[error("`{url}` answered HTTP {status}{hint}")]
-    Http { url: String, status: u16, hint: &'static str },
+    /// The server answered with an error status.
+    Http {
+        /// What was asked.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// A hint for the status (empty, or a line that starts with a newline).
+        hint: &'static str,
+    },
     #[error("gave up on `{url}` after {attempts} attempts: {last}\n  hint: check the network or the server; `WHARF_MAX_RETRIES` allows more attempts")]
-    GaveUp { url: String, attempts: u32, last: String },
+    /// Every attempt failed transiently.
+    GaveUp {
+        /// What was asked.
+        url: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// Why the last one failed.
+        last: String,
+    },
     #[error("checksum mismatch for `{what}`: expected {expected}, got {actual}\n  hint: the server sent other bytes than it promised; the download was deleted, try again later or pin another source")]
-    ChecksumMismatch { what: String, expected: String, actual: String },
+    /// The bytes do not hash to what they must; they were deleted.
+    ChecksumMismatch {
+        /// The file (its source).
+        what: String,
+        /// The digest it must have.
+        expected: String,
+        /// The digest it has.
+        actual: String,
+    },
     #[error("disk full: need {need} bytes, have {have} in `{path}`\n  hint: free some space (`wharf models gc --max-size …`) or point `WHARF_CACHE_DIR`/`HF_HUB_CACHE` elsewhere")]
-    DiskFull { path: PathBuf, need: u64, have: u64 },
+    /// Not enough free space.
+    DiskFull {
+        /// Where the file was to be written.
+        path: PathBuf,
+        /// Bytes needed.
+        need: u64,
+        /// Bytes free.
+        have: u64,
+    },
     #[error("`{what}` is not in the cache and wharf is offline\n  hint: run `wharf pull {what}` with network access (without `--offline`, `WHARF_OFFLINE`, `HF_HUB_OFFLINE`)")]
-    Offline { what: String },
+    /// Not in the store, and the network may not be used (or no endpoint is configured).
+    Offline {
+        /// The source.
+        what: String,
+    },
     #[error("`{url}`: {why}")]
-    Protocol { url: String, why: String },
+    /// The server broke the protocol (a bad header, a lying range, a refused redirect).
+    Protocol {
+        /// The server's URL.
+        url: String,
+        /// What it did.
+        why: String,
+    },
     #[error("no model `{id}` in the store\n  hint: `wharf models list` shows the ids")]
-    NotInStore { id: String },
+    /// No such file in the store.
+    NotInStore {
+        /// The id asked for.
+        id: String,
+    },
     #[error("`{url}` sent a `{field}` wharf does not trust: {source}\n  hint: the server (or a mirror) is broken or hostile; nothing was written. Check `HF_ENDPOINT`/`WHARF_MIRRORS`")]
-    Untrusted { url: String, field: &'static str, source: crate::ids::IdError },
+    /// A server sent a value that does not parse into its boundary type.
+    Untrusted {
+        /// The server's URL.
+        url: String,
+        /// The header or JSON field.
+        field: &'static str,
+        /// The value and why it was refused.
+        source: crate::ids::IdError,
+    },
     #[error("`{}` {why}\n  hint: a `file://` source must name a regular file (devices, FIFOs, sockets and folders are refused)", path.display())]
-    NotAFile { path: PathBuf, why: String },
+    /// A `file://` source is not a regular file.
+    NotAFile {
+        /// The source's path.
+        path: PathBuf,
+        /// What it is instead.
+        why: String,
+    },
     #[error("bad glob `{glob}`: {why}\n  hint: globs look like `*.json` or `onnx/**`")]
-    BadGlob { glob: String, why: String },
+    /// An `--include`/`--exclude` glob does not compile.
+    BadGlob {
+        /// The glob.
+        glob: String,
+        /// Why.
+        why: String,
+    },
+    /// A file of the store could not be read or written.
     #[error(transparent)]
     Fs(#[from] FsError),
+    /// A blob's lock could not be had.
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
 }

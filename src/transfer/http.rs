@@ -1,6 +1,6 @@
 //! The HTTP side shared by every request of a pull: one client, the token bound to one origin,
 //! redirects followed by our rules, stall and low-speed detection, `Content-Range` parsing, and
-//! the retry loop.
+//! which answers are worth another try ([`status_failure`]; the loop itself is in `retry.rs`).
 //!
 //! Invariants:
 //! - The client never follows redirects by itself: [`Http::get_following`] follows at most
@@ -16,8 +16,7 @@ use futures_util::StreamExt;
 use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, LOCATION, RETRY_AFTER};
 use reqwest::{Response, Url};
 
-use super::progress::{Event, Progress};
-use super::retry::{self, RetryPolicy};
+use super::retry::{self, Failure, RetryPolicy};
 use super::FetchError;
 use crate::ids::source;
 
@@ -27,12 +26,15 @@ pub const MAX_REDIRECTS: usize = 10;
 /// Shared by every transfer of a pull.
 #[derive(Debug, Clone)]
 pub struct Http {
+    /// The client (it never follows redirects by itself).
     pub client: reqwest::Client,
+    /// How transient failures are retried.
     pub policy: RetryPolicy,
     /// No byte for this long counts as a transient failure; also the low-speed window.
     pub stall: Duration,
     /// Fewer bytes a second than this over a whole `stall` window is a stall (0: no limit).
     pub low_speed: u64,
+    /// Accept plain `http://` to hosts that are not loopback.
     pub allow_http: bool,
     /// Connections for one large file (1: a single stream); `None`: 4 for remote hosts, 1 for
     /// loopback, where one stream is not held back by the network and ranges only cost CPU.
@@ -42,7 +44,9 @@ pub struct Http {
 /// A bearer token and the one origin (scheme, host, port) it may be sent to.
 #[derive(Debug, Clone)]
 pub struct Credential {
+    /// The bearer token.
     pub token: String,
+    /// The only origin it is sent to.
     pub origin: url::Origin,
 }
 
@@ -51,29 +55,6 @@ impl Credential {
     /// to a CDN on another host (or another port) never carries the token.
     pub fn for_url(&self, url: &Url) -> Option<String> {
         (url.origin() == self.origin).then(|| format!("Bearer {}", self.token))
-    }
-}
-
-/// Why a request failed: worth another try, or not.
-#[derive(Debug)]
-pub enum Failure {
-    Transient { why: String, retry_after: Option<Duration> },
-    Final(FetchError),
-}
-
-pub fn transient(why: impl Into<String>) -> Failure {
-    Failure::Transient { why: why.into(), retry_after: None }
-}
-
-impl From<FetchError> for Failure {
-    fn from(e: FetchError) -> Failure {
-        Failure::Final(e)
-    }
-}
-
-impl From<crate::fsx::FsError> for Failure {
-    fn from(e: crate::fsx::FsError) -> Failure {
-        Failure::Final(e.into())
     }
 }
 
@@ -105,9 +86,11 @@ pub fn status_failure(url: &Url, resp: &Response) -> Failure {
 /// `Content-Range: bytes START-END/TOTAL` (`TOTAL` may be `*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContentRange {
+    /// The first byte.
     pub start: u64,
-    /// Inclusive.
+    /// The last byte (inclusive).
     pub end: u64,
+    /// The whole file's size, unless the server sent `*`.
     pub total: Option<u64>,
 }
 
@@ -126,6 +109,7 @@ impl ContentRange {
         (start <= end && total.is_none_or(|t| end < t)).then_some(ContentRange { start, end, total })
     }
 
+    /// The `Content-Range` of `resp`, if it has a valid one.
     pub fn of(resp: &Response) -> Option<ContentRange> {
         ContentRange::parse(resp.headers().get(CONTENT_RANGE)?.to_str().ok()?)
     }
@@ -144,12 +128,14 @@ pub struct Pace {
 }
 
 impl Pace {
+    /// A window starting now.
     pub fn start() -> Pace {
         Pace { since: Instant::now(), bytes: 0 }
     }
 }
 
 impl Http {
+    /// The client and its rules (see the fields).
     pub fn new(
         policy: RetryPolicy,
         stall: Duration,
@@ -198,7 +184,7 @@ impl Http {
         source::check_scheme(url, self.allow_http).map_err(|e| Failure::Final(e.into()))?;
         let mut at = url.clone();
         for _ in 0..=MAX_REDIRECTS {
-            let resp = self.send(make(&at), &at, credential).await.map_err(transient)?;
+            let resp = self.send(make(&at), &at, credential).await.map_err(Failure::transient)?;
             if !resp.status().is_redirection() {
                 return Ok(resp);
             }
@@ -243,41 +229,6 @@ impl Http {
         }
         Ok(Some(chunk))
     }
-
-    /// Run `attempt` until it succeeds, fails finally, or the retries run out.
-    pub async fn with_retries<T, F, Fut>(
-        &self,
-        id: &str,
-        url: &Url,
-        progress: &dyn Progress,
-        mut attempt: F,
-    ) -> Result<T, FetchError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, Failure>>,
-    {
-        let mut tries = 0u32;
-        loop {
-            tries += 1;
-            match attempt().await {
-                Ok(t) => return Ok(t),
-                Err(Failure::Final(e)) => return Err(e),
-                Err(Failure::Transient { why, retry_after }) => {
-                    if tries > self.policy.max_retries {
-                        return Err(FetchError::GaveUp { url: url.to_string(), attempts: tries, last: why });
-                    }
-                    let wait = self.policy.wait(tries, retry_after);
-                    progress.event(Event::Retry {
-                        id: id.to_string(),
-                        attempt: tries,
-                        wait_ms: wait.as_millis() as u64,
-                        reason: why,
-                    });
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
-    }
 }
 
 /// A redirect the server asked for and we will not follow: final, and the server's fault (not a
@@ -286,6 +237,7 @@ pub fn refused_redirect(from: &Url, e: source::SourceError) -> Failure {
     Failure::Final(protocol(from, &format!("refused redirect: {e}")))
 }
 
+/// A [`FetchError::Protocol`] naming `url`.
 pub fn protocol(url: &Url, why: &str) -> FetchError {
     FetchError::Protocol { url: url.to_string(), why: why.to_string() }
 }

@@ -16,19 +16,28 @@ use crate::fsx::{self, Context};
 /// What to download.
 #[derive(Debug, Clone)]
 pub struct Download<'a> {
+    /// The file, in progress events.
     pub id: &'a str,
+    /// Where its bytes are.
     pub url: Url,
+    /// A token, sent only to its own origin.
     pub credential: Option<&'a Credential>,
+    /// The announced size: nothing past it is read.
     pub size: Option<u64>,
+    /// What the bytes must hash to.
     pub expected: &'a Expected,
+    /// The temp file (resumed when it holds a prefix).
     pub temp: &'a Path,
 }
 
 /// What was downloaded into the temp file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Downloaded {
+    /// The SHA-256 of the bytes.
     pub sha256: String,
+    /// Their git blob id, when one was expected.
     pub git_sha1: Option<String>,
+    /// How many bytes.
     pub size: u64,
 }
 
