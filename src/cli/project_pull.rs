@@ -22,7 +22,7 @@ pub fn pull_project(
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
     let opts = PullOptions { now: ctx.now, ..Default::default() };
     let pulled = runtime()?.block_on(resolve::pull(&store, dir, locked, &opts, &bars)).map_err(|e| match &e {
-        ModelsError::Manifest(_) | ModelsError::Lock(wharf::models::lockfile::LockError::Invalid { .. }) => {
+        ModelsError::Manifest(_) | ModelsError::Lockfile(wharf::models::lockfile::LockfileError::Invalid { .. }) => {
             CliError::Usage(e.to_string())
         }
         other => CliError::failed(other),

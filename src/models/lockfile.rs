@@ -84,7 +84,7 @@ pub struct LockedPart {
 
 /// A `wharf.lock` that cannot be read or used.
 #[derive(Debug, thiserror::Error)]
-pub enum LockError {
+pub enum LockfileError {
     #[error("`{path}:{line}`: {message}\n  hint: this wharf.lock is not one wharf wrote (or it was edited); check where it came from, then delete it and run `wharf pull` to write it again")]
     /// Not a lock wharf wrote: the line at fault and why.
     Invalid {
@@ -119,10 +119,10 @@ impl Lock {
 }
 
 /// Read `wharf.lock` in `dir`; `Ok(None)` when there is none.
-pub fn read(dir: &Path) -> Result<Option<Lock>, LockError> {
+pub fn read(dir: &Path) -> Result<Option<Lock>, LockfileError> {
     let path = dir.join(LOCKFILE);
     let Some(text) = fsx::read_optional(&path)? else { return Ok(None) };
-    parse(&text).map(Some).map_err(|(line, message)| LockError::Invalid {
+    parse(&text).map(Some).map_err(|(line, message)| LockfileError::Invalid {
         path: path.display().to_string(),
         line,
         message,

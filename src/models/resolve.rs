@@ -21,7 +21,7 @@ use crate::fsx::{Context, Existing, FsError};
 use crate::ids::source::Source;
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
-use crate::models::lockfile::{self, Lock, LockError, Locked, LockedPart};
+use crate::models::lockfile::{self, Lock, Locked, LockedPart, LockfileError};
 use crate::models::manifest::{self, ManifestError, ModelSpec};
 use crate::store::layout::BlobKey;
 use crate::store::{ModelStore, PullOptions, Pulled};
@@ -38,7 +38,7 @@ pub enum ModelsError {
     Manifest(#[from] ManifestError),
     /// `wharf.lock` is invalid or cannot be written.
     #[error(transparent)]
-    Lock(#[from] LockError),
+    Lockfile(#[from] LockfileError),
     /// No `wharf.toml` at or above the folder.
     #[error("no wharf.toml in `{0}` or above it\n  hint: declare models in wharf.toml, or name what to pull: `wharf pull SPEC`")]
     NoManifest(PathBuf),

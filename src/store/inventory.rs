@@ -153,6 +153,16 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// A file found in a store, before the index and the registry say more about it.
+struct Found {
+    id: String,
+    kind: Cache,
+    path: PathBuf,
+    repo: Option<String>,
+    etag: Option<String>,
+    sha256: Option<String>,
+}
+
 impl Inventory<'_> {
     /// Every blob in both stores.
     pub fn items(&self, usage: &Usage) -> Vec<Item> {
@@ -168,37 +178,30 @@ impl Inventory<'_> {
                     Expected::Sha256(h) => Some(h),
                     _ => None,
                 };
-                items.push(self.item(
-                    format!("hf:{repo}:{etag}"),
-                    Cache::Hf,
-                    blob,
-                    Some(repo.clone()),
-                    Some(etag),
-                    sha256,
-                    &records,
-                    usage,
-                ));
+                let id = format!("hf:{repo}:{etag}");
+                let found =
+                    Found { id, kind: Cache::Hf, path: blob, repo: Some(repo.clone()), etag: Some(etag), sha256 };
+                items.push(self.item(found, &records, usage));
             }
         }
         for blob in files_in(&self.blobs.root.join("blobs/sha256")) {
             let hex = blob.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            items.push(self.item(format!("sha256:{hex}"), Cache::Blob, blob, None, None, Some(hex), &records, usage));
+            let found = Found {
+                id: format!("sha256:{hex}"),
+                kind: Cache::Blob,
+                path: blob,
+                repo: None,
+                etag: None,
+                sha256: Some(hex),
+            };
+            items.push(self.item(found, &records, usage));
         }
         items
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn item(
-        &self,
-        id: String,
-        kind: Cache,
-        path: PathBuf,
-        repo: Option<String>,
-        etag: Option<String>,
-        sha256: Option<String>,
-        records: &BTreeMap<PathBuf, Record>,
-        usage: &Usage,
-    ) -> Item {
+    /// What the index and the registry add to a file found on disk.
+    fn item(&self, found: Found, records: &BTreeMap<PathBuf, Record>, usage: &Usage) -> Item {
+        let Found { id, kind, path, repo, etag, sha256 } = found;
         let canon = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         let rec = records.get(&canon).or_else(|| records.get(&path));
         let sha256 = sha256.or_else(|| rec.map(|r| r.sha256.clone()));
