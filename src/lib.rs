@@ -23,7 +23,7 @@
 //! - [`remote`]: what a hub says a revision is and which files it has.
 //! - [`transfer`]: one `Failure` type, one retry loop, one read-and-hash.
 //! - [`project`]: a project's identity, its marker (`.env.wharf`), back-link and venv.
-//! - [`env`]: every environment variable, read once into [`Env`] and [`Layout`].
+//! - [`env`](mod@env): every environment variable, read once into [`Env`] and [`Layout`].
 //! - [`ids`]: the boundary types every outside value is parsed into before it reaches a path.
 //! - [`fsx`], [`lock`]: atomic writes, private files, disk space; the sidecar file lock.
 
@@ -95,7 +95,7 @@ impl OpenError {
 }
 
 impl Wharf {
-    /// Resolve every root from `env` (see [`env`] for the variables).
+    /// Resolve every root from `env` (see [`env`](mod@env) for the variables).
     pub fn new(env: Env) -> Result<Wharf, PathsError> {
         let layout = Layout::from_env(&env)?;
         Ok(Wharf { env, layout })

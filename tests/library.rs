@@ -54,8 +54,17 @@ fn the_example_pulls_through_the_facade_and_checks_a_project() {
 }
 
 fn cargo(args: &[&str]) -> (bool, String) {
+    cargo_with(args, &[])
+}
+
+fn cargo_with(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    let mut cmd = Command::new(cargo);
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
     (out.status.success(), format!("{}{}", text(&out.stdout), text(&out.stderr)))
 }
 
@@ -74,4 +83,11 @@ fn the_library_builds_without_the_command_line_dependencies() {
     let (ok, log) =
         cargo(&["check", "--offline", "--lib", "--no-default-features", "--target-dir", target.to_str().unwrap()]);
     assert!(ok, "`cargo check --lib --no-default-features` failed:\n{log}");
+
+    // Every public item is documented and every doc link resolves (`#![warn(missing_docs)]`,
+    // made an error here).
+    let doc =
+        ["doc", "--offline", "--no-deps", "--lib", "--no-default-features", "--target-dir", target.to_str().unwrap()];
+    let (ok, log) = cargo_with(&doc, &[("RUSTDOCFLAGS", "-D warnings")]);
+    assert!(ok, "`cargo doc --no-deps` warns:\n{log}");
 }

@@ -7,8 +7,8 @@
 //! | the path is registered | `existing`: id, env and `created_at` kept (idempotent) |
 //! | the marker names an env registered to a path that no longer exists (or shares its id) | `relinked`: the entry is re-keyed to this path, its env kept |
 //! | the marker names an env of a project that still exists | `copied`: a copy is a new project, with a new id and env |
-//! | the marker names an unregistered env that no other live project claims, and that is safe (see [`adopt`]) | `adopted`: that env and id are taken on |
-//! | the marker names any other place | refused ([`adopt::Untrusted`]): nothing is written |
+//! | the marker names an unregistered env that no other live project claims, and that is safe (see [`adopt`](crate::project::adopt)) | `adopted`: that env and id are taken on |
+//! | the marker names any other place | refused ([`adopt::Untrusted`](crate::project::adopt::Untrusted)): nothing is written |
 //! | no marker (or `--force`) | `created`: new id, env `<envs>/<name>_<hash8>` |
 //!
 //! `/` and the home folder itself are never projects.

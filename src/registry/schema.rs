@@ -21,7 +21,7 @@
 //! newer minor release, or annotated by another tool, survives a round trip. Timestamps stay strings
 //! (RFC 3339) so a slightly different format from another writer never makes the file unreadable.
 //!
-//! Serialisation is written by hand ([`sorted_map`]) so that known fields and preserved unknown keys
+//! Serialisation is written by hand (`sorted_map`) so that known fields and preserved unknown keys
 //! come out in one sorted order without building a `serde_json::Value` first: at 100,000 projects
 //! that detour costs half a second per write.
 
