@@ -5,6 +5,8 @@
 #   aria2c -x8 URL; openssl dgst -sha256 f
 # Median wall time and peak RSS of each over ROUNDS rounds (default 5), and wharf's ratios.
 # openssl is used for the peers because coreutils' sha256sum has no SHA-NI and would flatter wharf.
+# WHARF_BASELINE=/path/to/an/older/wharf adds that binary as one more tool, run in the same rounds
+# (to show a change did not make wharf slower).
 # Needs: nginx, curl, aria2c, openssl, GNU time (installed from Debian's packages when missing).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,6 +78,12 @@ for r in $(seq "$rounds"); do
   [ -f "$work/wc/blobs/sha256/$sha" ] || { echo "wharf did not store the file" >&2; exit 1; }
   rm -rf "$work/wc"
 
+  if [ -n "${WHARF_BASELINE:-}" ]; then
+    measure baseline env WHARF_CACHE_DIR="$work/wc" WHARF_HOME="$work/wb" "$WHARF_BASELINE" pull --json "$url#sha256=$sha"
+    [ -f "$work/wc/blobs/sha256/$sha" ] || { echo "the baseline did not store the file" >&2; exit 1; }
+    rm -rf "$work/wc"
+  fi
+
   measure curl sh -c "curl -s -o '$work/c.bin' '$url' && openssl dgst -sha256 '$work/c.bin' > '$work/c.sum'"
   check "$work/c.sum" curl; rm -f "$work/c.bin"
 
@@ -85,7 +93,8 @@ done
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 printf '\n%-8s %10s %14s\n' tool "median s" "peak RSS MiB"
-for t in wharf curl aria2c; do
+tools="wharf${WHARF_BASELINE:+ baseline} curl aria2c"
+for t in $tools; do
   s=$(cut -d' ' -f1 "$work/$t.txt" | median)
   m=$(cut -d' ' -f2 "$work/$t.txt" | sort -n | tail -1)
   printf '%-8s %10s %14.1f\n' "$t" "$s" "$(echo "$m / 1024" | bc -l)"
@@ -94,4 +103,5 @@ done
 fastest=$(printf '%s\n' "$med_curl" "$med_aria2c" | sort -n | head -1)
 printf '\nwharf / curl+openssl   = %.2fx\n' "$(echo "$med_wharf / $med_curl" | bc -l)"
 printf 'wharf / aria2c+openssl = %.2fx\n' "$(echo "$med_wharf / $med_aria2c" | bc -l)"
+[ -n "${WHARF_BASELINE:-}" ] && printf 'wharf / baseline       = %.2fx\n' "$(echo "$med_wharf / $med_baseline" | bc -l)"
 printf 'wharf / fastest peer   = %.2fx   (target: at most 0.70x; peak RSS under 64 MiB)\n' "$(echo "$med_wharf / $fastest" | bc -l)"

@@ -16,16 +16,20 @@
 //! project, env, home_path, ids, lock, fsx     the vocabulary: identities, boundary types, files
 //! ```
 //!
-//! - [`ops`]: `init`, `prune`, `doctor` and [`ops::validate`] (the verdict for one mapping).
+//! - [`Wharf`]: the front door: one snapshot of the environment, from which the registry and the
+//!   model store open (the CLI and the Python binding start here).
+//! - [`ops`]: `init`, `check`, `prune`, `doctor` and [`ops::validate`] (the verdict for one mapping).
 //! - [`models`]: `wharf.toml`, `wharf.lock` and pulling a project's models through the store.
 //! - [`registry::Registry`]: the only door to `registry.json` (lock, load, migrate, mutate, save).
 //! - [`store::ModelStore`]: the only door to the Hugging Face cache and wharf's blob store.
-//! - [`remote`]: what a hub says a revision is and which files it has.
+//! - [`remote`]: what a hub says a revision is and which files it has; mirrors, tried in turn by
+//!   one rule.
 //! - [`transfer`]: one `Failure` type, one retry loop, one read-and-hash.
 //! - [`project`]: a project's identity, its marker (`.env.wharf`), back-link and venv.
 //! - [`env`](mod@env): every environment variable, read once into [`Env`] and [`Layout`].
 //! - [`ids`]: the boundary types every outside value is parsed into before it reaches a path.
-//! - [`fsx`], [`lock`]: atomic writes, private files, disk space; the sidecar file lock.
+//! - [`fsx`], [`lock`]: atomic writes, private opens, removal within a root, sizes and free space;
+//!   the sidecar file lock.
 
 #![warn(missing_docs)]
 
