@@ -109,7 +109,7 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 /// A variable of the environment that cannot be used.
-pub enum PathsError {
+pub enum EnvError {
     /// Neither `HOME` nor the system knows the home directory.
     #[error("cannot find the home directory\n  hint: set `HOME`")]
     NoHome,
@@ -158,20 +158,29 @@ pub enum PathsError {
 }
 
 /// A snapshot of the environment: the home directory and the variables wharf reads.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Env {
     home: PathBuf,
     vars: HashMap<String, String>,
 }
 
+/// The variables' names only: their values may hold secrets (`HF_TOKEN`).
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.vars.keys().collect();
+        names.sort();
+        f.debug_struct("Env").field("home", &self.home).field("vars", &names).finish()
+    }
+}
+
 impl Env {
     /// Snapshot the current process environment.
-    pub fn from_process() -> Result<Env, PathsError> {
+    pub fn from_process() -> Result<Env, EnvError> {
         let vars: HashMap<String, String> =
             std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
         let home = match vars.get(vars::HOME) {
             Some(h) if !h.is_empty() => PathBuf::from(h),
-            _ => dirs::home_dir().ok_or(PathsError::NoHome)?,
+            _ => dirs::home_dir().ok_or(EnvError::NoHome)?,
         };
         Ok(Env { home, vars })
     }
@@ -192,11 +201,11 @@ impl Env {
     }
 
     /// A path variable; a relative path is refused naming the variable.
-    pub fn abs_var(&self, name: &'static str) -> Result<Option<PathBuf>, PathsError> {
+    pub fn abs_var(&self, name: &'static str) -> Result<Option<PathBuf>, EnvError> {
         match self.var(name) {
             None => Ok(None),
             Some(v) if Path::new(v).is_absolute() => Ok(Some(PathBuf::from(v))),
-            Some(v) => Err(PathsError::NotAbsolute { var: name, value: v.to_string() }),
+            Some(v) => Err(EnvError::NotAbsolute { var: name, value: v.to_string() }),
         }
     }
 }
@@ -207,22 +216,22 @@ pub fn truthy(v: Option<&str>) -> bool {
 }
 
 /// wharf's own switches are read strictly: a typo is an error, not a silent "off".
-pub fn switch(env: &Env, var: &'static str) -> Result<bool, PathsError> {
+pub fn switch(env: &Env, var: &'static str) -> Result<bool, EnvError> {
     match env.var(var).map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(false),
         Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
         Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
-        Some(_) => Err(PathsError::BadSwitch { var, value: env.var(var).unwrap_or_default().to_string() }),
+        Some(_) => Err(EnvError::BadSwitch { var, value: env.var(var).unwrap_or_default().to_string() }),
     }
 }
 
 /// A numeric variable within its [`limits::Limit`], or `None` when unset.
-pub fn number(env: &Env, l: &limits::Limit) -> Result<Option<f64>, PathsError> {
+pub fn number(env: &Env, l: &limits::Limit) -> Result<Option<f64>, EnvError> {
     let Some(raw) = env.var(l.var) else { return Ok(None) };
     let ok = raw.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= l.min && *v <= l.max);
     match ok {
         Some(v) if !l.whole || v.fract() == 0.0 => Ok(Some(v)),
-        _ => Err(PathsError::OutOfRange {
+        _ => Err(EnvError::OutOfRange {
             var: l.var,
             value: raw.to_string(),
             what: if l.whole { "a whole number" } else { "a number" },
@@ -234,8 +243,8 @@ pub fn number(env: &Env, l: &limits::Limit) -> Result<Option<f64>, PathsError> {
 }
 
 /// An http(s) URL with a host, from variable `var`.
-pub fn http_url(var: &'static str, value: &str) -> Result<String, PathsError> {
-    let bad = |why: String| PathsError::BadUrl { var, value: value.to_string(), why };
+pub fn http_url(var: &'static str, value: &str) -> Result<String, EnvError> {
+    let bad = |why: String| EnvError::BadUrl { var, value: value.to_string(), why };
     let url = url::Url::parse(value).map_err(|e| bad(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err(bad("expected http(s)://HOST[:PORT][/PATH]".to_string()));
@@ -262,7 +271,7 @@ pub struct Layout {
 
 impl Layout {
     /// Resolve every folder from `env`; relative overrides are refused.
-    pub fn from_env(env: &Env) -> Result<Layout, PathsError> {
+    pub fn from_env(env: &Env) -> Result<Layout, EnvError> {
         let wharf_home = env.abs_var(vars::WHARF_HOME)?;
         let data_root = match &wharf_home {
             Some(p) => p.clone(),

@@ -50,7 +50,7 @@ pub use env::{Env, Layout, VERSION};
 pub use ops::validate::{Status, Verdict};
 pub use registry::Registry;
 
-use env::PathsError;
+use env::EnvError;
 use store::config::StoreConfig;
 use store::ModelStore;
 use transfer::FetchError;
@@ -85,7 +85,7 @@ pub struct Access {
 pub enum OpenError {
     /// A variable of the environment has a bad value.
     #[error(transparent)]
-    Config(#[from] PathsError),
+    Config(#[from] EnvError),
     /// The store's folders or HTTP client could not be set up.
     #[error(transparent)]
     Store(#[from] FetchError),
@@ -100,7 +100,7 @@ impl OpenError {
 
 impl Wharf {
     /// Resolve every root from `env` (see [`env`](mod@env) for the variables).
-    pub fn new(env: Env) -> Result<Wharf, PathsError> {
+    pub fn new(env: Env) -> Result<Wharf, EnvError> {
         let layout = Layout::from_env(&env)?;
         Ok(Wharf { env, layout })
     }

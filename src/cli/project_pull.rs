@@ -9,8 +9,8 @@ use wharf::store::PullOptions;
 use super::bars::Bars;
 use super::{CliError, Ctx};
 
-/// Pull the models of the project at `dir`, write its lock, record them in its registry entry;
-/// say on stderr which were downloaded and which came from a fallback.
+/// [`resolve::pull_project`] with bars on a terminal; say on stderr which models were downloaded
+/// and which came from a fallback.
 pub fn pull_project(
     ctx: &Ctx,
     dir: &std::path::Path,
@@ -21,14 +21,15 @@ pub fn pull_project(
     let store = ctx.store(wharf::Access { offline, allow_http })?;
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
     let opts = PullOptions { now: ctx.now, ..Default::default() };
-    let pulled = runtime()?.block_on(resolve::pull(&store, dir, locked, &opts, &bars)).map_err(|e| match &e {
+    let pulled = runtime()?.block_on(resolve::pull_project(&store, ctx.registry(), dir, locked, &opts, &bars));
+    bars.finish();
+    let (pulled, registered) = pulled.map_err(|e| match e {
+        ModelsError::Registry(r) => CliError::Registry(r),
         ModelsError::Manifest(_) | ModelsError::Lockfile(wharf::models::lockfile::LockfileError::Invalid { .. }) => {
             CliError::Usage(e.to_string())
         }
         other => CliError::failed(other),
-    });
-    bars.finish();
-    let pulled = pulled?;
+    })?;
     for m in &pulled.models {
         let f = &m.file;
         ctx.out.status(format!("{} {} ({})", if f.cached { "cached    " } else { "downloaded" }, m.name, f.source));
@@ -36,7 +37,6 @@ pub fn pull_project(
             ctx.out.warn(format!("model `{}`: used the fallback `{}` ({})", m.name, f.source, m.skipped.join("; ")));
         }
     }
-    let registered = resolve::record_in_registry(&ctx.registry(), dir, &pulled.models)?;
     Ok((pulled, registered))
 }
 

@@ -4,31 +4,23 @@
 //! at its exact commit, a URL by its sha256), so a second pull finds everything in the store with no
 //! request at all. Otherwise the primary source is tried, then each `fallback` in order; the one
 //! that could be had is recorded in the lock and reported. A model in `parts` has each part fetched
-//! (and checked when the part carries its own `#sha256=`, so a bad part is named), then the parts
-//! are concatenated in order into the store and the whole is checked against `sha256` before it
-//! becomes visible; when the assembled file is already there, no part is fetched. Assembly holds
-//! the assembled digest's blob lock (so its `<hex>.incomplete` temp is never taken for a dead
-//! partial). Parts fetched for a successful assembly into wharf's own blob store are then removed
-//! (they would double the space) — except a part that is the assembled file itself (one part);
-//! `hf://` parts stay in the shared hub cache with their records. Parts kept from a failed attempt
-//! are not fetched again.
+//! (and checked when the part carries its own `#sha256=`, so a bad part is named), then the store
+//! assembles them ([`ModelStore::assemble`]: concatenated in order, the whole checked against
+//! `sha256` before it becomes visible); when the assembled file is already there, no part is
+//! fetched.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::fsx::{Context, Existing, FsError};
+use crate::fsx::FsError;
 use crate::ids::source::Source;
 use crate::ids::Sha256;
-use crate::lock::{self, Mode};
 use crate::models::lockfile::{self, Lock, Locked, LockedPart, LockfileError};
 use crate::models::manifest::{self, ManifestError, ModelSpec};
-use crate::store::layout::BlobKey;
 use crate::store::{ModelStore, PullOptions, Pulled};
-use crate::transfer::hash::{self, CopyError, Expected, Hasher};
 use crate::transfer::progress::Progress;
 use crate::transfer::FetchError;
-use crate::transfer::{self, Downloaded};
 
 /// Why a project's models could not be pulled.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +73,9 @@ pub enum ModelsError {
     /// A file could not be read or written.
     #[error(transparent)]
     Fs(#[from] FsError),
+    /// The registry could not record the models (exit 3 when it cannot be read).
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
 }
 
 /// One model as pulled.
@@ -187,7 +182,9 @@ impl Pull<'_> {
         let Some(whole) = spec.sha256.clone() else {
             return Err(model_err(&spec.name, "`parts` need the `sha256` of the assembled file"));
         };
-        let dest = store.blobs.blob(&whole)?;
+        let dest = store
+            .assembled_path(&whole)
+            .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?;
         let asked = spec
             .parts
             .iter()
@@ -216,7 +213,12 @@ impl Pull<'_> {
             let pin = locked.and_then(|l| l.parts.get(i)).map(|p| p.sha256.clone());
             got.push((part.clone(), self.one(src, pin).await.map_err(|e| part_err(spec, i, e))?));
         }
-        let size = assemble_locked(store, &spec.name, &got, &dest, &whole).await?;
+        let parts: Vec<Pulled> = got.iter().map(|(_, p)| p.clone()).collect();
+        let size = store
+            .assemble(&spec.name, &parts, &whole, opts.now)
+            .await
+            .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?
+            .size;
         let locked = Locked {
             name: spec.name.clone(),
             source: None,
@@ -232,13 +234,6 @@ impl Pull<'_> {
                 .collect::<Result<_, ModelsError>>()?,
         };
         let cached = got.iter().all(|(_, p)| p.cached);
-        let dropped = drop_fetched_parts(store, &got, &dest);
-        tokio::task::spawn_blocking(dropped).await.map_err(|e| model_err(&spec.name, e))?;
-        // The assembled file is wharf's too: record it so `gc` and `prune --models` know it.
-        store
-            .record(&dest, &whole, size, &format!("parts of {}", spec.name), opts.now, true)
-            .await
-            .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?;
         Ok((resolved(size, cached), locked))
     }
 }
@@ -254,28 +249,6 @@ fn part_err(spec: &ModelSpec, i: usize, error: FetchError) -> ModelsError {
     }
 }
 
-/// [`assemble`] the fetched parts into `dest` on a blocking thread, holding the blob lock of
-/// `whole`: the same lock a pull of this digest takes, so `models clear` leaves our temp file
-/// alone while we hold it, and two projects assembling one model do it once.
-async fn assemble_locked(
-    store: &ModelStore,
-    name: &str,
-    got: &[(String, Pulled)],
-    dest: &Path,
-    whole: &Sha256,
-) -> Result<u64, ModelsError> {
-    let files: Vec<PathBuf> = got.iter().map(|(_, p)| p.path.clone()).collect();
-    let (d, n, want) = (dest.to_path_buf(), name.to_string(), whole.clone());
-    let (lock, wait) = (store.blobs.lock(BlobKey::Digest(whole))?, store.config().blob_lock_timeout);
-    tokio::task::spawn_blocking(move || {
-        let _guard = lock::acquire(&lock, Mode::Exclusive, wait, &|_| {})
-            .map_err(|e| ModelsError::Model { name: n.clone(), error: Box::new(e.into()) })?;
-        assemble(&files, &d, &want, &n)
-    })
-    .await
-    .map_err(|e| model_err(name, e))?
-}
-
 /// A model-level error with a message (for values that cannot be: a digest we computed ourselves
 /// that does not parse).
 fn model_err(name: &str, why: impl std::fmt::Display) -> ModelsError {
@@ -283,61 +256,6 @@ fn model_err(name: &str, why: impl std::fmt::Display) -> ModelsError {
         name: name.to_string(),
         error: Box::new(FetchError::Protocol { url: String::new(), why: why.to_string() }),
     }
-}
-
-/// The parts this pull fetched duplicate the assembled file: a job that deletes the ones in wharf's
-/// own blob store. Kept: a part whose blob *is* the assembled file (a model of one part), and parts
-/// in the Hugging Face cache, which is shared (their snapshot links are what `huggingface_hub`
-/// reads; deleting a link would orphan its blob) — they stay recorded, so `gc` may evict them.
-/// Parts that were here before stay too: a failed earlier assembly left them so they need not be
-/// fetched again. A part that cannot be deleted only costs space, so errors are ignored.
-fn drop_fetched_parts(store: &ModelStore, got: &[(String, Pulled)], dest: &Path) -> impl FnOnce() + Send + 'static {
-    let fetched: Vec<PathBuf> =
-        got.iter().filter(|(_, p)| !p.cached && p.hf.is_none()).map(|(_, p)| p.path.clone()).collect();
-    let (index, dest) = (store.index.clone(), dest.to_path_buf());
-    move || {
-        let whole = std::fs::canonicalize(&dest).unwrap_or(dest);
-        for f in fetched {
-            if std::fs::canonicalize(&f).is_ok_and(|c| c != whole) {
-                let _ = index.forget(&f);
-            }
-        }
-    }
-}
-
-/// Concatenate `files` into `dest` (hashing on the way), verify against `want`, then rename.
-fn assemble(files: &[PathBuf], dest: &Path, want: &Sha256, name: &str) -> Result<u64, ModelsError> {
-    if let Ok(m) = std::fs::metadata(dest) {
-        return Ok(m.len());
-    }
-    let temp = transfer::temp_path(dest);
-    if let Some(dir) = temp.parent() {
-        crate::fsx::create_dir_private(dir)?;
-    }
-    let mut out =
-        std::io::BufWriter::new(crate::fsx::open_private(&temp, Existing::Truncate).ctx("cannot create", &temp)?);
-    let mut h = Hasher::new(&Expected::Nothing, None);
-    let mut size = 0u64;
-    for f in files {
-        let mut r = std::fs::File::open(f).ctx("cannot open", f)?;
-        size += hash::copy_into(&mut r, &mut h, u64::MAX, &mut out).map_err(|e| match e {
-            CopyError::Read(e) => FsError::new("cannot read", f, e),
-            CopyError::Write(e) => FsError::new("cannot write", &temp, e),
-        })?;
-    }
-    let file = out.into_inner().map_err(|e| FsError::new("cannot write", &temp, e.into_error()))?;
-    file.sync_all().ctx("cannot sync", &temp)?;
-    let (sha256, _) = h.finish();
-    let got = Downloaded { sha256, git_sha1: None, size };
-    transfer::commit(
-        &temp,
-        dest,
-        &Expected::Sha256(want.to_string()),
-        &got,
-        &format!("{name} (assembled from its parts)"),
-    )
-    .map_err(|error| ModelsError::Model { name: name.to_string(), error: Box::new(error) })?;
-    Ok(size)
 }
 
 /// Pull every model of the project at `dir`; write `wharf.lock` (or, `locked`, refuse to change it).
@@ -378,6 +296,25 @@ pub async fn pull(
         .await
         .map_err(|e| FsError::new("cannot write", &dir.join(lockfile::LOCKFILE), std::io::Error::other(e)))??;
     Ok(ProjectPull { models, lock_changed })
+}
+
+/// What `wharf pull` does in a project (and `wharf init` in one with a `wharf.toml`): [`pull`]
+/// every model and write the lock, then record the models in the project's registry entry, when
+/// it has one. Returns the pull and whether the project is registered.
+pub async fn pull_project(
+    store: &ModelStore,
+    registry: crate::Registry,
+    dir: &Path,
+    locked: bool,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<(ProjectPull, bool), ModelsError> {
+    let pulled = pull(store, dir, locked, opts, progress).await?;
+    let (d, models) = (dir.to_path_buf(), pulled.models.clone());
+    let registered = tokio::task::spawn_blocking(move || record_in_registry(&registry, &d, &models))
+        .await
+        .map_err(|e| FsError::new("cannot update the registry for", dir, std::io::Error::other(e)))??;
+    Ok((pulled, registered))
 }
 
 /// Record `models` in the registry entry of the project at `dir`, if it is registered.

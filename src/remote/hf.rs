@@ -192,7 +192,7 @@ pub struct Listed {
 
 /// The files of a repo at one commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listing {
+pub struct RepoFiles {
     /// The commit the revision asked for is at.
     pub commit: CommitId,
     /// Every file the hub lists.
@@ -201,7 +201,7 @@ pub struct Listing {
 
 /// Parse a listing body that `url` sent: every name, commit and etag into its boundary type. One
 /// bad value refuses the whole listing (a hub that lies about one file is not trusted for others).
-pub fn parse_listing(url: &Url, body: &[u8]) -> Result<Listing, FetchError> {
+pub fn parse_listing(url: &Url, body: &[u8]) -> Result<RepoFiles, FetchError> {
     let doc: ListingDoc = serde_json::from_slice(body).map_err(|e| protocol(url, &format!("bad listing: {e}")))?;
     let commit = doc.sha.parse().map_err(|e| untrusted(url, "sha", e))?;
     let mut files = Vec::with_capacity(doc.siblings.len());
@@ -218,11 +218,11 @@ pub fn parse_listing(url: &Url, body: &[u8]) -> Result<Listing, FetchError> {
         };
         files.push(Listed { name, size, etag });
     }
-    Ok(Listing { commit, files })
+    Ok(RepoFiles { commit, files })
 }
 
 /// Ask `hub` which files the repo has at the revision, retrying what is transient.
-pub async fn list(http: &Http, hub: &Hub, at: &RepoRef, progress: &dyn Progress) -> Result<Listing, FetchError> {
+pub async fn list(http: &Http, hub: &Hub, at: &RepoRef, progress: &dyn Progress) -> Result<RepoFiles, FetchError> {
     let (org, name) = at.repo.parts();
     let url = hub.url(&["api", "models", org, name, "revision", at.revision.as_str()], Some("blobs=true"))?;
     source::check_scheme(&url, http.allow_http)?;

@@ -62,7 +62,6 @@ pub fn next_may_help(e: &FetchError) -> bool {
         | FetchError::GaveUp { .. }
         | FetchError::Protocol { .. }
         | FetchError::Offline { .. }
-        | FetchError::NotInStore { .. }
         | FetchError::Source(_) => true,
         // What a server sent failed a check: say so, do not look for a server that agrees.
         FetchError::ChecksumMismatch { .. } | FetchError::Untrusted { .. } => false,

@@ -12,11 +12,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::env::{self, limits, vars, Env, Layout, PathsError, DEFAULT_HF_ENDPOINT};
+use crate::env::{self, limits, vars, Env, EnvError, Layout, DEFAULT_HF_ENDPOINT};
 use crate::transfer::retry::RetryPolicy;
 
 /// Everything a store needs, resolved by the caller from the environment (see [`StoreConfig::from_env`]).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreConfig {
     /// The Hugging Face cache (shared with huggingface_hub).
     pub hub_cache: PathBuf,
@@ -44,10 +44,30 @@ pub struct StoreConfig {
     pub connections: Option<usize>,
 }
 
+/// Every setting but the token's value.
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("hub_cache", &self.hub_cache)
+            .field("wharf_cache", &self.wharf_cache)
+            .field("endpoints", &self.endpoints)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("offline", &self.offline)
+            .field("allow_http", &self.allow_http)
+            .field("retry", &self.retry)
+            .field("stall", &self.stall)
+            .field("low_speed", &self.low_speed)
+            .field("blob_lock_timeout", &self.blob_lock_timeout)
+            .field("parallel_files", &self.parallel_files)
+            .field("connections", &self.connections)
+            .finish()
+    }
+}
+
 impl StoreConfig {
     /// The model store's configuration from the environment; `offline` and `allow_http` are the
     /// command-line flags (the variables `WHARF_OFFLINE` and `HF_HUB_OFFLINE` also turn offline on).
-    pub fn from_env(env: &Env, layout: &Layout, offline: bool, allow_http: bool) -> Result<StoreConfig, PathsError> {
+    pub fn from_env(env: &Env, layout: &Layout, offline: bool, allow_http: bool) -> Result<StoreConfig, EnvError> {
         let hub_cache = match (env.abs_var(vars::HF_HUB_CACHE)?, env.abs_var(vars::HF_HOME)?) {
             (Some(p), _) => p,
             (None, Some(h)) => h.join("hub"),
@@ -119,5 +139,19 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("WHARF_MIRRORS"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let e = env(&[("HF_TOKEN", "hf_s3cret"), ("HF_ENDPOINT", "http://127.0.0.1:9")]);
+        let cfg = StoreConfig::from_env(&e, &Layout::from_env(&e).unwrap(), false, false).unwrap();
+        assert_eq!(cfg.token.as_deref(), Some("hf_s3cret"));
+        for shown in [format!("{cfg:?}"), format!("{e:?}")] {
+            assert!(!shown.contains("hf_s3cret"), "{shown}");
+            assert!(shown.contains("redacted") || shown.contains("HF_TOKEN"), "{shown}");
+        }
+        let url = reqwest::Url::parse("https://hub.example/x").unwrap();
+        let c = crate::transfer::http::Credential { token: "hf_s3cret".into(), origin: url.origin() };
+        assert!(!format!("{c:?}").contains("hf_s3cret"));
     }
 }

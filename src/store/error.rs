@@ -17,8 +17,8 @@ pub enum InventoryError {
     },
     /// A registered project uses the file: it is never removed.
     #[error(
-        "`{id}` is used by {users}\n  hint: remove it from those projects' wharf.toml and pull, or unregister \
-         them with `wharf remove`"
+        "`{id}` is used by {users}\n  hint: remove it from those projects' wharf.toml and run `wharf pull` \
+         there first"
     )]
     InUse {
         /// The file's id.

@@ -154,7 +154,7 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A file found in a store, before the index and the registry say more about it.
-struct Found {
+struct OnDisk {
     id: String,
     kind: Cache,
     path: PathBuf,
@@ -180,13 +180,13 @@ impl Inventory<'_> {
                 };
                 let id = format!("hf:{repo}:{etag}");
                 let found =
-                    Found { id, kind: Cache::Hf, path: blob, repo: Some(repo.clone()), etag: Some(etag), sha256 };
+                    OnDisk { id, kind: Cache::Hf, path: blob, repo: Some(repo.clone()), etag: Some(etag), sha256 };
                 items.push(self.item(found, &records, usage));
             }
         }
         for blob in files_in(&self.blobs.root.join("blobs/sha256")) {
             let hex = blob.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let found = Found {
+            let found = OnDisk {
                 id: format!("sha256:{hex}"),
                 kind: Cache::Blob,
                 path: blob,
@@ -200,8 +200,8 @@ impl Inventory<'_> {
     }
 
     /// What the index and the registry add to a file found on disk.
-    fn item(&self, found: Found, records: &BTreeMap<PathBuf, Record>, usage: &Usage) -> Item {
-        let Found { id, kind, path, repo, etag, sha256 } = found;
+    fn item(&self, found: OnDisk, records: &BTreeMap<PathBuf, Record>, usage: &Usage) -> Item {
+        let OnDisk { id, kind, path, repo, etag, sha256 } = found;
         let canon = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         let rec = records.get(&canon).or_else(|| records.get(&path));
         let sha256 = sha256.or_else(|| rec.map(|r| r.sha256.clone()));

@@ -14,6 +14,7 @@
 //! All the policy (what may be removed, what counts as corrupt, what a size is) is in
 //! `inventory.rs`, `gc.rs`, `verify.rs` and `partial.rs`; the CLI only renders.
 
+pub mod assemble;
 pub mod config;
 pub mod error;
 pub mod gc;

@@ -18,7 +18,7 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::config::StoreConfig;
-use super::index::{Cache as IndexKind, Index, Record};
+use super::index::{Cache, Index, Record};
 use super::layout::{BlobStore, HubCache};
 use crate::fsx::Context;
 use crate::ids::source::Source;
@@ -376,7 +376,7 @@ pub(super) fn record_for(p: &Pulled, hub_root: &Path, stamp: &str) -> Record {
     let blob = std::fs::canonicalize(&p.path).unwrap_or_else(|_| p.path.clone());
     let in_hub = std::fs::canonicalize(hub_root).is_ok_and(|root| blob.starts_with(root));
     Record {
-        kind: if in_hub { IndexKind::Hf } else { IndexKind::Blob },
+        kind: if in_hub { Cache::Hf } else { Cache::Blob },
         etag: in_hub.then(|| blob.file_name().map(|n| n.to_string_lossy().into_owned())).flatten(),
         repo: p.hf.as_ref().filter(|_| in_hub).map(|f| f.repo.to_string()),
         blob,

@@ -72,12 +72,6 @@ pub enum FetchError {
         /// What it did.
         why: String,
     },
-    #[error("no model `{id}` in the store\n  hint: `wharf models list` shows the ids")]
-    /// No such file in the store.
-    NotInStore {
-        /// The id asked for.
-        id: String,
-    },
     #[error("`{url}` sent a `{field}` wharf does not trust: {source}\n  hint: the server (or a mirror) is broken or hostile; nothing was written. Check `HF_ENDPOINT`/`WHARF_MIRRORS`")]
     /// A server sent a value that does not parse into its boundary type.
     Untrusted {

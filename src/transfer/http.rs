@@ -41,13 +41,20 @@ pub struct Http {
     pub connections: Option<usize>,
 }
 
-/// A bearer token and the one origin (scheme, host, port) it may be sent to.
-#[derive(Debug, Clone)]
+/// A bearer token and the one origin (scheme, host, port) it may be sent to. Its `Debug` never
+/// shows the token.
+#[derive(Clone)]
 pub struct Credential {
     /// The bearer token.
     pub token: String,
     /// The only origin it is sent to.
     pub origin: url::Origin,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential").field("token", &"<redacted>").field("origin", &self.origin).finish()
+    }
 }
 
 impl Credential {
