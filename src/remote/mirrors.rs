@@ -70,6 +70,7 @@ pub fn next_may_help(e: &FetchError) -> bool {
         | FetchError::Fs(_)
         | FetchError::Lock(_)
         | FetchError::NotAFile { .. }
+        | FetchError::Worker { .. }
         | FetchError::BadGlob { .. } => false,
     }
 }

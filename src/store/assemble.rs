@@ -15,12 +15,12 @@
 use std::path::{Path, PathBuf};
 
 use super::layout::BlobKey;
-use super::pull::blocking;
 use super::{ModelStore, Pulled};
 use crate::fsx::{self, Context, Existing, FsError};
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
 use crate::transfer::hash::{self, CopyError, Expected, Hasher};
+use crate::transfer::worker::blocking;
 use crate::transfer::{self, Downloaded, FetchError};
 
 /// What [`ModelStore::assemble`] made.
@@ -68,7 +68,7 @@ impl ModelStore {
                     let _ = index.forget(&f);
                 }
             }
-            Ok(())
+            Ok::<_, FetchError>(())
         })
         .await?;
         self.record(&dest, whole, size, &format!("parts of {name}"), now, true).await?;

@@ -96,10 +96,8 @@ impl ModelStore {
         };
         let (index, hub_root) = (self.index.clone(), self.hub_cache.root.clone());
         let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        tokio::task::spawn_blocking(move || index.note(pull::record_for(&p, &hub_root, &stamp), fetched))
+        crate::transfer::worker::blocking(move || Ok(index.note(pull::record_for(&p, &hub_root, &stamp), fetched)?))
             .await
-            .map_err(|e| FetchError::Protocol { url: String::new(), why: e.to_string() })?
-            .map_err(FetchError::from)
     }
 
     /// True when `source` is in the store, decided without any network call or write.

@@ -16,12 +16,13 @@ use std::io::Write;
 use std::path::Path;
 
 use super::layout::{BlobKey, BlobStore};
-use super::pull::{blocking, check_pin, ModelStore, Pulled};
+use super::pull::{check_pin, ModelStore, Pulled};
 use crate::fsx::{Context, Existing, FsError};
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
 use crate::transfer::hash::{self, CopyError, Expected, Hasher};
 use crate::transfer::progress::Progress;
+use crate::transfer::worker::blocking;
 use crate::transfer::FetchError;
 use crate::transfer::{self, Download, Downloaded};
 
@@ -121,7 +122,7 @@ impl ModelStore {
         blocking(move || {
             transfer::commit(&t, &dst, &e, &g, &l)?;
             crate::fsx::write_atomic(&record, g.sha256.as_bytes())?;
-            Ok(())
+            Ok::<_, FetchError>(())
         })
         .await?;
         Ok(Pulled {

@@ -30,6 +30,7 @@ use crate::remote::mirrors::Mirrors;
 use crate::transfer::hash::Expected;
 use crate::transfer::http::Http;
 use crate::transfer::progress::{Event, Progress};
+use crate::transfer::worker::blocking;
 use crate::transfer::FetchError;
 use crate::transfer::{self, Download};
 
@@ -88,14 +89,6 @@ struct Known {
     size: Option<u64>,
 }
 
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, FetchError> + Send + 'static,
-) -> Result<T, FetchError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| FetchError::Protocol { url: String::new(), why: format!("worker stopped: {e}") })?
-}
-
 /// An LFS etag is the file's SHA-256; any other file is hashed (they are small).
 fn sha256_for(etag: &Etag, file: &Path) -> Result<String, FetchError> {
     match etag.sha256() {
@@ -148,7 +141,7 @@ impl ModelStore {
                 for p in &items {
                     index.note(record_for(p, &hub_root, &stamp), !p.cached)?;
                 }
-                Ok(())
+                Ok::<_, FetchError>(())
             })
             .await?;
         }
@@ -340,7 +333,7 @@ impl ModelStore {
     async fn hf_repo_offline(&self, at: &RepoRef, filter: &Filter) -> Result<Vec<Pulled>, FetchError> {
         let (hub, at_c) = (self.hub_cache.clone(), at.clone());
         let found = blocking(move || {
-            let Some(commit) = hub.commit_for(&at_c.repo, &at_c.revision) else { return Ok(None) };
+            let Some(commit) = hub.commit_for(&at_c.repo, &at_c.revision) else { return Ok::<_, FetchError>(None) };
             let root = hub.snapshot_dir(&at_c.repo, &commit)?;
             // Names found on disk are parsed like a listing's: one that is no repo path is skipped.
             let names: Vec<RepoPath> = walkdir::WalkDir::new(&root)

@@ -64,6 +64,12 @@ pub enum FetchError {
         /// The source.
         what: String,
     },
+    #[error("a worker thread stopped: {why}\n  hint: this is a bug in wharf; please report it")]
+    /// A blocking worker panicked or was cancelled (see [`crate::transfer::worker`]).
+    Worker {
+        /// What the runtime said.
+        why: String,
+    },
     #[error("`{url}`: {why}")]
     /// The server broke the protocol (a bad header, a lying range, a refused redirect).
     Protocol {

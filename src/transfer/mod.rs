@@ -13,6 +13,7 @@ pub mod ranged;
 pub mod request;
 pub mod retry;
 pub mod stream;
+pub mod worker;
 
 pub use error::FetchError;
 pub use request::{commit, temp_path, Download, Downloaded};

@@ -28,6 +28,7 @@ use super::progress::{Event, Progress};
 use super::request::{Download, Downloaded};
 use super::retry::Failure;
 use super::stream::write_failure;
+use super::worker::blocking;
 use super::FetchError;
 use crate::fsx::{Context, Existing, FsError};
 
@@ -87,7 +88,10 @@ pub async fn download(
     let total = d.size.unwrap_or(0);
     let path = ranged_temp(d.temp);
     let p = path.clone();
-    let file = blocking(d, move || crate::fsx::open_private(&p, Existing::Truncate).ctx("cannot create", &p)).await??;
+    let file = blocking(move || {
+        crate::fsx::open_private(&p, Existing::Truncate).ctx("cannot create", &p).map_err(FetchError::from)
+    })
+    .await?;
     let file = Arc::new(file);
     let pieces = total.div_ceil(PIECE) as usize;
     let done = Arc::new(Done { pieces: Mutex::new(vec![false; pieces]), ready: Condvar::new(), failed: false.into() });
@@ -122,21 +126,14 @@ pub async fn download(
     }
     let h = hashed.map_err(|e| FetchError::Fs(FsError::new("cannot hash", &path, e)))?;
     let (f, from, to) = (file.clone(), path.clone(), d.temp.to_path_buf());
-    blocking(d, move || -> Result<(), FsError> {
+    blocking(move || -> Result<(), FetchError> {
         f.sync_all().ctx("cannot sync", &from)?;
-        std::fs::rename(&from, &to).ctx("cannot rename", &to)
+        Ok(std::fs::rename(&from, &to).ctx("cannot rename", &to)?)
     })
-    .await??;
+    .await?;
     let (sha256, git_sha1) = h.finish();
     progress.event(Event::Done { id: d.id.to_string() });
     Ok(Some(Downloaded { sha256, git_sha1, size: total }))
-}
-
-async fn blocking<T: Send + 'static>(
-    d: &Download<'_>,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, FetchError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| protocol(&d.url, &e.to_string()))
 }
 
 /// Run `connections` workers, each taking the next piece until none is left; each piece goes

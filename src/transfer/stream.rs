@@ -28,6 +28,7 @@ use super::http::{protocol, status_failure, ContentRange, Http, Pace};
 use super::progress::{Event, Progress};
 use super::request::{Download, Downloaded};
 use super::retry::Failure;
+use super::worker::blocking;
 use super::FetchError;
 use crate::fsx::{self, Context, Existing, FsError};
 
@@ -71,18 +72,18 @@ impl Http {
     async fn prepare(&self, d: &Download<'_>) -> Result<(File, Hasher, u64), Failure> {
         if let Some(total) = d.size {
             let temp = d.temp.to_path_buf();
-            let have = blocking(move || -> Result<u64, FsError> {
+            let have = blocking(move || -> Result<u64, Failure> {
                 if let Some(dir) = temp.parent() {
                     fsx::create_dir_private(dir)?;
                 }
                 Ok(std::fs::metadata(&temp).map(|m| m.len()).unwrap_or(0))
             })
-            .await??;
+            .await?;
             check_space(d.temp, total.saturating_sub(have))?;
         }
         let temp = d.temp.to_path_buf();
         let (expected, size) = (d.expected.clone(), d.size);
-        Ok(blocking(move || open_for_resume(&temp, &expected, size)).await??)
+        blocking(move || Ok(open_for_resume(&temp, &expected, size)?)).await
     }
 
     /// Write the body of `resp` into `file` from `span.start` (emptying it first when that is 0)
@@ -114,7 +115,7 @@ impl Http {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => {
                 let (temp, need) = (d.temp.to_path_buf(), d.size.map(|s| s.saturating_sub(span.start)));
-                return Err(blocking(move || write_failure(&temp, e, need)).await.unwrap_or_else(|f| f));
+                return Err(blocking(move || Err::<(), _>(write_failure(&temp, e, need))).await.unwrap_err());
             }
             Err(e) => return Err(Failure::transient(format!("writer stopped: {e}"))),
         };
@@ -214,10 +215,6 @@ fn answer(d: &Download<'_>, resp: &reqwest::Response, offset: u64) -> Result<Ans
         StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 && d.size == Some(offset) => Ok(Answer::Complete),
         _ => Err(status_failure(&d.url, resp)),
     }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Failure::transient(format!("worker stopped: {e}")))
 }
 
 /// Open (or create) the temp file; re-hash what it already holds. Returns the file positioned at
