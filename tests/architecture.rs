@@ -172,10 +172,14 @@ fn group(s: &[char], mut i: usize, prefix: &[String]) -> (Vec<Vec<String>>, usiz
         while i < s.len() && !matches!(s[i], ',' | '}') {
             i += 1;
         }
-        if end == i && i < s.len() && s[i] != ',' && s[i] != '}' {
-            i += 1;
-        }
     }
+}
+
+/// The path after `pub use` when the statement re-exports the module's own children (a relative
+/// path): a folder's door, not a use.
+fn own_reexport(stmt: &str) -> Option<&str> {
+    let body = stmt.trim().strip_prefix("pub use ")?;
+    (!body.contains("crate::") && !body.contains("super::")).then_some(body)
 }
 
 /// The crate-absolute form of a path written in `from` (`super::` counted from the file's module).
@@ -211,13 +215,11 @@ impl Crate {
         let mut reexports: BTreeMap<Module, BTreeMap<String, Module>> = BTreeMap::new();
         for f in files {
             for stmt in code(&f.text).split(';') {
-                let Some(body) = stmt.trim().strip_prefix("pub use ") else { continue };
-                let rel = if body.starts_with("crate::") || body.starts_with("super::") {
-                    continue;
-                } else {
-                    format!("crate::{}::{}", name(&f.module), body)
+                let Some(body) = own_reexport(stmt) else { continue };
+                let rel = match f.module.is_empty() {
+                    true => format!("crate::{body}"),
+                    false => format!("crate::{}::{body}", name(&f.module)),
                 };
-                let rel = if f.module.is_empty() { format!("crate::{body}") } else { rel };
                 for p in paths(&rel) {
                     let Some(abs) = absolute(&f.module, &p) else { continue };
                     let Some((target, _)) = longest_module(&modules, &abs) else { continue };
@@ -271,7 +273,7 @@ fn uses(krate: &Crate, files: &[File]) -> BTreeMap<Module, BTreeSet<Module>> {
         };
         let mut found: Vec<Vec<String>> = Vec::new();
         for stmt in body.split(';') {
-            if stmt.trim_start().starts_with("pub use ") && !stmt.contains("crate::") && !stmt.contains("super::") {
+            if own_reexport(stmt).is_some() {
                 continue; // a door re-exporting its own children
             }
             found.extend(paths(stmt));

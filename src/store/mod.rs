@@ -82,9 +82,6 @@ impl ModelStore {
         now: chrono::DateTime<chrono::Utc>,
         fetched: bool,
     ) -> Result<(), FetchError> {
-        if self.config().offline {
-            return Ok(());
-        }
         let p = Pulled {
             source: source.to_string(),
             path: path.to_path_buf(),
@@ -94,10 +91,7 @@ impl ModelStore {
             commit: None,
             hf: None,
         };
-        let (index, hub_root) = (self.index.clone(), self.hub_cache.root.clone());
-        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        crate::transfer::worker::blocking(move || Ok(index.note(pull::record_for(&p, &hub_root, &stamp), fetched)?))
-            .await
+        self.note_in_index(vec![p], now).await
     }
 
     /// True when `source` is in the store, decided without any network call or write.

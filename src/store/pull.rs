@@ -134,18 +134,29 @@ impl ModelStore {
         progress: &dyn Progress,
     ) -> Result<Vec<Pulled>, FetchError> {
         let pulled = self.fetch(source, opts, progress).await?;
-        if !self.cfg.offline {
-            let stamp = opts.now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let (index, hub_root, items) = (self.index.clone(), self.hub_cache.root.clone(), pulled.clone());
-            blocking(move || {
-                for p in &items {
-                    index.note(record_for(p, &hub_root, &stamp), !p.cached)?;
-                }
-                Ok::<_, FetchError>(())
-            })
-            .await?;
-        }
+        self.note_in_index(pulled.clone(), opts.now).await?;
         Ok(pulled)
+    }
+
+    /// Note `pulled` in the index: a fetch (a new record) or a use (a fresher `last_used`).
+    /// Offline, nothing is written.
+    pub(super) async fn note_in_index(
+        &self,
+        pulled: Vec<Pulled>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), FetchError> {
+        if self.cfg.offline {
+            return Ok(());
+        }
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let (index, hub_root) = (self.index.clone(), self.hub_cache.root.clone());
+        blocking(move || {
+            for p in &pulled {
+                index.note(record_for(p, &hub_root, &stamp), !p.cached)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn fetch(
