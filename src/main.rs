@@ -7,8 +7,19 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    let json = cli.global.json;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let json = cli::wants_json(&args);
+    let cli = match cli::Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => match cli::parse_error_report(&e, &args) {
+            // With `--json`, a usage error is a JSON document on stdout like every other error.
+            Some(report) if json => {
+                report.print(true);
+                return ExitCode::from(report.exit_code);
+            }
+            _ => e.exit(),
+        },
+    };
     let setup = || -> Result<cli::Ctx, cli::CliError> {
         let env = wharf::Env::from_process().map_err(cli::CliError::failed)?;
         let no_color = env.var(wharf::env::vars::NO_COLOR).is_some();
@@ -16,16 +27,12 @@ fn main() -> ExitCode {
         let out = cli::output::Output::new(json, cli.global.quiet, cli.global.verbose, no_color);
         Ok(cli::Ctx { wharf, out, now: chrono::Utc::now() })
     };
-    let result = setup().and_then(|ctx| cli::run(cli, &ctx));
-    match result {
+    match setup().and_then(|ctx| cli::run(cli, &ctx)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
-            if json {
-                let doc = serde_json::json!({"schema": cli::output::SCHEMA, "error": {"message": e.to_string(), "exit_code": e.exit_code()}});
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-            }
-            ExitCode::from(e.exit_code())
+            let report = e.report();
+            report.print(json);
+            ExitCode::from(report.exit_code)
         }
     }
 }

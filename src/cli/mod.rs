@@ -26,12 +26,31 @@ use wharf::registry::RegistryError;
 use wharf::store::ModelStore;
 use wharf::{Access, Layout, Registry, Status, Wharf};
 
-use crate::cli::output::Output;
+use crate::cli::output::{ErrorReport, Output};
 
-/// wharf keeps track of which project owns which virtual environment, checks every mapping against
-/// the filesystem, and prunes what is orphaned, safely.
+/// Virtual environments and model weights for Python projects, kept outside the project folder.
+///
+/// Environments: `wharf init` gives a project its own environment in a shared folder and registers it;
+/// `wharf run -- CMD` and `eval "$(wharf env)"` use it; `wharf list`/`check` say whether every
+/// project still matches its environment; `wharf prune` and `wharf remove` clean up, safely.
+///
+/// Models: `wharf pull` fetches Hugging Face files and repos, URLs and local files into one verified,
+/// shared store (SHA-256, atomic, resumable, offline-capable); a project's `wharf.toml` names its models,
+/// `wharf.lock` pins them, and `wharf models` manages the store.
 #[derive(Debug, Parser)]
-#[command(name = "wharf", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "wharf",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    after_help = "Examples:
+  wharf init                      register this project, create its environment, pull its models
+  wharf run -- python x.py        run a command in the project's environment
+  wharf check --all --json        the CI gate: exit 1 when a project is not valid
+  wharf pull hf://org/repo@main/model.gguf
+
+Run `wharf help <COMMAND>` for a command's options and examples."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -40,6 +59,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Print one JSON document on stdout (diagnostics stay on stderr)
     #[arg(long, global = true)]
@@ -47,7 +67,7 @@ pub struct Global {
     /// Print only data and errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Say more about what happens (registry path, decisions)
+    /// Say more about what happens (registry path, decisions, causes of errors)
     #[arg(short, long, global = true)]
     pub verbose: bool,
 }
@@ -55,22 +75,57 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Register a project: create its environment, marker (.env.wharf) and back-link
+    #[command(after_help = "Examples:
+  wharf init                   register the project in this folder (creates its env, pulls its models)
+  wharf init ~/code/app --python 3.12
+  wharf init --no-models       skip the models of wharf.toml (pull them later with `wharf pull`)")]
     Init(init::InitArgs),
     /// List every registered project with its status
+    #[command(after_help = "Examples:
+  wharf list                   every project: valid / orphaned / mismatch / error
+  wharf list --status orphaned --sizes
+  wharf list --json | jq '.projects[] | select(.status != \"valid\") | .path'")]
     List(list::ListArgs),
     /// Check projects for CI: exit 0 if valid, 1 if not, 2 on usage errors, 3 if the registry is unreadable
+    #[command(after_help = "Examples:
+  wharf check                  the project around this folder
+  wharf check --all --full     every project, model files re-hashed
+  wharf check --all --fail-on mismatch,error --json")]
     Check(check::CheckArgs),
     /// Remove orphaned entries and their environments
+    #[command(after_help = "Examples:
+  wharf prune --dry-run        what would go, nothing removed
+  wharf prune --yes            remove orphaned entries and their environments without asking
+  wharf prune --untracked --models --yes")]
     Prune(prune::PruneArgs),
     /// Fetch models (Hugging Face files or repos, URLs, local files) into the verified store
+    #[command(after_help = "Examples:
+  wharf pull                   the models of this project's wharf.toml, pinned in wharf.lock
+  wharf pull hf://TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF@main/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf
+  wharf pull hf://org/repo --include '*.json' --include '*.safetensors'
+  wharf pull 'https://example.org/m.bin#sha256=<64 hex>' --offline")]
     Pull(pull::PullArgs),
     /// The model store: list, stats, verify, rm, gc, clear
+    #[command(after_help = "Examples:
+  wharf models list            every stored file, its size and the projects using it
+  wharf models verify --fix    re-hash everything; remove what is corrupt so `wharf pull` fetches it again
+  wharf models gc --max-size 20G --dry-run")]
     Models(models::ModelsArgs),
     /// Bring the registry file to the current schema version
+    #[command(after_help = "Examples:
+  wharf migrate --dry-run      say what would change
+  wharf migrate                rewrite the registry now (keeps registry.json.v<N>.bak)")]
     Migrate(migrate::MigrateArgs),
     /// Diagnose the registry; with --repair, rebuild it from the environments' back-links
+    #[command(after_help = "Examples:
+  wharf doctor                 the registry's health
+  wharf doctor --repair        move a corrupt registry aside and rebuild it from the back-links")]
     Doctor(doctor::DoctorArgs),
     /// Print a shell completion script
+    #[command(after_help = "Examples:
+  wharf completions bash > ~/.local/share/bash-completion/completions/wharf
+  wharf completions fish > ~/.config/fish/completions/wharf.fish
+  wharf completions zsh > \"${fpath[1]}/_wharf\"")]
     Completions(completions::CompletionsArgs),
 }
 
@@ -99,6 +154,98 @@ impl CliError {
             _ => 1,
         }
     }
+
+    /// A stable, machine-readable name for the kind of failure (the `code` of a JSON error).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CliError::Registry(RegistryError::Corrupt { .. }) => "registry_corrupt",
+            CliError::Registry(RegistryError::TooNew { .. }) => "registry_too_new",
+            CliError::Registry(RegistryError::Lock(_)) => "lock_timeout",
+            CliError::Registry(_) => "registry_io",
+            CliError::Usage(_) => "usage",
+            CliError::Failed(_) => "failed",
+        }
+    }
+
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport::from_text(self.code(), &self.to_string(), self.exit_code())
+    }
+}
+
+/// Whether `--json` is on the command line, looked for before parsing so that a usage error is a JSON
+/// document too. Arguments after `--` belong to the command `wharf run` starts, not to wharf.
+pub fn wants_json(args: &[std::ffi::OsString]) -> bool {
+    args.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--json")
+}
+
+/// The (sub)command the arguments name, as far as they name real ones: `wharf models gc`.
+fn command_path(args: &[std::ffi::OsString]) -> String {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut path = vec!["wharf".to_string()];
+    for a in args.iter().skip(1).take_while(|a| *a != "--").filter_map(|a| a.to_str()) {
+        if a.starts_with('-') {
+            continue;
+        }
+        match cmd.find_subcommand(a) {
+            Some(sub) => {
+                path.push(sub.get_name().to_string());
+                cmd = sub.clone();
+            }
+            None => break,
+        }
+    }
+    path.join(" ")
+}
+
+/// An argument-parsing failure as an error report (exit 2), or `None` for `--help`/`--version`,
+/// which clap prints itself with exit 0.
+pub fn parse_error_report(e: &clap::Error, args: &[std::ffi::OsString]) -> Option<ErrorReport> {
+    use clap::error::ErrorKind as K;
+    let code = match e.kind() {
+        K::DisplayHelp | K::DisplayVersion => return None,
+        K::InvalidSubcommand => "unknown_command",
+        K::UnknownArgument => "unknown_argument",
+        K::MissingRequiredArgument | K::DisplayHelpOnMissingArgumentOrSubcommand => "missing_argument",
+        K::MissingSubcommand => "missing_command",
+        K::InvalidValue | K::ValueValidation | K::InvalidUtf8 => "invalid_value",
+        K::ArgumentConflict => "conflicting_arguments",
+        K::TooManyValues | K::TooFewValues | K::WrongNumberOfValues | K::NoEquals => "wrong_number_of_values",
+        _ => "usage",
+    };
+    // clap renders "error: <what>\n\n  tip: <tip>\n\nUsage: <usage>\n\nFor more information, try '--help'."
+    let text = e.render().to_string();
+    let mut message = String::new();
+    let mut tips = Vec::new();
+    let mut usage = None;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            tips.push(tip.to_string());
+        } else if let Some(u) = line.strip_prefix("Usage: ") {
+            usage = Some(u.to_string());
+        } else if line.starts_with("For more information") {
+        } else if message.is_empty() {
+            message = line.strip_prefix("error: ").unwrap_or(line).to_string();
+        } else if usage.is_none() && tips.is_empty() {
+            message.push('\n');
+            message.push_str(line);
+        }
+    }
+    if message.is_empty() {
+        message = "a command is needed".into();
+    }
+    let mut hint = tips.join("; ");
+    if let Some(u) = usage {
+        if !hint.is_empty() {
+            hint.push_str("; ");
+        }
+        hint.push_str(&format!("usage: {u}"));
+    }
+    if !hint.is_empty() {
+        hint.push_str("; ");
+    }
+    hint.push_str(&format!("see `{} --help`", command_path(args)));
+    Some(ErrorReport { code, message, hint: Some(hint), exit_code: 2 })
 }
 
 /// What every subcommand gets.

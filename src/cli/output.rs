@@ -145,3 +145,46 @@ mod tests {
         assert_eq!(super::human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
     }
 }
+
+/// A failed command as the user sees it: a stable `code`, the message, an optional hint (a command
+/// that fixes it) and the exit code. With `--json` it is the one document on stdout, so a script that
+/// parses stdout always gets JSON, whatever went wrong — a usage error from argument parsing included.
+#[derive(Debug, Serialize)]
+pub struct ErrorReport {
+    pub code: &'static str,
+    pub message: String,
+    pub hint: Option<String>,
+    pub exit_code: u8,
+}
+
+/// The separator every error's Display text uses between what went wrong and how to fix it.
+const HINT: &str = "\n  hint: ";
+
+impl ErrorReport {
+    /// Split an error's text at the house hint separator.
+    pub fn from_text(code: &'static str, text: &str, exit_code: u8) -> ErrorReport {
+        let (message, hint) = match text.split_once(HINT) {
+            Some((m, h)) => (m.trim_end().to_string(), Some(h.trim().to_string())),
+            None => (text.trim_end().to_string(), None),
+        };
+        ErrorReport { code, message, hint, exit_code }
+    }
+
+    /// Print it: the human text on stderr always, and the document on stdout with `--json`.
+    pub fn print(&self, json: bool) {
+        eprintln!("error: {}", self.message);
+        if let Some(h) = &self.hint {
+            eprintln!("  hint: {h}");
+        }
+        if json {
+            #[derive(Serialize)]
+            struct Doc<'a> {
+                schema: u32,
+                error: &'a ErrorReport,
+            }
+            let text = serde_json::to_string_pretty(&Doc { schema: SCHEMA, error: self }).unwrap_or_default();
+            let mut out = io::stdout().lock();
+            exit_on_broken_pipe(writeln!(out, "{text}"));
+        }
+    }
+}
