@@ -65,16 +65,21 @@ fn check_exits_0_1_2_3_in_the_four_situations() {
 }
 
 #[test]
-fn check_of_an_unregistered_folder_fails_with_the_fix() {
+fn check_outside_any_project_says_so_and_a_cloned_marker_is_not_registered() {
     let t = TestHome::new();
     let p = t.project("code/new");
-    let (doc, out) = t
-        .cmd()
-        .current_dir(&p)
-        .args(["check", "--json"])
-        .output()
-        .map(|o| (serde_json::from_slice::<Value>(&o.stdout).unwrap(), o))
-        .unwrap();
+    let check = |dir: &std::path::Path| {
+        let o = t.cmd().current_dir(dir).args(["check", "--json"]).output().unwrap();
+        (serde_json::from_slice::<Value>(&o.stdout).unwrap(), o)
+    };
+    // No marker here or above, no entry: not a project at all (not "orphaned").
+    let (doc, out) = check(&p);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(doc["error"]["code"], "no_project", "{doc}");
+    assert!(doc["error"]["hint"].as_str().unwrap().contains("wharf init"), "{doc}");
+    // A marker that came with a clone, but no entry: the project is not registered, fixed by init.
+    fs::write(p.join(".env.wharf"), "WHARF_PROJECT_ID=abc\n").unwrap();
+    let (doc, out) = check(&p);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(doc["projects"][0]["reasons"][0]["code"], "not_registered");
     assert_eq!(doc["projects"][0]["path"], p.to_str().unwrap());

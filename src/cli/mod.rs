@@ -140,6 +140,9 @@ pub enum CliError {
     /// Anything else (exit 1).
     #[error("{0}")]
     Failed(String),
+    /// A failure (exit 1) with its own `code` in the JSON error document.
+    #[error("{1}")]
+    Coded(&'static str, String),
 }
 
 impl CliError {
@@ -164,6 +167,7 @@ impl CliError {
             CliError::Registry(_) => "registry_io",
             CliError::Usage(_) => "usage",
             CliError::Failed(_) => "failed",
+            CliError::Coded(code, _) => code,
         }
     }
 

@@ -37,6 +37,16 @@ pub enum CheckError {
     /// The registry cannot be read.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The folder is no project: no marker at or above it, and no registry entry.
+    #[error(
+        "no wharf project here: `{}` (and no folder above it) has no `.env.wharf`, and it is not registered\n  hint: \
+         run `wharf init` to make it a project, or `wharf check --all` to check every registered one",
+        dir.display()
+    )]
+    NoProject {
+        /// The folder meant.
+        dir: PathBuf,
+    },
 }
 
 /// What `check` found.
@@ -74,8 +84,14 @@ pub fn run(registry: &Registry, scope: &Scope, opts: Options, now: DateTime<Utc>
             Some(project::find_root(&dir).unwrap_or(dir))
         }
     };
+    // No marker and no entry: there is nothing to judge, and calling the folder "orphaned" would
+    // suggest something was lost.
+    let no_marker = dir.as_deref().is_some_and(|d| project::find_root(d).is_none());
     let key = dir.as_deref().map(|d| HomePath::from_path_in(d, registry.env())).transpose()?;
     let validation = validate::run(registry, key.as_ref().map(HomePath::as_str), opts, now)?;
+    if no_marker && validation.judged.is_empty() {
+        return Err(CheckError::NoProject { dir: dir.unwrap_or_default() });
+    }
     let unregistered = dir.filter(|_| validation.judged.is_empty()).map(|d| {
         let verdict = unregistered(&d);
         (d, verdict)

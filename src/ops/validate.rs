@@ -221,7 +221,15 @@ fn folder_missing(dir: &Path, what: &str, missing: Code, reasons: &mut Vec<Reaso
             return true;
         }
     };
-    reasons.push(Reason { code: missing, message: format!("{what} `{}` {why}", dir.display()) });
+    // A missing project folder is most often a moved one: say how to relink it, not only how to drop it.
+    let fix = match missing {
+        Code::ProjectMissing => {
+            "; if it was moved, run `wharf init` in its new folder (that relinks it and keeps its env), \
+             else `wharf remove` drops it"
+        }
+        _ => "",
+    };
+    reasons.push(Reason { code: missing, message: format!("{what} `{}` {why}{fix}", dir.display()) });
     true
 }
 

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::mirrors::Mirrors;
 use crate::ids::source;
 use crate::ids::{CommitId, Etag, HfFile, IdError, RepoPath, RepoRef};
-use crate::transfer::http::{protocol, refused_redirect, status_failure, Credential, Http};
+use crate::transfer::http::{protocol, refused_redirect, status_failure, Asked, Credential, Http};
 use crate::transfer::progress::Progress;
 use crate::transfer::retry::Failure;
 use crate::transfer::FetchError;
@@ -122,7 +122,7 @@ pub async fn resolve(http: &Http, hub: &Hub, file: &HfFile, progress: &dyn Progr
                     }
                     download = next;
                 } else if !status.is_success() {
-                    return Err(status_failure(&url, &resp));
+                    return Err(status_failure(&url, &resp, Asked::Hub { token: hub.credential.is_some() }));
                 }
                 let fin = Failure::Final;
                 let commit = header(&resp, "x-repo-commit")
@@ -231,7 +231,7 @@ pub async fn list(http: &Http, hub: &Hub, at: &RepoRef, progress: &dyn Progress)
         .run(&at.repo, &url, progress, |_| async {
             let resp = send(http, hub, http.client.get(url.clone()), &url).await?;
             if !resp.status().is_success() {
-                return Err(status_failure(&url, &resp));
+                return Err(status_failure(&url, &resp, Asked::Hub { token: hub.credential.is_some() }));
             }
             read_capped(http, resp, MAX_LISTING).await.map_err(|why| match why {
                 Capped::TooLarge => Failure::Final(protocol(&url, &format!("listing larger than {MAX_LISTING} bytes"))),

@@ -91,7 +91,7 @@ mod tests {
             asked.lock().unwrap().push(i);
             async move {
                 if i < 2 {
-                    Err(FetchError::NotFound { url: format!("{i}") })
+                    Err(FetchError::NotFound { url: format!("{i}"), hint: "" })
                 } else {
                     Ok(i)
                 }

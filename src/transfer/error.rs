@@ -12,11 +12,13 @@ pub enum FetchError {
     /// A spec, scheme or redirect refused before any byte moved.
     #[error(transparent)]
     Source(#[from] SourceError),
-    #[error("`{url}` was not found (HTTP 404)\n  hint: check the repo, revision and file name; private repos need `HF_TOKEN`")]
+    #[error("`{url}` was not found (HTTP 404)\n  hint: {hint}")]
     /// The server has no such file.
     NotFound {
         /// What was asked.
         url: String,
+        /// What to check: the hub's hint names `HF_TOKEN`, another server's does not.
+        hint: &'static str,
     },
     #[error("`{url}` answered HTTP {status}{hint}")]
     /// The server answered with an error status.
@@ -38,7 +40,7 @@ pub enum FetchError {
         /// Why the last one failed.
         last: String,
     },
-    #[error("checksum mismatch for `{what}`: expected {expected}, got {actual}\n  hint: the server sent other bytes than it promised; the download was deleted, try again later or pin another source")]
+    #[error("checksum mismatch for `{what}`: expected {expected}, got {actual}\n  hint: nothing was kept. Either the pin is wrong (a `sha256` in wharf.toml, `#sha256=`, `--sha256`, wharf.lock) — if you trust this source, pin {actual} — or the server (or a mirror) sent other bytes than it promised: then try again later or another source")]
     /// The bytes do not hash to what they must; they were deleted.
     ChecksumMismatch {
         /// The file (its source).

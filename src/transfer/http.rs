@@ -65,8 +65,31 @@ impl Credential {
     }
 }
 
+/// Who a refused request went to, for the hint of an error: the hint names `HF_TOKEN` only for the
+/// hub (whose origin the token is bound to), and says the token was refused when one was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// The Hugging Face endpoint; `token`: `HF_TOKEN` went with the request.
+    Hub {
+        /// Whether the token was sent.
+        token: bool,
+    },
+    /// Any other server (a plain URL source, a CDN a redirect led to).
+    Other,
+}
+
+impl Asked {
+    /// A request to `url` with `credential` bound to the hub's origin: the hub when `url` is on it.
+    pub fn of(url: &Url, credential: Option<&Credential>) -> Asked {
+        match credential {
+            Some(c) if c.for_url(url).is_some() => Asked::Hub { token: true },
+            _ => Asked::Other,
+        }
+    }
+}
+
 /// Classify a response that is not the one we wanted.
-pub fn status_failure(url: &Url, resp: &Response) -> Failure {
+pub fn status_failure(url: &Url, resp: &Response, asked: Asked) -> Failure {
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()
@@ -74,12 +97,28 @@ pub fn status_failure(url: &Url, resp: &Response) -> Failure {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry::parse_retry_after(v, chrono::Utc::now()));
     let url = url.to_string();
-    let err = match status {
-        404 => FetchError::NotFound { url },
-        401 | 403 => FetchError::Http {
+    let err = match (status, asked) {
+        (404, Asked::Hub { .. }) => FetchError::NotFound {
+            url,
+            hint: "check the repo, the revision and the file name; a private repo also needs `HF_TOKEN`",
+        },
+        (404, Asked::Other) => FetchError::NotFound { url, hint: "check the URL; the server has no file there" },
+        (401 | 403, Asked::Hub { token: true }) => FetchError::Http {
             url,
             status,
-            hint: "\n  hint: access refused; for a gated or private Hugging Face repo, set `HF_TOKEN`",
+            hint: "\n  hint: the hub refused the token in `HF_TOKEN`: check that it is valid and may read this repo \
+                   (a gated repo must be accepted on its page first)",
+        },
+        (401 | 403, Asked::Hub { token: false }) => FetchError::Http {
+            url,
+            status,
+            hint: "\n  hint: access refused; a gated or private Hugging Face repo needs `HF_TOKEN` set to a token that may read it",
+        },
+        (401 | 403, Asked::Other) => FetchError::Http {
+            url,
+            status,
+            hint: "\n  hint: the server refused access; wharf sends no credentials to this host, so use a URL that needs none \
+                   (e.g. a pre-signed one)",
         },
         _ => FetchError::Http { url, status, hint: "" },
     };
@@ -88,6 +127,22 @@ pub fn status_failure(url: &Url, resp: &Response) -> Failure {
     } else {
         Failure::Final(err)
     }
+}
+
+/// An error and every cause under it, joined: reqwest's own text ("error sending request for url")
+/// says nothing of why; the cause chain holds "Connection refused", the DNS or the TLS failure.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !more.is_empty() && !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// `Content-Range: bytes START-END/TOTAL` (`TOTAL` may be `*`).
@@ -175,7 +230,7 @@ impl Http {
         }
         match tokio::time::timeout(self.stall, req.send()).await {
             Err(_) => Err(format!("no answer for {}s", self.stall.as_secs())),
-            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Err(e)) => Err(with_causes(&e)),
             Ok(Ok(r)) => Ok(r),
         }
     }
@@ -217,7 +272,7 @@ impl Http {
         let chunk = match tokio::time::timeout(self.stall, stream.next()).await {
             Err(_) => return Err(format!("stalled: no byte for {}s", self.stall.as_secs_f64())),
             Ok(None) => return Ok(None),
-            Ok(Some(Err(e))) => return Err(format!("connection broken: {e}")),
+            Ok(Some(Err(e))) => return Err(format!("connection broken: {}", with_causes(&e))),
             Ok(Some(Ok(chunk))) => chunk,
         };
         pace.bytes += chunk.len() as u64;
