@@ -54,7 +54,7 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         ctx.out.warn(w);
     }
     let mut views: Vec<ProjectView> =
-        v.judged.iter().filter_map(|j| Some(project_view(j, v.doc.projects.get(&j.key)?))).collect();
+        v.judged.iter().filter_map(|j| Some(project_view(j, v.doc.projects.get(&j.key)?, ctx.wharf.env()))).collect();
     if let Some((dir, verdict)) = &checked.unregistered {
         views.push(unregistered(dir, verdict));
     }
@@ -62,7 +62,7 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     if ctx.out.json {
         ctx.out.json(&CheckDoc { ok, projects: views });
     } else {
-        print_table(&ctx.out, &views, false);
+        print_table(&ctx.out, &views, false, ctx.wharf.env().home());
         let bad = views.iter().filter(|p| p.status != Status::Valid).count();
         ctx.out.status(format!(
             "{} checked: {} valid, {bad} not{}",
@@ -86,6 +86,7 @@ fn plural(n: usize, word: &str) -> String {
 fn unregistered(dir: &std::path::Path, verdict: &Verdict) -> ProjectView {
     ProjectView {
         path: dir.display().to_string(),
+        key: None,
         name: project::project_name(dir),
         id: None,
         status: verdict.status,

@@ -36,7 +36,7 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         .judged
         .iter()
         .filter(|j| args.status.is_empty() || args.status.contains(&j.verdict.status))
-        .filter_map(|j| Some(project_view(j, v.doc.projects.get(&j.key)?)))
+        .filter_map(|j| Some(project_view(j, v.doc.projects.get(&j.key)?, ctx.wharf.env())))
         .collect();
     if args.sizes {
         let envs: Vec<Option<std::path::PathBuf>> = views
@@ -53,7 +53,7 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     } else if views.is_empty() {
         ctx.out.status("no projects registered yet; run `wharf init` in a project");
     } else {
-        print_table(&ctx.out, &views, args.sizes);
+        print_table(&ctx.out, &views, args.sizes, ctx.wharf.env().home());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,12 @@
 //! The project document shared by `list` and `check` (`P` in the README's JSON contract), and its
 //! human table.
 
+use std::path::Path;
+
 use serde::Serialize;
+
+use wharf::home_path::HomePath;
+use wharf::Env;
 
 use wharf::ops::validate::{Judged, Reason};
 use wharf::registry::{ModelRef, ProjectEntry};
@@ -21,12 +26,18 @@ pub struct ModelView {
     pub source: String,
     pub sha256: Option<String>,
     pub size: Option<u64>,
+    /// As stored (`${HOME}/…`).
     pub path: Option<String>,
+    /// `path` with the current home: the file to open.
+    pub expanded: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ProjectView {
+    /// The project folder, expanded.
     pub path: String,
+    /// The registry key: the folder as stored (`${HOME}/…`).
+    pub key: Option<String>,
     pub name: String,
     pub id: Option<String>,
     pub status: Status,
@@ -39,19 +50,25 @@ pub struct ProjectView {
     pub size_bytes: Option<u64>,
 }
 
-fn model_view(m: &ModelRef) -> ModelView {
+fn model_view(m: &ModelRef, env: &Env) -> ModelView {
     ModelView {
         name: m.name.clone(),
         source: m.source.clone(),
         sha256: m.sha256.clone(),
         size: m.size,
         path: m.path.clone(),
+        expanded: m
+            .path
+            .as_ref()
+            .and_then(|p| HomePath::from_stored(p.as_str()).expand(env).ok())
+            .map(|p| p.display().to_string()),
     }
 }
 
-pub fn project_view(j: &Judged, e: &ProjectEntry) -> ProjectView {
+pub fn project_view(j: &Judged, e: &ProjectEntry, env: &Env) -> ProjectView {
     ProjectView {
         path: j.project.as_ref().map_or(j.key.clone(), |p| p.display().to_string()),
+        key: Some(j.key.clone()),
         name: e.name.clone(),
         id: e.id.clone(),
         status: j.verdict.status,
@@ -60,29 +77,47 @@ pub fn project_view(j: &Judged, e: &ProjectEntry) -> ProjectView {
             path: e.env.path.clone(),
             expanded: j.env.as_ref().map_or(e.env.expanded.clone(), |p| p.display().to_string()),
         }),
-        models: e.models.iter().map(model_view).collect(),
+        models: e.models.iter().map(|m| model_view(m, env)).collect(),
         created_at: Some(e.created_at.clone()),
         last_validated: e.last_validated.clone(),
         size_bytes: None,
     }
 }
 
-/// The table `list` and `check` print.
-pub fn print_table(out: &Output, views: &[ProjectView], sizes: bool) {
-    let mut header = vec!["STATUS", "NAME", "PROJECT", "ENV", "MODELS"];
+/// A path as a table shows it: expanded, with `~` for the home folder.
+pub fn shown(path: &str, home: &Path) -> String {
+    match Path::new(path).strip_prefix(home) {
+        Ok(rest) if !home.as_os_str().is_empty() && rest.as_os_str().is_empty() => "~".into(),
+        Ok(rest) if !home.as_os_str().is_empty() => format!("~/{}", rest.display()),
+        _ => path.to_string(),
+    }
+}
+
+/// The table `list` and `check` print. Paths are expanded (`~/…`); when two projects share a
+/// name, an ID column tells them apart.
+pub fn print_table(out: &Output, views: &[ProjectView], sizes: bool, home: &Path) {
+    let mut names = std::collections::HashSet::new();
+    let ids = views.iter().any(|v| !names.insert(v.name.as_str()));
+    let mut header = vec!["STATUS", "NAME"];
+    if ids {
+        header.push("ID");
+    }
+    header.extend(["PROJECT", "ENV", "MODELS"]);
     if sizes {
         header.push("SIZE");
     }
     let rows: Vec<Vec<String>> = views
         .iter()
         .map(|v| {
-            let mut row = vec![
-                v.status.to_string(),
-                v.name.clone(),
-                v.path.clone(),
-                v.env.as_ref().map_or("-".into(), |e| e.path.clone()),
+            let mut row = vec![v.status.to_string(), v.name.clone()];
+            if ids {
+                row.push(v.id.as_deref().map_or("-".into(), |id| id.chars().take(8).collect()));
+            }
+            row.extend([
+                shown(&v.path, home),
+                v.env.as_ref().map_or("-".into(), |e| shown(&e.expanded, home)),
                 v.models.len().to_string(),
-            ];
+            ]);
             if sizes {
                 row.push(v.size_bytes.map_or("-".into(), human_bytes));
             }
@@ -91,7 +126,11 @@ pub fn print_table(out: &Output, views: &[ProjectView], sizes: bool) {
         .collect();
     out.table(&header, &rows, Some((0, super::status_color)));
     for v in views.iter().filter(|v| !v.reasons.is_empty()) {
-        out.line(format!("\n{} {}", out.paint(v.status.as_str(), super::status_color(v.status.as_str())), v.path));
+        out.line(format!(
+            "\n{} {}",
+            out.paint(v.status.as_str(), super::status_color(v.status.as_str())),
+            shown(&v.path, home)
+        ));
         for r in &v.reasons {
             out.line(format!(
                 "  {}: {}",
