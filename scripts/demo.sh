@@ -6,7 +6,8 @@
 # Nothing outside the temp folder is touched: WHARF_HOME points into it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+echo "building wharf (release; the first build takes a few minutes, cargo shows its progress)…" >&2
+cargo build --release --manifest-path "$here/Cargo.toml"
 wharf="$here/target/release/wharf"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/wharf-demo.XXXXXX")
