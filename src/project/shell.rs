@@ -5,7 +5,7 @@
 //! | format | set | remove |
 //! |---|---|---|
 //! | `sh` | `export NAME='v'`, a `'` as `'\''` | `unset NAME` |
-//! | `fish` | `set -gx NAME 'v'`, `\` and `'` escaped by `\` | `set -e NAME` |
+//! | `fish` | `set -gx NAME 'v'`, `\` and `'` escaped by `\` | `set -e NAME; or true` |
 //! | `powershell` | `$env:NAME = 'v'`, every single quote (also `‘ ’ ‚ ‛`) doubled | `Remove-Item Env:NAME -ErrorAction SilentlyContinue` |
 //! | `dotenv` | as `.env.wharf` is written ([`crate::project::dotenv`]) | (a dotenv file cannot remove) |
 //!
@@ -71,7 +71,8 @@ impl Shell {
         for k in unset {
             out.push_str(&match self {
                 Shell::Sh => format!("unset {k}\n"),
-                Shell::Fish => format!("set -e {k}\n"),
+                // `set -e` of an unset variable fails: `… | source; and cmd` must still run cmd.
+                Shell::Fish => format!("set -e {k}; or true\n"),
                 Shell::PowerShell | Shell::Dotenv => format!("Remove-Item Env:{k} -ErrorAction SilentlyContinue\n"),
             });
         }
