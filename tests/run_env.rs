@@ -27,8 +27,9 @@ fn uv() -> Option<PathBuf> {
 
 /// `fish`, or a failure (a skip with `WHARF_TEST_ALLOW_SKIP=1`).
 fn fish() -> Option<PathBuf> {
-    let found =
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join("fish")).find(|p| p.is_file());
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("fish"))
+        .find(|p| p.is_file());
     if found.is_none() {
         support::missing_tool("fish", "apt-get install fish");
     }
@@ -70,14 +71,21 @@ fn run_clean(t: &TestHome, dir: &Path, extra: Option<&Path>, program: &str, args
 }
 
 fn ok(out: &Output, what: &str) -> String {
-    assert!(out.status.success(), "{what}: exit {:?}\nstdout:\n{}\nstderr:\n{}", out.status, text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{what}: exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     text(&out.stdout)
 }
 
 /// A uv project (no dependencies) under home, registered by `wharf init` with uv on PATH.
 fn uv_project(t: &TestHome, uv: &Path, rel: &str) -> (PathBuf, PathBuf) {
     let p = t.project(rel);
-    fs::write(p.join("pyproject.toml"), "[project]\nname = \"demo\"\nversion = \"0.1.0\"\ndependencies = []\n").unwrap();
+    fs::write(p.join("pyproject.toml"), "[project]\nname = \"demo\"\nversion = \"0.1.0\"\ndependencies = []\n")
+        .unwrap();
     let out = run_clean(t, &p, uv.parent(), "wharf", &["init", "--json"]);
     let doc: Value = serde_json::from_str(&ok(&out, "wharf init")).unwrap();
     let env = PathBuf::from(doc["project"]["env"]["expanded"].as_str().unwrap());
@@ -142,7 +150,8 @@ fn run_exits_with_the_commands_code_and_names_a_command_it_cannot_find() {
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
     // The child sees the variables and no PYTHONHOME.
     let line = r#"printf '%s|%s|%s' "$VIRTUAL_ENV" "$UV_PROJECT_ENVIRONMENT" "${PYTHONHOME-unset}""#;
-    let out = t.cmd().current_dir(&p).env("PYTHONHOME", "/elsewhere").args(["run", "--", "sh", "-c", line]).output().unwrap();
+    let out =
+        t.cmd().current_dir(&p).env("PYTHONHOME", "/elsewhere").args(["run", "--", "sh", "-c", line]).output().unwrap();
     let env = t.registry()["projects"]["${HOME}/code/codes"]["env"]["expanded"].as_str().unwrap().to_string();
     assert_eq!(ok(&out, "run sh"), format!("{env}|{env}|unset"));
     let out = t.cmd().current_dir(&p).args(["run", "--", "no-such-tool-here", "x"]).output().unwrap();
@@ -150,7 +159,8 @@ fn run_exits_with_the_commands_code_and_names_a_command_it_cannot_find() {
     let err = text(&out.stderr);
     assert!(err.contains("cannot run `no-such-tool-here`") && err.contains("hint:"), "{err}");
     // `run PATH -- CMD` names the project; a folder that is none is told to `wharf init`.
-    let out = t.cmd().args(["run", p.to_str().unwrap(), "--", "sh", "-c", "printf %s \"$VIRTUAL_ENV\""]).output().unwrap();
+    let out =
+        t.cmd().args(["run", p.to_str().unwrap(), "--", "sh", "-c", "printf %s \"$VIRTUAL_ENV\""]).output().unwrap();
     assert_eq!(ok(&out, "run PATH"), env);
     let out = t.cmd().current_dir(&t.home).args(["run", "--", "true"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -293,7 +303,8 @@ fn models_are_found_by_name_as_views_paths_and_variables() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("detector, local, tiny-llama"), "{}", text(&out.stderr));
 
-    let py = "import os; print(open(os.environ['WHARF_MODEL_TINY_LLAMA'], 'rb').read()[:4], os.environ['WHARF_MODELS_DIR'])";
+    let py =
+        "import os; print(open(os.environ['WHARF_MODEL_TINY_LLAMA'], 'rb').read()[:4], os.environ['WHARF_MODELS_DIR'])";
     let out = in_dir(t, &p, &["run", "--", "python", "-c", py]);
     assert_eq!(ok(&out, "run python").trim(), format!("b'GGUF' {}", env.join("models").display()));
 
@@ -304,8 +315,8 @@ fn models_are_found_by_name_as_views_paths_and_variables() {
     assert_eq!(fs::read(env.join("models/detector.pt")).unwrap(), w.pt);
     // A model dropped from wharf.toml loses its view at the next pull; the user's file stays.
     let toml = fs::read_to_string(p.join("wharf.toml")).unwrap();
-    let kept = toml.split("[models.detector]").next().unwrap().to_string()
-        + &toml[toml.find("[models.local]").unwrap()..];
+    let kept =
+        toml.split("[models.detector]").next().unwrap().to_string() + &toml[toml.find("[models.local]").unwrap()..];
     fs::write(p.join("wharf.toml"), kept).unwrap();
     ok(&in_dir(t, &p, &["pull"]), "pull");
     assert!(fs::symlink_metadata(env.join("models/detector.pt")).is_err(), "stale view removed");
@@ -370,7 +381,8 @@ fn sources_and_names_that_would_leave_their_folder_are_refused() {
 fn two_models_on_one_variable_are_refused_naming_both() {
     let t = TestHome::new();
     let p = t.project("code/clash");
-    fs::write(p.join("wharf.toml"), "[models.a-b]\nsource = \"m/a.bin\"\n[models.a_b]\nsource = \"m/b.bin\"\n").unwrap();
+    fs::write(p.join("wharf.toml"), "[models.a-b]\nsource = \"m/a.bin\"\n[models.a_b]\nsource = \"m/b.bin\"\n")
+        .unwrap();
     ok(&in_dir(&t, &p, &["init", "--no-venv", "--no-models"]), "init");
     let out = in_dir(&t, &p, &["env"]);
     assert_eq!(out.status.code(), Some(1));

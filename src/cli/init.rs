@@ -81,9 +81,8 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let env_note = if outcome.created_env { "created" } else { "kept" };
     ctx.out.status(format!("  environment ({env_note}): {}", outcome.env.expanded));
     ctx.out.status(format!("  marker: {shown}/.env.wharf"));
-    ctx.out.status(
-        "  use it: `wharf run -- uv run …`, or `eval \"$(wharf env)\"` in the shell (or in direnv's .envrc)",
-    );
+    ctx.out
+        .status("  use it: `wharf run -- uv run …`, or `eval \"$(wharf env)\"` in the shell (or in direnv's .envrc)");
     ctx.out.line(&outcome.env.expanded);
     Ok(ExitCode::SUCCESS)
 }

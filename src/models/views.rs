@@ -83,8 +83,7 @@ pub struct Synced {
 
 /// The view's file name of a model: `<name><ext>` (see the module doc).
 pub fn file_name(spec: &ModelSpec) -> Result<String, ViewsError> {
-    let name: ModelName =
-        spec.name.parse().map_err(|error| ViewsError::Name { name: spec.name.clone(), error })?;
+    let name: ModelName = spec.name.parse().map_err(|error| ViewsError::Name { name: spec.name.clone(), error })?;
     Ok(format!("{name}{}", ext_of(spec).map(|e| e.to_string()).unwrap_or_default()))
 }
 
@@ -121,7 +120,8 @@ fn wanted(project: &Path, models: &[ModelRef], env: &Env) -> Result<BTreeMap<Str
     for spec in &manifest.models {
         let file = file_name(spec)?;
         let ours = |m: &&ModelRef| {
-            m.name == spec.name && (spec.candidates().contains(&m.source.as_str()) || spec.parts.first() == Some(&m.source))
+            m.name == spec.name
+                && (spec.candidates().contains(&m.source.as_str()) || spec.parts.first() == Some(&m.source))
         };
         let Some(stored) = models.iter().find(ours).and_then(|m| m.path.as_deref()) else { continue };
         let Ok(target) = HomePath::from_stored(stored).expand(env) else { continue };
@@ -231,7 +231,9 @@ pub fn sync_registered(registry: &Registry, dir: &Path) -> Result<Option<Synced>
 /// What went wrong or was left alone, one line each, for a command to warn about.
 pub fn warnings(result: Result<Option<Synced>, ViewsError>) -> Vec<String> {
     match result {
-        Ok(s) => s.into_iter().flat_map(|s| s.skipped).map(|s| format!("`{}` {}", s.path.display(), s.reason)).collect(),
+        Ok(s) => {
+            s.into_iter().flat_map(|s| s.skipped).map(|s| format!("`{}` {}", s.path.display(), s.reason)).collect()
+        }
         Err(e) => vec![format!("model views not updated: {e}")],
     }
 }

@@ -67,7 +67,9 @@ pub enum ActivateError {
     #[error(transparent)]
     Views(#[from] ViewsError),
     /// Two models map to one variable.
-    #[error("models `{a}` and `{b}` both map to `{var}`\n  hint: rename one of them in wharf.toml, then run `wharf pull`")]
+    #[error(
+        "models `{a}` and `{b}` both map to `{var}`\n  hint: rename one of them in wharf.toml, then run `wharf pull`"
+    )]
     VarClash {
         /// The first model.
         a: String,

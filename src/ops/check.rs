@@ -95,7 +95,8 @@ pub fn run(registry: &Registry, scope: &Scope, opts: Options, now: DateTime<Utc>
 fn sync_views(validation: &Validation, env: &crate::env::Env) -> Vec<String> {
     let mut warnings = Vec::new();
     for j in &validation.judged {
-        let own = matches!(j.verdict.status, Status::Valid | Status::Mismatch) && !j.verdict.has(Code::BacklinkMismatch);
+        let own =
+            matches!(j.verdict.status, Status::Valid | Status::Mismatch) && !j.verdict.has(Code::BacklinkMismatch);
         let (Some(project), Some(env_dir), Some(entry)) = (&j.project, &j.env, validation.doc.projects.get(&j.key))
         else {
             continue;

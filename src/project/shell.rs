@@ -85,7 +85,8 @@ mod tests {
     use super::*;
     use std::process::Command;
 
-    const HARD: [&str; 8] = ["plain", "it's", "$HOME `id` $(id)", "two\nlines\n", " spaced  out ", "back\\slash\\", "'", ""];
+    const HARD: [&str; 8] =
+        ["plain", "it's", "$HOME `id` $(id)", "two\nlines\n", " spaced  out ", "back\\slash\\", "'", ""];
 
     /// What `shell -c '<script>; printf %s "$V"'` prints: the value as the shell read it.
     fn read_back(shell: &str, script: &str, print: &str) -> Option<String> {
