@@ -144,7 +144,8 @@ fn read_record(dir: &Path) -> BTreeSet<String> {
 fn write_record(dir: &Path, views: &BTreeSet<String>) -> Result<(), FsError> {
     let mut text = serde_json::json!({ "views": views }).to_string();
     text.push('\n');
-    if fsx::read_optional(&dir.join(RECORD))?.as_deref() != Some(text.as_str()) {
+    let old = fsx::read_optional(&dir.join(RECORD))?;
+    if old.as_deref() != Some(text.as_str()) && (old.is_some() || !views.is_empty()) {
         fsx::write_atomic(&dir.join(RECORD), text.as_bytes())?;
     }
     Ok(())

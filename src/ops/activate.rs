@@ -54,6 +54,9 @@ pub enum ActivateError {
     /// The registered environment folder is gone.
     #[error("the environment `{0}` does not exist\n  hint: run `wharf init` in the project to make it again")]
     EnvMissing(PathBuf),
+    /// The marker cannot be read.
+    #[error(transparent)]
+    Marker(#[from] crate::fsx::FsError),
     /// A stored path cannot be expanded.
     #[error(transparent)]
     Path(#[from] HomePathError),
@@ -135,8 +138,7 @@ fn locate(registry: &Registry, start: &Path) -> Result<(PathBuf, PathBuf), Activ
         marker: marker.to_path_buf(),
         what,
     };
-    let marker = project::read_marker(&root, entry.legacy_marker)
-        .map_err(ProjectError::from)?
+    let marker = project::read_marker(&root, entry.legacy_marker)?
         .ok_or_else(|| disagree(&root.join(project::MARKER), "is missing".into()))?;
     let named = marker.env.as_deref().map(|raw| expand_vars(raw, env)).transpose()?;
     if named.as_deref().map(Path::new) != Some(env_dir.as_path()) {
