@@ -50,7 +50,7 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
             e => CliError::failed(e),
         })?;
     let v = &checked.validation;
-    if let Some(w) = &v.warning {
+    for w in v.warning.iter().chain(&checked.view_warnings) {
         ctx.out.warn(w);
     }
     let mut views: Vec<ProjectView> =

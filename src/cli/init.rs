@@ -60,6 +60,9 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
+    if let Some(r) = wharf::ops::validate::stray_venv(&outcome.path, std::path::Path::new(&outcome.env.expanded)) {
+        ctx.out.warn(r.message);
+    }
     if ctx.out.json {
         ctx.out.json(&InitDoc { project: outcome, models });
         return Ok(ExitCode::SUCCESS);
@@ -78,9 +81,8 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let env_note = if outcome.created_env { "created" } else { "kept" };
     ctx.out.status(format!("  environment ({env_note}): {}", outcome.env.expanded));
     ctx.out.status(format!("  marker: {shown}/.env.wharf"));
-    ctx.out.status(
-        "  use it: `set -a; . ./.env.wharf; set +a` then `uv run …` (or `dotenv .env.wharf` in direnv's .envrc)",
-    );
+    ctx.out
+        .status("  use it: `wharf run -- uv run …`, or `eval \"$(wharf env)\"` in the shell (or in direnv's .envrc)");
     ctx.out.line(&outcome.env.expanded);
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! module per subcommand. Each subcommand turns its arguments into the library's options, calls the
 //! library, and prints through [`crate::cli::output::Output`].
 
+mod activation;
 mod bars;
 mod check;
 mod completions;
@@ -15,6 +16,8 @@ mod project_pull;
 mod prompt;
 mod prune;
 mod pull;
+mod run;
+mod shell_env;
 mod view;
 
 use std::path::PathBuf;
@@ -121,6 +124,10 @@ pub enum Command {
   wharf doctor                 the registry's health
   wharf doctor --repair        move a corrupt registry aside and rebuild it from the back-links")]
     Doctor(doctor::DoctorArgs),
+    /// Run a command in the project's environment (uv, python, pytest find it; models by name)
+    Run(run::RunArgs),
+    /// Print the project's environment as variables for a shell: eval "$(wharf env)"
+    Env(shell_env::EnvArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:
   wharf completions bash > ~/.local/share/bash-completion/completions/wharf
@@ -295,6 +302,8 @@ pub fn run(cli: Cli, ctx: &Ctx) -> Result<ExitCode, CliError> {
         Command::Models(a) => models::run(a, ctx),
         Command::Migrate(a) => migrate::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
+        Command::Run(a) => run::run(a, ctx),
+        Command::Env(a) => shell_env::run(a, ctx),
         Command::Completions(a) => completions::run(a),
     }
 }

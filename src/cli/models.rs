@@ -48,6 +48,9 @@ pub enum ModelsCommand {
         #[arg(long, short = 'n')]
         dry_run: bool,
     },
+    /// Print the path of a model of the current project by its name in wharf.toml: its view
+    /// <env>/models/<name><ext>, a link to the stored file
+    Path(PathArgs),
     /// Remove every model wharf fetched that no project uses, and dead partial downloads (other
     /// tools' finished files in the Hugging Face cache stay)
     Clear {
@@ -55,6 +58,24 @@ pub enum ModelsCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  wharf models path tinyllama\n  llama-cli -m \"$(wharf models path tinyllama)\"")]
+pub struct PathArgs {
+    /// The model's name in wharf.toml
+    pub name: String,
+}
+
+/// `models path NAME`: one line, the view's path (`{"schema":1,"name","path"}` with `--json`).
+fn model_path(args: PathArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
+    let path = super::activation::model_path(&args.name, ctx)?;
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({ "name": args.name, "path": path }));
+    } else {
+        ctx.out.line(path.display().to_string());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn store(ctx: &Ctx) -> Result<ModelStore, CliError> {
@@ -84,6 +105,7 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
             let max: ByteSize = max_size.parse().map_err(|e: SizeError| CliError::Usage(e.to_string()))?;
             render_gc(&store.gc(&registry, max, dry_run).map_err(store_err)?, dry_run, ctx);
         }
+        ModelsCommand::Path(a) => return model_path(a, ctx),
         ModelsCommand::Clear { yes } => {
             if !yes {
                 registry.read()?; // an unreadable registry still says so with exit 3

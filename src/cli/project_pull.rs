@@ -30,6 +30,9 @@ pub fn pull_project(
         }
         other => CliError::failed(other),
     })?;
+    for w in &pulled.view_warnings {
+        ctx.out.warn(w);
+    }
     for m in &pulled.models {
         let f = &m.file;
         ctx.out.status(format!("{} {} ({})", if f.cached { "cached    " } else { "downloaded" }, m.name, f.source));

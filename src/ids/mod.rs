@@ -15,6 +15,9 @@
 //! | [`Revision`] | a branch, tag or commit: `[A-Za-z0-9._-]` in `/`-separated parts, none `.` or `..` | `@REV`, `refs/<rev>` |
 //! | [`RepoId`] | `ORG/NAME`, each `[A-Za-z0-9._-]`, not `.` or `..` | `models--ORG--NAME` |
 //! | [`RepoPath`] | a relative `/`-separated name, no empty, `.` or `..` part, no `\` or control character | `snapshots/<commit>/<path>` |
+//! | [`ModelName`] | 1–64 of `[A-Za-z0-9._-]`, first a letter or digit | `[models.NAME]`, `<env>/models/<name><ext>`, `WHARF_MODEL_<NAME>` |
+//! | [`FileExt`] | `.` and one or two parts of letters and digits | the extension of a model's view |
+//! | [`ProjectPath`] | like [`RepoPath`], relative to the project folder | `source = "models/x.bin"` in `wharf.toml` |
 //!
 //! Built from them: [`RepoRef`] (a repo at a revision) and [`HfFile`] (one file of it), see
 //! `reference.rs`; and [`source::Source`], a parsed `wharf pull` spec.
@@ -171,17 +174,25 @@ boundary_type!(
     }
 );
 
+/// A relative `/`-separated name: no empty, `.` or `..` part, no `\` or control character.
+fn relative_parts_ok(s: &str) -> bool {
+    let part_ok = |p: &str| !p.is_empty() && p != "." && p != ".." && !p.chars().any(|c| c == '\\' || c.is_control());
+    s.split('/').all(part_ok)
+}
+
 boundary_type!(
     /// A file name inside a repo, relative to its root.
     RepoPath, "file name", |s| {
-        let part_ok = |p: &str| !p.is_empty() && p != "." && p != ".." && !p.chars().any(|c| c == '\\' || c.is_control());
-        if s.split('/').all(part_ok) {
+        if relative_parts_ok(s) {
             Ok(s.to_string())
         } else {
             Err(refuse("file name", s, "must be relative, without empty, `.` or `..` parts, `\\` or control characters"))
         }
     }
 );
+
+mod model;
+pub use model::{FileExt, ModelName, ProjectPath};
 
 impl Revision {
     /// `main`, the default branch.

@@ -6,6 +6,7 @@
 //! | `hf://ORG/REPO[@REV]` | a whole repo (filtered with `--include`/`--exclude`) |
 //! | `https://…[#sha256=HEX]` | a plain URL, optionally pinned by its SHA-256 |
 //! | `file:///abs/path[#sha256=HEX]` | a local file, copied into the store |
+//! | `models/x.bin[#sha256=HEX]` | in `wharf.toml` only ([`Source::parse_in`]): a file of the project, relative to its folder |
 //!
 //! Plain `http://` is accepted only for loopback hosts, or with `--allow-http` ([`check_scheme`]);
 //! no other scheme is ever fetched, also not through a redirect.
@@ -14,9 +15,9 @@
 //! [`Sha256`]; a Hugging Face file into an [`HfFile`], a repo into a [`RepoRef`]) here, so nothing
 //! downstream handles a raw string from the spec.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::ids::{HfFile, RepoId, RepoRef, Revision, Sha256};
+use crate::ids::{HfFile, ProjectPath, RepoId, RepoRef, Revision, Sha256};
 
 /// A spec or a URL refused before any request.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -123,6 +124,37 @@ impl Source {
             return Ok(Source::Url { url: url.to_string(), sha256 });
         }
         Err(invalid(spec, "unknown scheme"))
+    }
+
+    /// Parse a spec of the `wharf.toml` in `project`: the forms of [`Source::parse`], or, without a
+    /// scheme, a file of the project named relative to its folder (`models/x.bin`, parsed as a
+    /// [`ProjectPath`]), which becomes a [`Source::File`] inside it. The relative spelling is what
+    /// `wharf.lock` keeps, so a moved project still agrees with its lock. An absolute path needs
+    /// `file://`; `..` and a symlink that leads out of the project are refused.
+    pub fn parse_in(spec: &str, project: &Path) -> Result<Source, SourceError> {
+        let scheme = spec.split_once(':').is_some_and(|(s, _)| {
+            s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        });
+        if scheme {
+            return Source::parse(spec);
+        }
+        let (base, fragment) = spec.split_once('#').map_or((spec, None), |(b, f)| (b, Some(f)));
+        if base.starts_with('/') {
+            return Err(invalid(spec, "an absolute path needs file:// (file:///…); a project file is relative to it"));
+        }
+        let rel: ProjectPath =
+            base.parse().map_err(|_| invalid(spec, "a project file is relative to the project, without `..`"))?;
+        let sha256 = parse_sha256(spec, fragment)?;
+        let path = project.join(rel.as_str());
+        // The name stays inside; a symlink on the way may not lead out (a file not there yet is
+        // reported by the pull).
+        if let (Ok(real), Ok(root)) = (path.canonicalize(), project.canonicalize()) {
+            if !real.starts_with(&root) {
+                return Err(invalid(spec, format!("leads out of the project to `{}`", real.display())));
+            }
+        }
+        Ok(Source::File { path, sha256 })
     }
 
     /// The `@REV` given, or `main`.
@@ -232,6 +264,27 @@ mod tests {
         );
         assert!(Source::parse("file://relative/m.bin").is_err());
         assert!(Source::parse("ftp://x/y").is_err());
+    }
+
+    #[test]
+    fn project_files_are_relative_and_stay_inside() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("models")).unwrap();
+        assert_eq!(
+            Source::parse_in("models/x.bin", &root).unwrap(),
+            Source::File { path: root.join("models/x.bin"), sha256: None }
+        );
+        assert_eq!(Source::parse_in("hf://o/r/f.gguf", &root).unwrap(), Source::parse("hf://o/r/f.gguf").unwrap());
+        for bad in ["../x.bin", "/etc/passwd", "models/../../x", "ftp://x/y", "x.bin#md5=1"] {
+            assert!(Source::parse_in(bad, &root).is_err(), "{bad}");
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/etc", root.join("out")).unwrap();
+            let e = Source::parse_in("out/passwd", &root).unwrap_err().to_string();
+            assert!(e.contains("leads out of the project"), "{e}");
+        }
     }
 
     #[test]

@@ -14,6 +14,10 @@
 //! sha256 = "…"                     # of the assembled file
 //! ```
 //!
+//! A model's name is a [`ModelName`] (it names the model's view `<env>/models/<name><ext>` and its
+//! variable `WHARF_MODEL_<NAME>`); a `source` without a scheme is a file of the project, relative to
+//! its folder (`source = "models/x.bin"`, see [`Source::parse_in`]).
+//!
 //! A model has a `source` (one file) or `parts` (fragments, concatenated in order, which then
 //! need the `sha256` of the whole); `fallback` sources are tried in order when the primary cannot
 //! be had. A part may carry its own `#sha256=` so that a bad fragment is named. Every error names
@@ -27,7 +31,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::ids::source::Source;
-use crate::ids::Sha256;
+use crate::ids::{ModelName, Sha256};
 
 /// The manifest's file name, at the project's root.
 pub const MANIFEST: &str = "wharf.toml";
@@ -118,9 +122,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Manifest, ManifestError> {
         let at = e.span().map_or(0, |s| s.start);
         err(at, e.message().trim().to_string())
     })?;
+    let project = file.parent().unwrap_or(Path::new(""));
     let mut models = Vec::new();
     for (name, spanned) in raw.models {
         let at = spanned.span().start;
+        // The name becomes a file name (`<env>/models/<name><ext>`) and a variable: parsed here.
+        if let Err(e) = name.parse::<ModelName>() {
+            return Err(err(at, format!("models.{}: {e}", name.escape_debug())));
+        }
         let m = spanned.into_inner();
         let sha256 = match m.sha256 {
             Some(h) => {
@@ -135,7 +144,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Manifest, ManifestError> {
             None => None,
         };
         let check = |key: &str, span: std::ops::Range<usize>, s: &str, hf_repo_ok: bool| -> Result<(), ManifestError> {
-            match Source::parse(s) {
+            match Source::parse_in(s, project) {
                 Err(e) => Err(err(span.start, format!("models.{name}.{key}: {e}"))),
                 Ok(Source::HfRepo { .. }) if !hf_repo_ok => Err(err(
                     span.start,
@@ -227,6 +236,11 @@ mod tests {
         assert!(e.message.contains("sha256"), "{e}");
         let e = p("[models.a]\nsource = \"hf://o/r\"\n").unwrap_err();
         assert!(e.message.contains("whole repo"), "{e}");
+        let e = p("[models.\"../x\"]\nsource = \"hf://o/r/f\"\n").unwrap_err();
+        assert!(e.message.contains("model name"), "{e}");
+        let e = p("[models.a]\nsource = \"/abs/x.bin\"\n").unwrap_err();
+        assert!(e.message.contains("file://"), "{e}");
+        assert!(p("[models.a]\nsource = \"models/x.bin\"\n").is_ok());
         let e = p("[models.a\n").unwrap_err();
         assert_eq!(e.line, 1);
     }

@@ -18,6 +18,7 @@ use crate::ids::source::Source;
 use crate::ids::Sha256;
 use crate::models::lockfile::{self, Lock, Locked, LockedPart, LockfileError};
 use crate::models::manifest::{self, ManifestError, ModelSpec};
+use crate::models::views;
 use crate::store::{ModelStore, PullOptions, Pulled};
 use crate::transfer::progress::Progress;
 use crate::transfer::FetchError;
@@ -101,6 +102,8 @@ pub struct ProjectPull {
     pub models: Vec<Resolved>,
     /// True when `wharf.lock` was written (it was missing or differed).
     pub lock_changed: bool,
+    /// Model views left alone or not updated ([`crate::models::views`]), one line each.
+    pub view_warnings: Vec<String>,
 }
 
 /// The folder at or above `start` that holds a `wharf.toml`.
@@ -125,6 +128,8 @@ fn pinned(locked: &Locked, asked: &Source) -> Option<Source> {
 /// What the models of one project pull share.
 struct Pull<'a> {
     store: &'a ModelStore,
+    /// The project folder: `wharf.toml`'s relative sources are read from it.
+    dir: &'a Path,
     opts: &'a PullOptions,
     progress: &'a dyn Progress,
 }
@@ -146,7 +151,7 @@ impl Pull<'_> {
             if locked_source.as_deref().is_some_and(|s| s != cand) {
                 continue;
             }
-            let asked = Source::parse(cand)
+            let asked = Source::parse_in(cand, self.dir)
                 .map_err(|e| ModelsError::Model { name: spec.name.clone(), error: Box::new(e.into()) })?;
             // A lock's pin is checked like a manifest's: its sha256 for every kind of source (for a
             // Hugging Face file also its commit, which `pinned` asks for).
@@ -189,7 +194,7 @@ impl Pull<'_> {
             .parts
             .iter()
             .enumerate()
-            .map(|(i, part)| Source::parse(part).map_err(|e| part_err(spec, i, e.into())))
+            .map(|(i, part)| Source::parse_in(part, self.dir).map_err(|e| part_err(spec, i, e.into())))
             .collect::<Result<Vec<_>, _>>()?;
         let resolved = |size: u64, cached: bool| Resolved {
             name: spec.name.clone(),
@@ -268,7 +273,7 @@ pub async fn pull(
 ) -> Result<ProjectPull, ModelsError> {
     let manifest = manifest::read(dir)?.ok_or_else(|| ModelsError::NoManifest(dir.to_path_buf()))?;
     let old = lockfile::read(dir)?;
-    let run = Pull { store, opts, progress };
+    let run = Pull { store, dir, opts, progress };
     let mut models = Vec::new();
     let mut entries = Vec::new();
     for spec in &manifest.models {
@@ -295,12 +300,13 @@ pub async fn pull(
     let lock_changed = tokio::task::spawn_blocking(move || lockfile::write(&d, &lock))
         .await
         .map_err(|e| FsError::new("cannot write", &dir.join(lockfile::LOCKFILE), std::io::Error::other(e)))??;
-    Ok(ProjectPull { models, lock_changed })
+    Ok(ProjectPull { models, lock_changed, view_warnings: Vec::new() })
 }
 
 /// What `wharf pull` does in a project (and `wharf init` in one with a `wharf.toml`): [`pull`]
 /// every model and write the lock, then record the models in the project's registry entry, when
-/// it has one. Returns the pull and whether the project is registered.
+/// it has one, and bring its model views in step ([`views::sync_registered`]). Returns the pull and
+/// whether the project is registered.
 pub async fn pull_project(
     store: &ModelStore,
     registry: crate::Registry,
@@ -311,10 +317,13 @@ pub async fn pull_project(
 ) -> Result<(ProjectPull, bool), ModelsError> {
     let pulled = pull(store, dir, locked, opts, progress).await?;
     let (d, models) = (dir.to_path_buf(), pulled.models.clone());
-    let registered = tokio::task::spawn_blocking(move || record_in_registry(&registry, &d, &models))
-        .await
-        .map_err(|e| FsError::new("cannot update the registry for", dir, std::io::Error::other(e)))??;
-    Ok((pulled, registered))
+    let (registered, view_warnings) = tokio::task::spawn_blocking(move || {
+        let registered = record_in_registry(&registry, &d, &models)?;
+        Ok::<_, crate::registry::RegistryError>((registered, views::warnings(views::sync_registered(&registry, &d))))
+    })
+    .await
+    .map_err(|e| FsError::new("cannot update the registry for", dir, std::io::Error::other(e)))??;
+    Ok((ProjectPull { view_warnings, ..pulled }, registered))
 }
 
 /// Record `models` in the registry entry of the project at `dir`, if it is registered.

@@ -1,11 +1,15 @@
 //! `wharf check`: the CI gate. Which project is meant, its verdict (a folder with no entry is
 //! `orphaned` with `not_registered`, fixed by `wharf init`), and which statuses fail the check.
+//! Judging only reads; afterwards the model views of each judged project whose environment is its
+//! own are brought in step ([`views::sync`]: missing or stale links made again, links of models no
+//! longer declared removed), which never changes a verdict.
 
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
 use crate::home_path::{HomePath, HomePathError};
+use crate::models::views;
 use crate::ops::validate::{self, Code, Options, Reason, Status, Validation, Verdict};
 use crate::project::{self, ProjectError};
 use crate::registry::{Registry, RegistryError};
@@ -56,6 +60,8 @@ pub struct Checked {
     pub validation: Validation,
     /// The folder meant, when it has no registry entry, and its verdict.
     pub unregistered: Option<(PathBuf, Verdict)>,
+    /// Model views left alone or not updated, one line each.
+    pub view_warnings: Vec<String>,
 }
 
 impl Checked {
@@ -96,5 +102,24 @@ pub fn run(registry: &Registry, scope: &Scope, opts: Options, now: DateTime<Utc>
         let verdict = unregistered(&d);
         (d, verdict)
     });
-    Ok(Checked { validation, unregistered })
+    let view_warnings = sync_views(&validation, registry.env());
+    Ok(Checked { validation, unregistered, view_warnings })
+}
+
+/// The views of every judged project that has its own environment (not orphaned, undecidable or
+/// claimed by another project's back-link).
+fn sync_views(validation: &Validation, env: &crate::env::Env) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for j in &validation.judged {
+        let own =
+            matches!(j.verdict.status, Status::Valid | Status::Mismatch) && !j.verdict.has(Code::BacklinkMismatch);
+        let (Some(project), Some(env_dir), Some(entry)) = (&j.project, &j.env, validation.doc.projects.get(&j.key))
+        else {
+            continue;
+        };
+        if own {
+            warnings.extend(views::warnings(views::sync(env_dir, project, &entry.models, env).map(Some)));
+        }
+    }
+    warnings
 }

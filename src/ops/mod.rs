@@ -6,7 +6,9 @@
 //! - [`init`]: register a project, create or adopt its environment, write marker and back-link.
 //! - [`prune`]: remove what is orphaned (environments, registry entries, stale partial downloads).
 //! - [`doctor`]: diagnose and repair the registry from back-links.
+//! - [`activate`]: a project's environment as variables (`wharf run`, `wharf env`), a model by name.
 
+pub mod activate;
 pub mod check;
 pub mod doctor;
 pub mod init;

@@ -7,6 +7,8 @@
 //! | `mismatch` | marker names another env, back-link names another project, a model is missing or differs, wharf.lock disagrees with wharf.toml |
 //! | `error`    | undecidable: `permission_denied`, `io_error`, `unset_variable` |
 //!
+//! `stray_venv` (the project has a `.venv` of its own) is a warning: its status is `valid`.
+//!
 //! A project collects every reason that applies; its status is the gravest one's, in the order
 //! error > orphaned > mismatch > valid, so nothing undecidable is ever pruned by default.
 //! Validation only reads: it never changes a file.
@@ -98,6 +100,8 @@ pub enum Code {
     NotRegistered,
     /// wharf.lock is missing or does not pin what wharf.toml asks for.
     LockMismatch,
+    /// The project folder has a `.venv` of its own (a warning: the status stays valid).
+    StrayVenv,
 }
 
 impl Code {
@@ -113,6 +117,7 @@ impl Code {
             | Code::BacklinkMismatch
             | Code::LockMismatch => Status::Mismatch,
             Code::PermissionDenied | Code::IoError | Code::UnsetVariable => Status::Error,
+            Code::StrayVenv => Status::Valid,
         }
     }
 }
@@ -205,7 +210,25 @@ pub fn validate_entry(key: &str, entry: &ProjectEntry, env: &Env, opts: Options)
     if let (Some(p), false) = (&project, entry.models.is_empty()) {
         check_lock(p, &mut reasons);
     }
+    if let (Some(p), Some(e)) = (&project, &env_dir) {
+        reasons.extend(stray_venv(p, e));
+    }
     Judged { key: key.to_string(), project, env: env_dir, verdict: Verdict::from_reasons(reasons) }
+}
+
+/// A `.venv` in the project folder (uv makes one when it runs without wharf's variables): a warning
+/// that names the way in and the fix, with the status kept valid.
+pub fn stray_venv(project_dir: &Path, env_dir: &Path) -> Option<Reason> {
+    let venv = project_dir.join(".venv");
+    std::fs::symlink_metadata(&venv).ok()?;
+    let message = format!(
+        "`{}` is a stray environment: wharf's is `{}`; run commands with `wharf run -- CMD` or \
+         `eval \"$(wharf env)\"` so uv uses it, and delete the stray one (`rm -rf {}`)",
+        venv.display(),
+        env_dir.display(),
+        venv.display()
+    );
+    Some(Reason { code: Code::StrayVenv, message })
 }
 
 /// After a failed read inside `dir`: is `dir` itself missing (push `missing` and return true)?

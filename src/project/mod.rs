@@ -15,10 +15,12 @@
 //! - Back-link in the environment, `<env>/.wharf-project.json`:
 //!   `{"project": "${HOME}/code/demo", "id": "…", "created_at": "…", "wharf_version": "0.1.0"}`.
 //!   It lets `doctor --repair` rebuild the registry and `prune` attribute an env folder.
+//! - [`shell`]: variables as a sh, fish, PowerShell or dotenv script (`wharf env`).
 
 pub mod adopt;
 pub mod dotenv;
 pub mod liveness;
+pub mod shell;
 pub mod venv;
 
 use std::collections::BTreeMap;
