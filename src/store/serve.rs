@@ -3,7 +3,8 @@
 //! `pull` repairs what it finds wrong. A stored file is served only when its size is the one
 //! expected — the lock's pin when there is one, else the size the index recorded when wharf
 //! fetched it — and, with `pull --verify`, when a full read hashes to its name (a wharf blob's
-//! SHA-256, a Hugging Face etag). A file that fails is not deleted here: the caller goes on to the
+//! SHA-256, a Hugging Face etag; a small Hugging Face file, named by its git blob id, is hashed
+//! whenever it is served anyway, so it is always checked). A file that fails is not deleted here: the caller goes on to the
 //! normal download, which verifies the new bytes in a temp file and renames them over the bad one
 //! (the commit point), so a repair never shows unverified bytes and never leaves a moment with no
 //! file at all. Offline, a file that fails is simply not served.
@@ -50,7 +51,10 @@ impl Trust {
         if want.is_some_and(|w| w != len) {
             return false;
         }
-        !self.verify || *expected == Expected::Nothing || matches!(verify::check(path, expected, len), Hashed::Valid)
+        // A file named by its git blob id is small (not LFS) and hashed whenever it is served:
+        // it is always checked.
+        let verify = self.verify || matches!(expected, Expected::GitSha1(_));
+        !verify || *expected == Expected::Nothing || matches!(verify::check(path, expected, len), Hashed::Valid)
     }
 
     /// Blocking: is the regular file at `path` there, and fit to serve?
