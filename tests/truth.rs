@@ -250,10 +250,8 @@ fn parts_whose_assembled_file_is_stored_are_not_fetched() {
     let (aa, ab) = (pattern(3000, 21), pattern(2000, 22));
     let whole = sha256_hex(&[aa.clone(), ab.clone()].concat());
     let (ua, ub) = (files.put_file("m.aa", aa.clone()), files.put_file("m.ab", ab.clone()));
-    let manifest = format!(
-        "[models.m]\nparts = [\"{ua}#sha256={}\", \"{ub}\"]\nsha256 = \"{whole}\"\n",
-        sha256_hex(&aa)
-    );
+    let manifest =
+        format!("[models.m]\nparts = [\"{ua}#sha256={}\", \"{ub}\"]\nsha256 = \"{whole}\"\n", sha256_hex(&aa));
     let t = home(&hub);
     let first = project(&t, "code/first", &manifest);
     let (_, out) = run_in(&t, &first, &["init", "--no-venv"]);

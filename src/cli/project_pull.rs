@@ -40,7 +40,12 @@ pub fn pull_project(ctx: &Ctx, dir: &std::path::Path, how: How) -> Result<(Proje
     for m in &pulled.models {
         ctx.out.status(format!("{} {} ({}){}", verb(&m.file), m.name, m.file.source, same_bytes(&m.file)));
         if m.fallback {
-            ctx.out.warn(format!("model `{}`: used the fallback `{}` ({})", m.name, m.file.source, m.skipped.join("; ")));
+            ctx.out.warn(format!(
+                "model `{}`: used the fallback `{}` ({})",
+                m.name,
+                m.file.source,
+                m.skipped.join("; ")
+            ));
         }
     }
     if !pulled.lock_pending.is_empty() {

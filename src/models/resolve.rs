@@ -373,8 +373,8 @@ pub async fn pull_project(
         true => is_registered(&registry, &d),
         false => record_in_registry(&registry, &d, &models),
     })
-        .await
-        .map_err(|e| FsError::new("cannot update the registry for", dir, std::io::Error::other(e)))??;
+    .await
+    .map_err(|e| FsError::new("cannot update the registry for", dir, std::io::Error::other(e)))??;
     Ok((pulled, registered))
 }
 

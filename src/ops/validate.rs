@@ -322,7 +322,10 @@ fn check_models(entry: &ProjectEntry, env: &Env, opts: Options, reasons: &mut Ve
             Ok(_) if opts.full => match (&model.sha256, crate::transfer::hash::sha256_file(&path)) {
                 (Some(want), Ok(got)) if !want.eq_ignore_ascii_case(&got) => reasons.push(Reason {
                     code: Code::ModelCorrupt,
-                    message: format!("model `{name}`: sha256 of `{}` is {got}, expected {want}; {rehash}", path.display()),
+                    message: format!(
+                        "model `{name}`: sha256 of `{}` is {got}, expected {want}; {rehash}",
+                        path.display()
+                    ),
                 }),
                 (_, Err(e)) => reasons.push(io_reason(&e, "cannot hash model", &path)),
                 _ => {}
@@ -361,10 +364,8 @@ fn check_declared(project_dir: &Path, entry: &ProjectEntry, reasons: &mut Vec<Re
     let mut problems = lockfile::disagreements(&manifest.models, &lock);
     for m in &entry.models {
         match (lock.get(&m.name), &m.sha256) {
-            (Some(l), Some(recorded)) if !l.sha256.as_str().eq_ignore_ascii_case(recorded) => problems.push(format!(
-                "model `{}`: wharf.lock pins sha256 {}, the store has {recorded}",
-                m.name, l.sha256
-            )),
+            (Some(l), Some(recorded)) if !l.sha256.as_str().eq_ignore_ascii_case(recorded) => problems
+                .push(format!("model `{}`: wharf.lock pins sha256 {}, the store has {recorded}", m.name, l.sha256)),
             _ => {}
         }
     }

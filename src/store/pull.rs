@@ -225,6 +225,7 @@ impl ModelStore {
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
         let listed = known.is_some();
+        let trust = &trust.sized(known.as_ref().and_then(|k| k.size));
         if let Some(hit) = self.hf_cached(file, trust).await? {
             if self.cfg.offline || file.revision.as_commit().is_some() || listed {
                 check_pin(pin, &hit.sha256, &hit.source)?;
@@ -367,7 +368,12 @@ impl ModelStore {
         Ok(pulled)
     }
 
-    async fn hf_repo_offline(&self, at: &RepoRef, filter: &Filter, opts: &PullOptions) -> Result<Vec<Pulled>, FetchError> {
+    async fn hf_repo_offline(
+        &self,
+        at: &RepoRef,
+        filter: &Filter,
+        opts: &PullOptions,
+    ) -> Result<Vec<Pulled>, FetchError> {
         let (hub, at_c) = (self.hub_cache.clone(), at.clone());
         let found = blocking(move || {
             let Some(commit) = hub.commit_for(&at_c.repo, &at_c.revision) else { return Ok::<_, FetchError>(None) };

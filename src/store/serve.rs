@@ -44,6 +44,11 @@ pub enum Found {
 }
 
 impl Trust {
+    /// The same rule, for a file whose size a listing gave: that size is the one expected.
+    pub fn sized(&self, size: Option<u64>) -> Trust {
+        Trust { size: size.or(self.size), ..self.clone() }
+    }
+
     /// Blocking: may read the index record and, with `verify`, the whole file. `len` is the size
     /// the file has on disk; `expected` is what its name says it hashes to.
     pub fn sound(&self, path: &Path, len: u64, expected: &Expected) -> bool {
