@@ -15,7 +15,8 @@
 use std::path::{Path, PathBuf};
 
 use super::layout::BlobKey;
-use super::{ModelStore, Pulled};
+use super::serve::Found;
+use super::{ModelStore, PullOptions, Pulled};
 use crate::fsx::{self, Context, Existing, FsError};
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
@@ -36,6 +37,14 @@ impl ModelStore {
     /// Where the model whose bytes hash to `whole` lives once assembled (it may not exist yet).
     pub fn assembled_path(&self, whole: &Sha256) -> Result<PathBuf, FetchError> {
         Ok(self.blobs.blob(whole)?)
+    }
+
+    /// Is the file whose bytes hash to `sha256` in wharf's blob store, and fit to serve under
+    /// `opts` (see `serve.rs`)? A model in parts is looked for this way before any part is fetched.
+    pub async fn find_blob(&self, sha256: &Sha256, opts: &PullOptions) -> Result<Found, FetchError> {
+        let (path, trust) = (self.blobs.blob(sha256)?, self.trust(opts));
+        let expected = Expected::Sha256(sha256.to_string());
+        blocking(move || Ok(trust.judge(&path, &expected))).await
     }
 
     /// Concatenate `parts` (files of this store, in order) into the blob of `whole`, check the

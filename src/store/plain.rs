@@ -15,9 +15,10 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
+use super::index::Cache;
 use super::layout::{BlobKey, BlobStore};
 use super::pull::{check_pin, ModelStore, PullOptions, Pulled};
-use super::serve::Trust;
+use super::serve::{canonical, Trust};
 use crate::fsx::{Context, Existing, FsError};
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
@@ -86,6 +87,28 @@ fn copy_hashing(src: &Path, dst: &Path) -> Result<Downloaded, FetchError> {
 }
 
 impl ModelStore {
+    /// The rule for a stored file under `opts` (the pinned size applies to single-file sources).
+    pub(super) fn trust(&self, opts: &PullOptions) -> Trust {
+        Trust::new(opts.size, opts.verify, self.index.clone())
+    }
+
+    /// Name, for each cached file of wharf's blob store, the other source that first brought its
+    /// bytes, if it was not this one (see `serve.rs`).
+    pub(super) async fn note_same_bytes(&self, mut pulled: Vec<Pulled>) -> Result<Vec<Pulled>, FetchError> {
+        let index = self.index.clone();
+        blocking(move || {
+            for p in pulled.iter_mut().filter(|p| p.cached && p.hf.is_none()) {
+                let Some(r) = index.get(&canonical(&p.path)) else { continue };
+                match r.sources.first() {
+                    Some(first) if r.kind == Cache::Blob && *first != p.source => p.same_as = Some(first.clone()),
+                    _ => {}
+                }
+            }
+            Ok(pulled)
+        })
+        .await
+    }
+
     /// A URL: by its pin (or the digest it resolved to before) from the store, else downloaded.
     /// `opts.refresh` asks again for a URL without a pin, whatever the store has.
     pub(super) async fn url(

@@ -11,16 +11,14 @@
 //!
 //! wharf's blob store is content-addressed, so a pin can be met by bytes another source brought
 //! (two URLs of one file, a URL pinned with another model's digest). The index remembers which
-//! source fetched a blob first; a cached pull of a different source says so ([`Pulled::same_as`]).
+//! source fetched a blob first; a cached pull of a different source says so
+//! ([`Pulled::same_as`](super::Pulled::same_as), noted in `plain.rs`).
 
 use std::path::{Path, PathBuf};
 
-use super::index::{Cache, Index};
+use super::index::Index;
 use super::verify::{self, Hashed};
-use super::{ModelStore, PullOptions, Pulled};
 use crate::transfer::hash::Expected;
-use crate::transfer::worker::blocking;
-use crate::transfer::FetchError;
 
 /// What a stored file must be to be served (see the module doc). Cheap to clone into a worker.
 #[derive(Debug, Clone)]
@@ -44,6 +42,12 @@ pub enum Found {
 }
 
 impl Trust {
+    /// The rule for a file that must be `size` bytes (when pinned), re-hashed when `verify`;
+    /// otherwise held to the size `index` recorded.
+    pub fn new(size: Option<u64>, verify: bool, index: Index) -> Trust {
+        Trust { size, verify, index }
+    }
+
     /// The same rule, for a file whose size a listing gave: that size is the one expected.
     pub fn sized(&self, size: Option<u64>) -> Trust {
         Trust { size: size.or(self.size), ..self.clone() }
@@ -72,38 +76,7 @@ impl Trust {
     }
 }
 
-fn canonical(path: &Path) -> PathBuf {
+/// The path as the index records it (a link resolved).
+pub(super) fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-impl ModelStore {
-    /// The rule for a stored file under `opts` (the pinned size applies to single-file sources).
-    pub(super) fn trust(&self, opts: &PullOptions) -> Trust {
-        Trust { size: opts.size, verify: opts.verify, index: self.index.clone() }
-    }
-
-    /// Is the file whose bytes hash to `sha256` in wharf's blob store, and fit to serve under
-    /// `opts`? (A model assembled from parts is looked for this way before any part is fetched.)
-    pub async fn find_blob(&self, sha256: &crate::ids::Sha256, opts: &PullOptions) -> Result<Found, FetchError> {
-        let (path, trust) = (self.blobs.blob(sha256)?, self.trust(opts));
-        let expected = Expected::Sha256(sha256.to_string());
-        blocking(move || Ok(trust.judge(&path, &expected))).await
-    }
-
-    /// Name, for each cached file of wharf's blob store, the other source that first brought its
-    /// bytes, if it was not this one.
-    pub(super) async fn note_same_bytes(&self, mut pulled: Vec<Pulled>) -> Result<Vec<Pulled>, FetchError> {
-        let index = self.index.clone();
-        blocking(move || {
-            for p in pulled.iter_mut().filter(|p| p.cached && p.hf.is_none()) {
-                let Some(r) = index.get(&canonical(&p.path)) else { continue };
-                match r.sources.first() {
-                    Some(first) if r.kind == Cache::Blob && *first != p.source => p.same_as = Some(first.clone()),
-                    _ => {}
-                }
-            }
-            Ok(pulled)
-        })
-        .await
-    }
 }
