@@ -274,6 +274,16 @@ fn parts_whose_assembled_file_is_stored_are_not_fetched() {
         let (doc, out) = check(&t, p, true);
         assert!(out.status.success(), "{doc}");
     }
+
+    // A truncated assembled file is not taken for the model: the parts are fetched again and the
+    // new assembly replaces it.
+    let path = PathBuf::from(model(&doc, "m")["path"].as_str().unwrap());
+    fs::write(&path, &aa[..100]).unwrap();
+    let (doc, out) = run_in(&t, &second, &["pull"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(model(&doc, "m")["cached"], false, "{doc}");
+    assert_eq!(sha256_hex(&fs::read(&path).unwrap()), whole);
+    assert!(files.request_count() > before);
 }
 
 /// Every entry under `root` with its kind, content digest and modification time.

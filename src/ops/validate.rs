@@ -346,6 +346,8 @@ fn check_declared(project_dir: &Path, entry: &ProjectEntry, reasons: &mut Vec<Re
     let manifest = match manifest::read(project_dir) {
         Ok(Some(m)) => m,
         Ok(None) => return,
+        // Line 0: the file could not be read at all, which decides nothing about it.
+        Err(e) if e.line == 0 => return push(Code::IoError, e.to_string()),
         Err(e) => return push(Code::LockMismatch, format!("{e}; fix wharf.toml, then {fix}")),
     };
     for spec in manifest.models.iter().filter(|s| !entry.models.iter().any(|m| m.name == s.name)) {
@@ -359,6 +361,7 @@ fn check_declared(project_dir: &Path, entry: &ProjectEntry, reasons: &mut Vec<Re
             let message = format!("no wharf.lock in `{}`; {fix} and commit wharf.lock", project_dir.display());
             return push(Code::LockMismatch, message);
         }
+        Err(lockfile::LockfileError::Fs(e)) => return push(Code::IoError, e.to_string()),
         Err(e) => return push(Code::LockMismatch, e.to_string()),
     };
     let mut problems = lockfile::disagreements(&manifest.models, &lock);
