@@ -40,6 +40,29 @@ struct InitDoc {
     models: Vec<wharf::models::resolve::Resolved>,
 }
 
+/// The models failed after the project was registered: say that it is registered, that its
+/// models are missing, and the command that fetches them. A bad wharf.toml or wharf.lock (exit 2)
+/// keeps its own hint, which names the fix of the input.
+fn registered_without_models(dir: &std::path::Path, e: CliError) -> CliError {
+    let say = |text: &str, usage: bool| {
+        let fetch = format!("run `wharf pull` in `{}` to fetch them (once their source is reachable)", dir.display());
+        let (why, hint) = match (text.split_once("\n  hint: "), usage) {
+            (Some((why, hint)), true) => (why.to_string(), hint.to_string()),
+            (Some((why, hint)), false) => (format!("{why} ({hint})"), fetch),
+            (None, _) => (text.to_string(), fetch),
+        };
+        format!(
+            "`{}` is registered (environment and marker written), but its models are missing: {why}\n  hint: {hint}",
+            dir.display()
+        )
+    };
+    match e {
+        CliError::Failed(m) => CliError::Failed(say(&m, false)),
+        CliError::Usage(m) => CliError::Usage(say(&m, true)),
+        registry => registry,
+    }
+}
+
 pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let path = match args.path.clone() {
         Some(p) => p,
@@ -56,7 +79,8 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     })?;
     let has_manifest = outcome.path.join(wharf::models::manifest::MANIFEST).is_file();
     let models = if has_manifest && !args.no_models {
-        super::project_pull::pull_project(ctx, &outcome.path, false, false, false)?.0.models
+        let pulled = super::project_pull::pull_project(ctx, &outcome.path, Default::default());
+        pulled.map_err(|e| registered_without_models(&outcome.path, e))?.0.models
     } else {
         Vec::new()
     };

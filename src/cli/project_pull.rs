@@ -4,24 +4,31 @@
 use std::io::IsTerminal;
 
 use wharf::models::resolve::{self, ModelsError, ProjectPull};
-use wharf::store::PullOptions;
+use wharf::store::{PullOptions, Pulled};
 
 use super::bars::Bars;
 use super::{CliError, Ctx};
 
-/// [`resolve::pull_project`] with bars on a terminal; say on stderr which models were downloaded
-/// and which came from a fallback.
-pub fn pull_project(
-    ctx: &Ctx,
-    dir: &std::path::Path,
-    locked: bool,
-    offline: bool,
-    allow_http: bool,
-) -> Result<(ProjectPull, bool), CliError> {
-    let store = ctx.store(wharf::Access { offline, allow_http })?;
+/// How to pull a project's models (`wharf init` takes the defaults).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct How {
+    /// Fail when wharf.lock would change.
+    pub locked: bool,
+    /// Network and plain http.
+    pub access: wharf::Access,
+    /// Re-hash stored files first; fetch again those that do not match.
+    pub verify: bool,
+    /// Ask again for what nothing pins (URLs without a digest, branches).
+    pub refresh: bool,
+}
+
+/// [`resolve::pull_project`] with bars on a terminal; say on stderr which models were downloaded,
+/// which came from a fallback, and which were met by bytes another source brought.
+pub fn pull_project(ctx: &Ctx, dir: &std::path::Path, how: How) -> Result<(ProjectPull, bool), CliError> {
+    let store = ctx.store(how.access)?;
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
-    let opts = PullOptions { now: ctx.now, ..Default::default() };
-    let pulled = runtime()?.block_on(resolve::pull_project(&store, ctx.registry(), dir, locked, &opts, &bars));
+    let opts = PullOptions { now: ctx.now, verify: how.verify, refresh: how.refresh, ..Default::default() };
+    let pulled = runtime()?.block_on(resolve::pull_project(&store, ctx.registry(), dir, how.locked, &opts, &bars));
     bars.finish();
     let (pulled, registered) = pulled.map_err(|e| match e {
         ModelsError::Registry(r) => CliError::Registry(r),
@@ -34,13 +41,37 @@ pub fn pull_project(
         ctx.out.warn(w);
     }
     for m in &pulled.models {
-        let f = &m.file;
-        ctx.out.status(format!("{} {} ({})", if f.cached { "cached    " } else { "downloaded" }, m.name, f.source));
+        ctx.out.status(format!("{} {} ({}){}", verb(&m.file), m.name, m.file.source, same_bytes(&m.file)));
         if m.fallback {
-            ctx.out.warn(format!("model `{}`: used the fallback `{}` ({})", m.name, f.source, m.skipped.join("; ")));
+            ctx.out.warn(format!(
+                "model `{}`: used the fallback `{}` ({})",
+                m.name,
+                m.file.source,
+                m.skipped.join("; ")
+            ));
         }
     }
+    if !pulled.lock_pending.is_empty() {
+        let what: String = pulled.lock_pending.iter().map(|x| format!("\n  - {x}")).collect();
+        ctx.out.warn(format!(
+            "offline: wharf.lock was not written, and it would change:{what}\n  run `wharf pull` with network access to write it"
+        ));
+    }
     Ok((pulled, registered))
+}
+
+/// `cached` or `downloaded`, padded to one width.
+pub fn verb(p: &Pulled) -> &'static str {
+    if p.cached {
+        "cached    "
+    } else {
+        "downloaded"
+    }
+}
+
+/// ` — same bytes as SOURCE` when other bytes met this pull (see [`Pulled::same_as`]), else nothing.
+pub fn same_bytes(p: &Pulled) -> String {
+    p.same_as.as_ref().map(|s| format!(" — same bytes as {s}")).unwrap_or_default()
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {

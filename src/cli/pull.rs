@@ -11,7 +11,7 @@ use wharf::models::resolve::{self, ModelsError, Resolved};
 use wharf::store::{PullOptions, Pulled};
 
 use super::bars::Bars;
-use super::project_pull::{pull_project, runtime};
+use super::project_pull::{pull_project, runtime, same_bytes, verb, How};
 use super::{CliError, Ctx};
 
 #[derive(Debug, Args)]
@@ -38,6 +38,13 @@ pub struct PullArgs {
     /// Allow plain http to hosts that are not loopback
     #[arg(long)]
     pub allow_http: bool,
+    /// Re-hash stored files first and fetch again any that does not match (a corrupt model)
+    #[arg(long)]
+    pub verify: bool,
+    /// Ask again for what nothing pins (a URL without sha256, a branch like @main) even when
+    /// stored, and pin the answer in wharf.lock
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
 }
 
 #[derive(Serialize)]
@@ -52,17 +59,23 @@ struct ProjectDoc<'a> {
 struct LockDoc {
     path: String,
     changed: bool,
+    /// Offline: how wharf.lock would change (it was not written).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    would_change: Vec<String>,
 }
 
 fn run_project(args: &PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let cwd = Ctx::cwd()?;
     let dir = resolve::find_manifest_dir(&cwd)
         .ok_or_else(|| CliError::Usage(ModelsError::NoManifest(cwd.clone()).to_string()))?;
-    let (pulled, registered) = pull_project(ctx, &dir, args.locked, args.offline, args.allow_http)?;
+    let access = wharf::Access { offline: args.offline, allow_http: args.allow_http };
+    let how = How { locked: args.locked, access, verify: args.verify, refresh: args.refresh };
+    let (pulled, registered) = pull_project(ctx, &dir, how)?;
     if ctx.out.json {
         let lock = LockDoc {
             path: dir.join(wharf::models::lockfile::LOCKFILE).display().to_string(),
             changed: pulled.lock_changed,
+            would_change: pulled.lock_pending.clone(),
         };
         ctx.out.json(&ProjectDoc { project: dir.display().to_string(), models: &pulled.models, lock, registered });
     } else {
@@ -92,7 +105,15 @@ pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let store = ctx.store(wharf::Access { offline: args.offline, allow_http: args.allow_http })?;
-    let opts = PullOptions { include: args.include, exclude: args.exclude, sha256: args.sha256, now: ctx.now };
+    let opts = PullOptions {
+        include: args.include,
+        exclude: args.exclude,
+        sha256: args.sha256,
+        now: ctx.now,
+        verify: args.verify,
+        refresh: args.refresh,
+        size: None,
+    };
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
     let runtime = runtime()?;
     let mut models = Vec::new();
@@ -112,7 +133,7 @@ pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         ctx.out.json(&PullDoc { models });
     } else {
         for m in &models {
-            ctx.out.status(format!("{} {}", if m.cached { "cached    " } else { "downloaded" }, m.source));
+            ctx.out.status(format!("{} {}{}", verb(m), m.source, same_bytes(m)));
             ctx.out.line(m.path.display().to_string());
         }
     }

@@ -71,15 +71,19 @@ pub struct Locked {
     pub parts: Vec<LockedPart>,
 }
 
-/// One part of a split model, pinned.
+/// One part of a split model. Its digest and size are known when it was fetched (or, the digest,
+/// when its spec carries `#sha256=`); a model whose assembled file was already stored is pinned by
+/// the whole's digest alone, and its parts by source only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockedPart {
     /// Where the part came from.
     pub source: String,
     /// Its SHA-256.
-    pub sha256: Sha256,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256>,
     /// Its size in bytes.
-    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 /// A `wharf.lock` that cannot be read or used.

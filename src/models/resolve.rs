@@ -19,6 +19,7 @@ use crate::ids::Sha256;
 use crate::models::lockfile::{self, Lock, Locked, LockedPart, LockfileError};
 use crate::models::manifest::{self, ManifestError, ModelSpec};
 use crate::models::views;
+use crate::store::serve::Found;
 use crate::store::{ModelStore, PullOptions, Pulled};
 use crate::transfer::progress::Progress;
 use crate::transfer::FetchError;
@@ -65,6 +66,12 @@ pub enum ModelsError {
         /// Why.
         error: Box<FetchError>,
     },
+    /// Offline, a model in parts whose assembled file is not in the store (making it writes).
+    #[error("model `{name}` is not assembled in the store and wharf is offline\n  hint: run `wharf pull` in the project with network access (without `--offline`, `WHARF_OFFLINE`, `HF_HUB_OFFLINE`)")]
+    OfflineAssembly {
+        /// The model.
+        name: String,
+    },
     /// `--locked`, and `wharf.lock` would change.
     #[error("wharf.lock would change (`--locked`):{what}\n  hint: run `wharf pull` without `--locked` and commit the new wharf.lock")]
     LockWouldChange {
@@ -104,6 +111,8 @@ pub struct ProjectPull {
     pub lock_changed: bool,
     /// Model views left alone or not updated ([`crate::models::views`]), one line each.
     pub view_warnings: Vec<String>,
+    /// Offline, nothing is written: how `wharf.lock` would change (empty when it would not).
+    pub lock_pending: Vec<String>,
 }
 
 /// The folder at or above `start` that holds a `wharf.toml`.
@@ -135,9 +144,9 @@ struct Pull<'a> {
 }
 
 impl Pull<'_> {
-    /// One file of `src`, which must hash to `sha256` when given.
-    async fn one(&self, src: &Source, sha256: Option<Sha256>) -> Result<Pulled, FetchError> {
-        let o = PullOptions { sha256, ..self.opts.clone() };
+    /// One file of `src`, which must hash to `sha256` (and be `size` bytes) when given.
+    async fn one(&self, src: &Source, sha256: Option<Sha256>, size: Option<u64>) -> Result<Pulled, FetchError> {
+        let o = PullOptions { sha256, size, ..self.opts.clone() };
         let mut got = self.store.get_model(src, &o, self.progress).await?;
         got.pop().ok_or_else(|| FetchError::Protocol { url: src.to_string(), why: "nothing was pulled".into() })
     }
@@ -155,11 +164,11 @@ impl Pull<'_> {
                 .map_err(|e| ModelsError::Model { name: spec.name.clone(), error: Box::new(e.into()) })?;
             // A lock's pin is checked like a manifest's: its sha256 for every kind of source (for a
             // Hugging Face file also its commit, which `pinned` asks for).
-            let (src, want) = match locked.and_then(|l| Some((pinned(l, &asked)?, l.sha256.clone()))) {
-                Some((p, sha)) => (p, Some(sha)),
-                None => (asked.clone(), if i == 0 { spec.sha256.clone() } else { None }),
+            let (src, want, size) = match locked.and_then(|l| Some((pinned(l, &asked)?, l))) {
+                Some((p, l)) => (p, Some(l.sha256.clone()), Some(l.size)),
+                None => (asked.clone(), if i == 0 { spec.sha256.clone() } else { None }, None),
             };
-            match self.one(&src, want).await {
+            match self.one(&src, want, size).await {
                 Ok(p) => {
                     let locked = Locked {
                         name: spec.name.clone(),
@@ -187,9 +196,8 @@ impl Pull<'_> {
         let Some(whole) = spec.sha256.clone() else {
             return Err(model_err(&spec.name, "`parts` need the `sha256` of the assembled file"));
         };
-        let dest = store
-            .assembled_path(&whole)
-            .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?;
+        let model = |error: FetchError| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) };
+        let dest = store.assembled_path(&whole).map_err(model)?;
         let asked = spec
             .parts
             .iter()
@@ -206,24 +214,33 @@ impl Pull<'_> {
                 cached,
                 commit: None,
                 hf: asked.first().and_then(Source::hf_file).cloned(),
+                same_as: None,
             },
             fallback: false,
             skipped: Vec::new(),
         };
-        if let (Some(l), Ok(m)) = (locked, tokio::fs::metadata(&dest).await) {
-            return Ok((resolved(m.len(), true), l.clone()));
+        // The assembled file is what the project uses: when it is here (and sound), no part is
+        // fetched, lock or no lock.
+        let looking = PullOptions { size: locked.map(|l| l.size), ..opts.clone() };
+        let replace = match store.find_blob(&whole, &looking).await.map_err(model)? {
+            Found::Sound(size) => {
+                let l = locked.cloned().unwrap_or_else(|| unfetched_parts(spec, &whole, size, &asked));
+                return Ok((resolved(size, true), l));
+            }
+            Found::Unsound => true,
+            Found::Absent => false,
+        };
+        if store.config().offline {
+            return Err(ModelsError::OfflineAssembly { name: spec.name.clone() });
         }
         let mut got: Vec<(String, Pulled)> = Vec::with_capacity(asked.len());
         for (i, (part, src)) in spec.parts.iter().zip(&asked).enumerate() {
-            let pin = locked.and_then(|l| l.parts.get(i)).map(|p| p.sha256.clone());
-            got.push((part.clone(), self.one(src, pin).await.map_err(|e| part_err(spec, i, e))?));
+            let pin = locked.and_then(|l| l.parts.get(i));
+            let (sha, size) = (pin.and_then(|p| p.sha256.clone()), pin.and_then(|p| p.size));
+            got.push((part.clone(), self.one(src, sha, size).await.map_err(|e| part_err(spec, i, e))?));
         }
         let parts: Vec<Pulled> = got.iter().map(|(_, p)| p.clone()).collect();
-        let size = store
-            .assemble(&spec.name, &parts, &whole, opts.now)
-            .await
-            .map_err(|error| ModelsError::Model { name: spec.name.clone(), error: Box::new(error) })?
-            .size;
+        let size = store.assemble(&spec.name, &parts, &whole, replace, opts.now).await.map_err(model)?.size;
         let locked = Locked {
             name: spec.name.clone(),
             source: None,
@@ -234,12 +251,45 @@ impl Pull<'_> {
                 .iter()
                 .map(|(s, p)| {
                     let sha256 = p.sha256.parse().map_err(|e| model_err(&spec.name, e))?;
-                    Ok(LockedPart { source: s.clone(), sha256, size: p.size })
+                    Ok(LockedPart { source: s.clone(), sha256: Some(sha256), size: Some(p.size) })
                 })
                 .collect::<Result<_, ModelsError>>()?,
         };
         let cached = got.iter().all(|(_, p)| p.cached);
         Ok((resolved(size, cached), locked))
+    }
+}
+
+/// The lock entry of a model in parts whose assembled file was found without fetching a part:
+/// each part's digest is known only when its spec carries `#sha256=`, its size not at all (the
+/// whole is pinned by its own digest, which is what is checked).
+fn unfetched_parts(spec: &ModelSpec, whole: &Sha256, size: u64, asked: &[Source]) -> Locked {
+    let parts = spec
+        .parts
+        .iter()
+        .zip(asked)
+        .map(|(s, src)| LockedPart { source: s.clone(), sha256: digest_of(src).cloned(), size: None })
+        .collect();
+    Locked { name: spec.name.clone(), source: None, commit: None, sha256: whole.clone(), size, parts }
+}
+
+/// The digest a URL or file spec carries (`#sha256=`).
+fn digest_of(src: &Source) -> Option<&Sha256> {
+    match src {
+        Source::Url { sha256, .. } | Source::File { sha256, .. } => sha256.as_ref(),
+        Source::HfFile(_) | Source::HfRepo(_) => None,
+    }
+}
+
+/// Is nothing in `wharf.toml` pinning this model's bytes (a URL or file without a digest, a
+/// Hugging Face branch)? Then `--refresh` asks its origin again, past the lock.
+fn floats(spec: &ModelSpec) -> bool {
+    match spec.source.as_deref().map(Source::parse) {
+        Some(Ok(Source::HfFile(f))) => f.revision.as_commit().is_none(),
+        Some(Ok(src @ (Source::Url { .. } | Source::File { .. }))) => {
+            spec.sha256.is_none() && digest_of(&src).is_none()
+        }
+        _ => false,
     }
 }
 
@@ -278,29 +328,36 @@ pub async fn pull(
     let mut entries = Vec::new();
     for spec in &manifest.models {
         let l = old.as_ref().and_then(|l| l.get(&spec.name)).filter(|l| lockfile::agrees(spec, l));
+        let l = l.filter(|_| !(opts.refresh && floats(spec)));
         let (r, e) = if spec.parts.is_empty() { run.single(spec, l).await? } else { run.parts(spec, l).await? };
         models.push(r);
         entries.push(e);
     }
     let lock = Lock::new(entries);
-    if locked && old.as_ref() != Some(&lock) {
-        let what = match &old {
-            None => "\n  - there is no wharf.lock".to_string(),
-            Some(o) => {
-                let mut d = lockfile::disagreements(&manifest.models, o);
-                if d.is_empty() {
-                    d.push("the pinned commits or digests differ".into());
-                }
-                d.iter().map(|x| format!("\n  - {x}")).collect()
-            }
-        };
+    let changes = if old.as_ref() == Some(&lock) { Vec::new() } else { lock_changes(&manifest.models, old.as_ref()) };
+    if locked && !changes.is_empty() {
+        let what = changes.iter().map(|x| format!("\n  - {x}")).collect();
         return Err(ModelsError::LockWouldChange { what });
+    }
+    if store.config().offline {
+        // Offline writes nothing: the caller says what the lock would need.
+        return Ok(ProjectPull { models, lock_changed: false, view_warnings: Vec::new(), lock_pending: changes });
     }
     let d = dir.to_path_buf();
     let lock_changed = tokio::task::spawn_blocking(move || lockfile::write(&d, &lock))
         .await
         .map_err(|e| FsError::new("cannot write", &dir.join(lockfile::LOCKFILE), std::io::Error::other(e)))??;
-    Ok(ProjectPull { models, lock_changed, view_warnings: Vec::new() })
+    Ok(ProjectPull { models, lock_changed, view_warnings: Vec::new(), lock_pending: Vec::new() })
+}
+
+/// How a new lock differs from `old` (which differs from it).
+fn lock_changes(specs: &[ModelSpec], old: Option<&Lock>) -> Vec<String> {
+    let Some(old) = old else { return vec!["there is no wharf.lock".to_string()] };
+    let mut d = lockfile::disagreements(specs, old);
+    if d.is_empty() {
+        d.push("the pinned commits or digests differ".into());
+    }
+    d
 }
 
 /// What `wharf pull` does in a project (and `wharf init` in one with a `wharf.toml`): [`pull`]
@@ -316,14 +373,24 @@ pub async fn pull_project(
     progress: &dyn Progress,
 ) -> Result<(ProjectPull, bool), ModelsError> {
     let pulled = pull(store, dir, locked, opts, progress).await?;
-    let (d, models) = (dir.to_path_buf(), pulled.models.clone());
-    let (registered, view_warnings) = tokio::task::spawn_blocking(move || {
-        let registered = record_in_registry(&registry, &d, &models)?;
-        Ok::<_, crate::registry::RegistryError>((registered, views::warnings(views::sync_registered(&registry, &d))))
+    let (d, models, offline) = (dir.to_path_buf(), pulled.models.clone(), store.config().offline);
+    let (registered, view_warnings) = tokio::task::spawn_blocking(move || match offline {
+        // Offline writes nothing (no registry, no views): only say whether the project is registered.
+        true => Ok((is_registered(&registry, &d)?, Vec::new())),
+        false => {
+            let registered = record_in_registry(&registry, &d, &models)?;
+            Ok::<_, crate::registry::RegistryError>((registered, views::warnings(views::sync_registered(&registry, &d))))
+        }
     })
     .await
     .map_err(|e| FsError::new("cannot update the registry for", dir, std::io::Error::other(e)))??;
     Ok((ProjectPull { view_warnings, ..pulled }, registered))
+}
+
+/// Is the project at `dir` registered? (Read only.)
+fn is_registered(registry: &crate::Registry, dir: &Path) -> Result<bool, crate::registry::RegistryError> {
+    let Ok(key) = crate::home_path::HomePath::from_path(dir, registry.env().home()) else { return Ok(false) };
+    Ok(registry.read()?.doc.projects.contains_key(key.as_str()))
 }
 
 /// Record `models` in the registry entry of the project at `dir`, if it is registered.

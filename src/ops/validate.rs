@@ -207,8 +207,8 @@ pub fn validate_entry(key: &str, entry: &ProjectEntry, env: &Env, opts: Options)
         check_backlink(project.as_deref(), e, env, &mut reasons);
     }
     check_models(entry, env, opts, &mut reasons);
-    if let (Some(p), false) = (&project, entry.models.is_empty()) {
-        check_lock(p, &mut reasons);
+    if let Some(p) = &project {
+        check_declared(p, entry, &mut reasons);
     }
     if let (Some(p), Some(e)) = (&project, &env_dir) {
         reasons.extend(stray_venv(p, e));
@@ -333,6 +333,8 @@ fn check_models(entry: &ProjectEntry, env: &Env, opts: Options, reasons: &mut Ve
         let Some(path) = expand(stored, env, reasons) else { continue };
         let name = &model.name;
         let fix = "run `wharf pull` in the project";
+        // Same size, other bytes: only a re-hash finds it, so only a re-hashing pull repairs it.
+        let rehash = "run `wharf pull --verify` in the project";
         match std::fs::metadata(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => reasons.push(Reason {
                 code: Code::ModelMissing,
@@ -351,7 +353,10 @@ fn check_models(entry: &ProjectEntry, env: &Env, opts: Options, reasons: &mut Ve
             Ok(_) if opts.full => match (&model.sha256, crate::transfer::hash::sha256_file(&path)) {
                 (Some(want), Ok(got)) if !want.eq_ignore_ascii_case(&got) => reasons.push(Reason {
                     code: Code::ModelCorrupt,
-                    message: format!("model `{name}`: sha256 of `{}` is {got}, expected {want}; {fix}", path.display()),
+                    message: format!(
+                        "model `{name}`: sha256 of `{}` is {got}, expected {want}; {rehash}",
+                        path.display()
+                    ),
                 }),
                 (_, Err(e)) => reasons.push(io_reason(&e, "cannot hash model", &path)),
                 _ => {}
@@ -361,23 +366,45 @@ fn check_models(entry: &ProjectEntry, env: &Env, opts: Options, reasons: &mut Ve
     }
 }
 
-/// For a project with models: does wharf.lock pin what wharf.toml asks for?
-fn check_lock(project_dir: &Path, reasons: &mut Vec<Reason>) {
-    let fix = "run `wharf pull` in the project and commit wharf.lock";
-    let mut push = |message: String| reasons.push(Reason { code: Code::LockMismatch, message });
-    let manifest = match crate::models::manifest::read(project_dir) {
+/// For a project whose wharf.toml declares models, whatever happened before: every one was
+/// pulled into the store and recorded (else `model_missing`), and wharf.lock pins each as
+/// wharf.toml asks and as the registry recorded it (else `lock_mismatch`). A project without
+/// wharf.toml costs one failed open.
+fn check_declared(project_dir: &Path, entry: &ProjectEntry, reasons: &mut Vec<Reason>) {
+    use crate::models::{lockfile, manifest};
+    let fix = "run `wharf pull` in the project";
+    let mut push = |code: Code, message: String| reasons.push(Reason { code, message });
+    let manifest = match manifest::read(project_dir) {
         Ok(Some(m)) => m,
-        Ok(None) => return, // the project no longer declares models: nothing to compare
-        Err(e) => return push(format!("{e}")),
+        Ok(None) => return,
+        // Line 0: the file could not be read at all, which decides nothing about it.
+        Err(e) if e.line == 0 => return push(Code::IoError, e.to_string()),
+        Err(e) => return push(Code::LockMismatch, format!("{e}; fix wharf.toml, then {fix}")),
     };
-    match crate::models::lockfile::read(project_dir) {
-        Ok(None) => push(format!("no wharf.lock in `{}`; {fix}", project_dir.display())),
-        Err(e) => push(e.to_string()),
-        Ok(Some(lock)) => {
-            for d in crate::models::lockfile::disagreements(&manifest.models, &lock) {
-                push(format!("{d}; {fix}"));
-            }
+    for spec in manifest.models.iter().filter(|s| !entry.models.iter().any(|m| m.name == s.name)) {
+        let message = format!("model `{}` of wharf.toml is not in the store (never pulled); {fix}", spec.name);
+        push(Code::ModelMissing, message);
+    }
+    let lock = match lockfile::read(project_dir) {
+        Ok(Some(lock)) => lock,
+        Ok(None) if manifest.models.is_empty() => return,
+        Ok(None) => {
+            let message = format!("no wharf.lock in `{}`; {fix} and commit wharf.lock", project_dir.display());
+            return push(Code::LockMismatch, message);
         }
+        Err(lockfile::LockfileError::Fs(e)) => return push(Code::IoError, e.to_string()),
+        Err(e) => return push(Code::LockMismatch, e.to_string()),
+    };
+    let mut problems = lockfile::disagreements(&manifest.models, &lock);
+    for m in &entry.models {
+        match (lock.get(&m.name), &m.sha256) {
+            (Some(l), Some(recorded)) if !l.sha256.as_str().eq_ignore_ascii_case(recorded) => problems
+                .push(format!("model `{}`: wharf.lock pins sha256 {}, the store has {recorded}", m.name, l.sha256)),
+            _ => {}
+        }
+    }
+    for p in problems {
+        push(Code::LockMismatch, format!("{p}; {fix} and commit wharf.lock"));
     }
 }
 

@@ -15,7 +15,8 @@
 use std::path::{Path, PathBuf};
 
 use super::layout::BlobKey;
-use super::{ModelStore, Pulled};
+use super::serve::Found;
+use super::{ModelStore, PullOptions, Pulled};
 use crate::fsx::{self, Context, Existing, FsError};
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
@@ -38,14 +39,24 @@ impl ModelStore {
         Ok(self.blobs.blob(whole)?)
     }
 
+    /// Is the file whose bytes hash to `sha256` in wharf's blob store, and fit to serve under
+    /// `opts` (see `serve.rs`)? A model in parts is looked for this way before any part is fetched.
+    pub async fn find_blob(&self, sha256: &Sha256, opts: &PullOptions) -> Result<Found, FetchError> {
+        let (path, trust) = (self.blobs.blob(sha256)?, self.trust(opts));
+        let expected = Expected::Sha256(sha256.to_string());
+        blocking(move || Ok(trust.judge(&path, &expected))).await
+    }
+
     /// Concatenate `parts` (files of this store, in order) into the blob of `whole`, check the
     /// digest, forget the parts it makes redundant and record the result as `source`. `name` is
-    /// the model's name, for messages.
+    /// the model's name, for messages. `replace`: the file there was found wrong (see
+    /// `serve.rs`), so it is made anew and renamed over, not taken as the answer.
     pub async fn assemble(
         &self,
         name: &str,
         parts: &[Pulled],
         whole: &Sha256,
+        replace: bool,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Assembled, FetchError> {
         let dest = self.assembled_path(whole)?;
@@ -54,7 +65,7 @@ impl ModelStore {
         let (d, want, what) = (dest.clone(), whole.clone(), format!("{name} (assembled from its parts)"));
         let size = blocking(move || {
             let _guard = lock::acquire(&lock_file, Mode::Exclusive, wait, &|_| {})?;
-            concatenate(&files, &d, &want, &what)
+            concatenate(&files, &d, &want, replace, &what)
         })
         .await?;
         let fetched: Vec<PathBuf> =
@@ -77,10 +88,11 @@ impl ModelStore {
 }
 
 /// Concatenate `files` into `dest` (hashing on the way), verify against `want`, then rename.
-/// Blocking; `dest` already there is the answer.
-fn concatenate(files: &[PathBuf], dest: &Path, want: &Sha256, what: &str) -> Result<u64, FetchError> {
-    if let Ok(m) = std::fs::metadata(dest) {
-        return Ok(m.len());
+/// Blocking; `dest` already there is the answer, unless it is to be replaced.
+fn concatenate(files: &[PathBuf], dest: &Path, want: &Sha256, replace: bool, what: &str) -> Result<u64, FetchError> {
+    match std::fs::metadata(dest) {
+        Ok(m) if !replace => return Ok(m.len()),
+        _ => {}
     }
     let temp = transfer::temp_path(dest);
     if let Some(dir) = temp.parent() {

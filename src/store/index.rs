@@ -68,7 +68,8 @@ impl Index {
         self.dir.join(format!("{}.json", &key[..32]))
     }
 
-    fn get(&self, blob: &Path) -> Option<Record> {
+    /// The record of `blob` (the path as recorded: canonical), if wharf fetched it.
+    pub fn get(&self, blob: &Path) -> Option<Record> {
         let text = fsx::read_optional(&self.file(blob)).ok()??;
         serde_json::from_str(&text).ok()
     }

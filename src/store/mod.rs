@@ -24,6 +24,7 @@ pub mod layout;
 pub mod partial;
 mod plain;
 pub mod pull;
+pub mod serve;
 pub mod verify;
 
 pub use gc::{ByteSize, Collected};
@@ -90,6 +91,7 @@ impl ModelStore {
             cached: !fetched,
             commit: None,
             hf: None,
+            same_as: None,
         };
         self.note_in_index(vec![p], now).await
     }

@@ -15,8 +15,10 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
+use super::index::Cache;
 use super::layout::{BlobKey, BlobStore};
-use super::pull::{check_pin, ModelStore, Pulled};
+use super::pull::{check_pin, ModelStore, PullOptions, Pulled};
+use super::serve::{canonical, Trust};
 use crate::fsx::{Context, Existing, FsError};
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
@@ -26,11 +28,13 @@ use crate::transfer::worker::blocking;
 use crate::transfer::FetchError;
 use crate::transfer::{self, Download, Downloaded};
 
-/// The store's blob named `hex`, as a cached pull of `source`, if it is there.
-fn blob_hit(blobs: &BlobStore, hex: &Sha256, source: &str) -> Option<Pulled> {
+/// The store's blob named `hex`, as a cached pull of `source`, if it is there and `trust` accepts
+/// it (else it is fetched again and replaced).
+fn blob_hit(blobs: &BlobStore, hex: &Sha256, source: &str, trust: &Trust) -> Option<Pulled> {
     let path = blobs.blob(hex).ok()?;
     let meta = std::fs::metadata(&path).ok()?;
-    meta.is_file().then(|| Pulled {
+    let sound = meta.is_file() && trust.sound(&path, meta.len(), &Expected::Sha256(hex.to_string()));
+    sound.then(|| Pulled {
         source: source.to_string(),
         path,
         sha256: hex.to_string(),
@@ -38,6 +42,7 @@ fn blob_hit(blobs: &BlobStore, hex: &Sha256, source: &str) -> Option<Pulled> {
         cached: true,
         commit: None,
         hf: None,
+        same_as: None,
     })
 }
 
@@ -82,15 +87,43 @@ fn copy_hashing(src: &Path, dst: &Path) -> Result<Downloaded, FetchError> {
 }
 
 impl ModelStore {
+    /// The rule for a stored file under `opts` (the pinned size applies to single-file sources).
+    pub(super) fn trust(&self, opts: &PullOptions) -> Trust {
+        Trust::new(opts.size, opts.verify, self.index.clone())
+    }
+
+    /// Name, for each cached file of wharf's blob store, the other source that first brought its
+    /// bytes, if it was not this one (see `serve.rs`).
+    pub(super) async fn note_same_bytes(&self, mut pulled: Vec<Pulled>) -> Result<Vec<Pulled>, FetchError> {
+        let index = self.index.clone();
+        blocking(move || {
+            for p in pulled.iter_mut().filter(|p| p.cached && p.hf.is_none()) {
+                let Some(r) = index.get(&canonical(&p.path)) else { continue };
+                match r.sources.first() {
+                    Some(first) if r.kind == Cache::Blob && *first != p.source => p.same_as = Some(first.clone()),
+                    _ => {}
+                }
+            }
+            Ok(pulled)
+        })
+        .await
+    }
+
+    /// A URL: by its pin (or the digest it resolved to before) from the store, else downloaded.
+    /// `opts.refresh` asks again for a URL without a pin, whatever the store has.
     pub(super) async fn url(
         &self,
         url: &str,
         pin: Option<Sha256>,
+        opts: &PullOptions,
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
         let parsed =
             reqwest::Url::parse(url).map_err(|e| FetchError::Protocol { url: url.to_string(), why: e.to_string() })?;
-        if let Some(hit) = self.url_cached(url, pin.as_ref()).await? {
+        let (trust, refresh) = (self.trust(opts), opts.refresh && pin.is_none() && !self.cfg.offline);
+        if refresh {
+            // Nothing pins it: only its server can say what it is now.
+        } else if let Some(hit) = self.url_cached(url, pin.as_ref(), &trust).await? {
             return Ok(hit);
         }
         if self.cfg.offline {
@@ -104,8 +137,10 @@ impl ModelStore {
         };
         let _guard = self.lock(blobs.lock(key)?, url, progress).await?;
         // Double-check: another process may have fetched it while we waited for the lock.
-        if let Some(hit) = self.url_cached(url, pin.as_ref()).await? {
-            return Ok(hit);
+        if !refresh {
+            if let Some(hit) = self.url_cached(url, pin.as_ref(), &trust).await? {
+                return Ok(hit);
+            }
         }
         let temp = match &pin {
             Some(hex) => transfer::temp_path(&blobs.blob(hex)?),
@@ -133,12 +168,13 @@ impl ModelStore {
             cached: false,
             commit: None,
             hf: None,
+            same_as: None,
         })
     }
 
     /// The blob a URL already has in the store: by its pin, else by the digest recorded for it.
-    async fn url_cached(&self, url: &str, pin: Option<&Sha256>) -> Result<Option<Pulled>, FetchError> {
-        let (blobs, source, pin) = (self.blobs.clone(), url.to_string(), pin.cloned());
+    async fn url_cached(&self, url: &str, pin: Option<&Sha256>, trust: &Trust) -> Result<Option<Pulled>, FetchError> {
+        let (blobs, source, pin, trust) = (self.blobs.clone(), url.to_string(), pin.cloned(), trust.clone());
         blocking(move || {
             let hex = match pin {
                 Some(h) => h,
@@ -147,31 +183,31 @@ impl ModelStore {
                     None => return Ok(None),
                 },
             };
-            Ok(blob_hit(&blobs, &hex, &source))
+            Ok(blob_hit(&blobs, &hex, &source, &trust))
         })
         .await
     }
 
-    pub(super) async fn file(&self, path: &Path, pin: Option<Sha256>) -> Result<Pulled, FetchError> {
+    pub(super) async fn file(&self, path: &Path, pin: Option<Sha256>, trust: Trust) -> Result<Pulled, FetchError> {
         let blobs = self.blobs.clone();
         let (src, offline, wait) = (path.to_path_buf(), self.cfg.offline, self.cfg.blob_lock_timeout);
         blocking(move || {
             let label = format!("file://{}", src.display());
-            if let Some(hit) = pin.as_ref().and_then(|h| blob_hit(&blobs, h, &label)) {
+            if let Some(hit) = pin.as_ref().and_then(|h| blob_hit(&blobs, h, &label, &trust)) {
                 return Ok(hit);
             }
             let seen = read_regular(&src, &mut std::io::sink(), &src)?;
             check_pin(pin.as_ref(), &seen.sha256, &label)?;
             let sha256: Sha256 =
                 seen.sha256.parse().map_err(|e| FetchError::Protocol { url: label.clone(), why: format!("{e}") })?;
-            if let Some(hit) = blob_hit(&blobs, &sha256, &label) {
+            if let Some(hit) = blob_hit(&blobs, &sha256, &label, &trust) {
                 return Ok(hit);
             }
             if offline {
                 return Err(FetchError::Offline { what: label });
             }
             let _guard = lock::acquire(&blobs.lock(BlobKey::Digest(&sha256))?, Mode::Exclusive, wait, &|_| {})?;
-            if let Some(hit) = blob_hit(&blobs, &sha256, &label) {
+            if let Some(hit) = blob_hit(&blobs, &sha256, &label, &trust) {
                 return Ok(hit);
             }
             let dest = blobs.blob(&sha256)?;
@@ -190,6 +226,7 @@ impl ModelStore {
                 cached: false,
                 commit: None,
                 hf: None,
+                same_as: None,
             })
         })
         .await

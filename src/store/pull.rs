@@ -20,6 +20,7 @@ use serde::Serialize;
 use super::config::StoreConfig;
 use super::index::{Cache, Index, Record};
 use super::layout::{BlobStore, HubCache};
+use super::serve::Trust;
 use crate::fsx::Context;
 use crate::ids::source::Source;
 use crate::ids::{CommitId, Etag, HfFile, RepoPath, RepoRef, Revision, Sha256};
@@ -45,6 +46,14 @@ pub struct PullOptions {
     pub sha256: Option<Sha256>,
     /// Recorded as the fetch / last-use time in the store's index.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// The size a single-file source must have (a lock's pin): a stored file of another size is
+    /// fetched again (see `serve.rs`).
+    pub size: Option<u64>,
+    /// Re-hash a stored file before serving it; one that does not match its name is fetched again.
+    pub verify: bool,
+    /// Ask the origin again for what nothing pins (a URL without a digest; a branch of a Hugging
+    /// Face repo always is asked) even when it is stored; the new bytes replace the old answer.
+    pub refresh: bool,
 }
 
 /// One file in the store.
@@ -66,6 +75,10 @@ pub struct Pulled {
     /// The Hugging Face file this is, typed (`source` is its text).
     #[serde(skip)]
     pub hf: Option<HfFile>,
+    /// When the stored bytes that met this pull were first fetched from another source (wharf's
+    /// store is content-addressed), that source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
 }
 
 /// The one door to the model stores (see the module doc of `store`).
@@ -134,6 +147,7 @@ impl ModelStore {
         progress: &dyn Progress,
     ) -> Result<Vec<Pulled>, FetchError> {
         let pulled = self.fetch(source, opts, progress).await?;
+        let pulled = self.note_same_bytes(pulled).await?;
         self.note_in_index(pulled.clone(), opts.now).await?;
         Ok(pulled)
     }
@@ -166,15 +180,17 @@ impl ModelStore {
         progress: &dyn Progress,
     ) -> Result<Vec<Pulled>, FetchError> {
         match source {
-            Source::HfFile(file) => Ok(vec![self.hf_file(file, None, opts.sha256.as_ref(), progress).await?]),
+            Source::HfFile(file) => {
+                Ok(vec![self.hf_file(file, None, opts.sha256.as_ref(), &self.trust(opts), progress).await?])
+            }
             Source::HfRepo(at) => self.hf_repo(at, opts, progress).await,
             Source::Url { url, sha256 } => {
                 let pin = opts.sha256.clone().or_else(|| sha256.clone());
-                Ok(vec![self.url(url, pin, progress).await?])
+                Ok(vec![self.url(url, pin, opts, progress).await?])
             }
             Source::File { path, sha256 } => {
                 let pin = opts.sha256.clone().or_else(|| sha256.clone());
-                Ok(vec![self.file(path, pin).await?])
+                Ok(vec![self.file(path, pin, self.trust(opts)).await?])
             }
         }
     }
@@ -198,16 +214,19 @@ impl ModelStore {
         blocking(move || lock::acquire(&lock_path, Mode::Exclusive, wait, &|_| {}).map_err(FetchError::from)).await
     }
 
-    /// A Hugging Face file. `known` (from a listing) spares a request when the blob is already here.
+    /// A Hugging Face file. `known` (from a listing) spares a request when the blob is already here;
+    /// a stored file that `trust` refuses is fetched again.
     async fn hf_file(
         &self,
         file: &HfFile,
         known: Option<Known>,
         pin: Option<&Sha256>,
+        trust: &Trust,
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
         let listed = known.is_some();
-        if let Some(hit) = self.hf_cached(file).await? {
+        let trust = &trust.sized(known.as_ref().and_then(|k| k.size));
+        if let Some(hit) = self.hf_cached(file, trust).await? {
             if self.cfg.offline || file.revision.as_commit().is_some() || listed {
                 check_pin(pin, &hit.sha256, &hit.source)?;
                 return Ok(hit);
@@ -216,22 +235,26 @@ impl ModelStore {
             return Err(FetchError::Offline { what: file.to_string() });
         }
         if let Some(known) = known {
-            if let Some(hit) = self.link_existing(file, known).await? {
+            if let Some(hit) = self.link_existing(file, known, trust).await? {
                 return Ok(hit);
             }
         }
-        self.hubs.try_each(&file.to_string(), |hub| self.hf_fetch(hub, file, pin, progress)).await
+        self.hubs.try_each(&file.to_string(), |hub| self.hf_fetch(hub, file, pin, trust, progress)).await
     }
 
     /// The file as the local cache has it for its revision, without any network call. Only a
-    /// snapshot entry that is exactly wharf's (and huggingface_hub's) relative link to a blob counts.
-    async fn hf_cached(&self, file: &HfFile) -> Result<Option<Pulled>, FetchError> {
-        let (hub, file) = (self.hub_cache.clone(), file.clone());
+    /// snapshot entry that is exactly wharf's (and huggingface_hub's) relative link to a blob counts,
+    /// and only a blob `trust` accepts.
+    async fn hf_cached(&self, file: &HfFile, trust: &Trust) -> Result<Option<Pulled>, FetchError> {
+        let (hub, file, trust) = (self.hub_cache.clone(), file.clone(), trust.clone());
         blocking(move || {
             let Some(commit) = hub.commit_for(&file.repo, &file.revision) else { return Ok(None) };
             let Some(etag) = hub.linked_etag(&file.repo, &commit, &file.path) else { return Ok(None) };
             let snap = hub.snapshot(&file.repo, &commit, &file.path)?;
             let Ok(meta) = std::fs::metadata(&snap) else { return Ok(None) };
+            if !trust.sound(&snap, meta.len(), &Expected::from(&etag)) {
+                return Ok(None);
+            }
             let sha256 = sha256_for(&etag, &snap)?;
             Ok(Some(hf_pulled(file, snap, sha256, meta.len(), true, commit)))
         })
@@ -239,13 +262,14 @@ impl ModelStore {
     }
 
     /// With the etag known: link a blob that is already here (another revision, or another tool).
-    async fn link_existing(&self, file: &HfFile, known: Known) -> Result<Option<Pulled>, FetchError> {
-        let (hub, file) = (self.hub_cache.clone(), file.clone());
+    async fn link_existing(&self, file: &HfFile, known: Known, trust: &Trust) -> Result<Option<Pulled>, FetchError> {
+        let (hub, file, trust) = (self.hub_cache.clone(), file.clone(), trust.clone());
         blocking(move || {
             let Known { commit, etag, size } = known;
             let blob = hub.blob(&file.repo, &etag)?;
             let Ok(meta) = std::fs::metadata(&blob) else { return Ok(None) };
-            if !meta.is_file() || size.is_some_and(|s| s != meta.len()) {
+            let unsound = || !trust.sound(&blob, meta.len(), &Expected::from(&etag));
+            if !meta.is_file() || size.is_some_and(|s| s != meta.len()) || unsound() {
                 return Ok(None);
             }
             let link = hub.link(&file.repo, &commit, &file.path, &etag)?;
@@ -262,6 +286,7 @@ impl ModelStore {
         hub: &Hub,
         file: &HfFile,
         pin: Option<&Sha256>,
+        trust: &Trust,
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
         let meta = hf::resolve(&self.http, hub, file, progress).await?;
@@ -278,7 +303,7 @@ impl ModelStore {
         // Double-check under the lock: another process (or another revision) may have the blob;
         // then it is only linked.
         let known = Known { commit: meta.commit.clone(), etag: meta.etag.clone(), size: meta.size };
-        if let Some(hit) = self.link_existing(file, known).await? {
+        if let Some(hit) = self.link_existing(file, known, trust).await? {
             check_pin(pin, &hit.sha256, &hit.source)?;
             return Ok(hit);
         }
@@ -316,19 +341,21 @@ impl ModelStore {
     ) -> Result<Vec<Pulled>, FetchError> {
         let filter = Filter::new(&opts.include, &opts.exclude)?;
         if self.cfg.offline {
-            return self.hf_repo_offline(at, &filter).await;
+            return self.hf_repo_offline(at, &filter, opts).await;
         }
         let what = at.repo.to_string();
         let listing = self.hubs.try_each(&what, |hub| hf::list(&self.http, hub, at, progress)).await?;
         let commit = listing.commit;
         let at_commit = RepoRef { repo: at.repo.clone(), revision: commit.clone().into() };
         let files: Vec<_> = listing.files.into_iter().filter(|f| filter.keep(&f.name)).collect();
+        // A pinned size is one file's: each file of a repo is held to its own record.
+        let trust = &self.trust(&PullOptions { size: None, ..opts.clone() });
         let mut pulled: Vec<Pulled> = stream::iter(files)
             .map(|f| {
                 let known = f.etag.map(|etag| Known { commit: commit.clone(), etag, size: f.size });
                 let (file, asked) = (at_commit.file(f.name.clone()), at.file(f.name));
                 async move {
-                    let p = self.hf_file(&file, known, None, progress).await?;
+                    let p = self.hf_file(&file, known, None, trust, progress).await?;
                     Ok::<_, FetchError>(Pulled { source: asked.to_string(), hf: Some(asked), ..p })
                 }
             })
@@ -341,7 +368,12 @@ impl ModelStore {
         Ok(pulled)
     }
 
-    async fn hf_repo_offline(&self, at: &RepoRef, filter: &Filter) -> Result<Vec<Pulled>, FetchError> {
+    async fn hf_repo_offline(
+        &self,
+        at: &RepoRef,
+        filter: &Filter,
+        opts: &PullOptions,
+    ) -> Result<Vec<Pulled>, FetchError> {
         let (hub, at_c) = (self.hub_cache.clone(), at.clone());
         let found = blocking(move || {
             let Some(commit) = hub.commit_for(&at_c.repo, &at_c.revision) else { return Ok::<_, FetchError>(None) };
@@ -363,8 +395,9 @@ impl ModelStore {
         }
         let at_commit = RepoRef { repo: at.repo.clone(), revision: Revision::from(commit) };
         let mut out = Vec::new();
+        let trust = self.trust(&PullOptions { size: None, ..opts.clone() });
         for n in names {
-            out.push(self.hf_file(&at_commit.file(n), None, None, &crate::transfer::progress::Silent).await?);
+            out.push(self.hf_file(&at_commit.file(n), None, None, &trust, &crate::transfer::progress::Silent).await?);
         }
         Ok(out)
     }
@@ -372,7 +405,7 @@ impl ModelStore {
 
 /// A Hugging Face file in the store, as pulled.
 fn hf_pulled(file: HfFile, path: PathBuf, sha256: String, size: u64, cached: bool, commit: CommitId) -> Pulled {
-    Pulled { source: file.to_string(), path, sha256, size, cached, commit: Some(commit), hf: Some(file) }
+    Pulled { source: file.to_string(), path, sha256, size, cached, commit: Some(commit), hf: Some(file), same_as: None }
 }
 
 /// The index record for a pulled file (its blob is the resolved target of a snapshot link).

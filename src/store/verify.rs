@@ -71,14 +71,18 @@ impl Verified {
     }
 }
 
-enum Hashed {
+/// What a full read of a file said about it.
+pub(super) enum Hashed {
+    /// It hashes to what its name says.
     Valid,
+    /// It was read to its end and does not.
     Corrupt,
+    /// It could not be read to its end.
     Unreadable(std::io::Error),
 }
 
 /// Read `path` to its end, hashing, and compare with what its name says.
-fn check(path: &Path, expected: &Expected, size: u64) -> Hashed {
+pub(super) fn check(path: &Path, expected: &Expected, size: u64) -> Hashed {
     let read = || -> std::io::Result<bool> {
         let mut f = std::fs::File::open(path)?;
         let mut h = Hasher::new(expected, Some(size));

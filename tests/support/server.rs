@@ -111,7 +111,12 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 
 impl Server {
     pub fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Server::start_on(0)
+    }
+
+    /// On a chosen loopback port (0: any), e.g. to bring a dead server back where it was.
+    pub fn start_on(port: u16) -> Server {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::default());
         let st = state.clone();

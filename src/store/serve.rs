@@ -1,0 +1,82 @@
+//! Whether a file already in the store may be served as it is, and what is said about it.
+//!
+//! `pull` repairs what it finds wrong. A stored file is served only when its size is the one
+//! expected — the lock's pin when there is one, else the size the index recorded when wharf
+//! fetched it — and, with `pull --verify`, when a full read hashes to its name (a wharf blob's
+//! SHA-256, a Hugging Face etag; a small Hugging Face file, named by its git blob id, is hashed
+//! whenever it is served anyway, so it is always checked). A file that fails is not deleted here: the caller goes on to the
+//! normal download, which verifies the new bytes in a temp file and renames them over the bad one
+//! (the commit point), so a repair never shows unverified bytes and never leaves a moment with no
+//! file at all. Offline, a file that fails is simply not served.
+//!
+//! wharf's blob store is content-addressed, so a pin can be met by bytes another source brought
+//! (two URLs of one file, a URL pinned with another model's digest). The index remembers which
+//! source fetched a blob first; a cached pull of a different source says so
+//! ([`Pulled::same_as`](super::Pulled::same_as), noted in `plain.rs`).
+
+use std::path::{Path, PathBuf};
+
+use super::index::Index;
+use super::verify::{self, Hashed};
+use crate::transfer::hash::Expected;
+
+/// What a stored file must be to be served (see the module doc). Cheap to clone into a worker.
+#[derive(Debug, Clone)]
+pub(super) struct Trust {
+    /// The size pinned for it (a lock's), if any.
+    pub size: Option<u64>,
+    /// Re-hash it before serving it (`pull --verify`).
+    pub verify: bool,
+    index: Index,
+}
+
+/// A file looked for in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// There, with this size, and fit to serve.
+    Sound(u64),
+    /// There, but of the wrong size or content: to be fetched (or made) again.
+    Unsound,
+    /// Not there.
+    Absent,
+}
+
+impl Trust {
+    /// The rule for a file that must be `size` bytes (when pinned), re-hashed when `verify`;
+    /// otherwise held to the size `index` recorded.
+    pub fn new(size: Option<u64>, verify: bool, index: Index) -> Trust {
+        Trust { size, verify, index }
+    }
+
+    /// The same rule, for a file whose size a listing gave: that size is the one expected.
+    pub fn sized(&self, size: Option<u64>) -> Trust {
+        Trust { size: size.or(self.size), ..self.clone() }
+    }
+
+    /// Blocking: may read the index record and, with `verify`, the whole file. `len` is the size
+    /// the file has on disk; `expected` is what its name says it hashes to.
+    pub fn sound(&self, path: &Path, len: u64, expected: &Expected) -> bool {
+        let want = self.size.or_else(|| self.index.get(&canonical(path)).map(|r| r.size));
+        if want.is_some_and(|w| w != len) {
+            return false;
+        }
+        // A file named by its git blob id is small (not LFS) and hashed whenever it is served:
+        // it is always checked.
+        let verify = self.verify || matches!(expected, Expected::GitSha1(_));
+        !verify || *expected == Expected::Nothing || matches!(verify::check(path, expected, len), Hashed::Valid)
+    }
+
+    /// Blocking: is the regular file at `path` there, and fit to serve?
+    pub fn judge(&self, path: &Path, expected: &Expected) -> Found {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && self.sound(path, m.len(), expected) => Found::Sound(m.len()),
+            Ok(_) => Found::Unsound,
+            Err(_) => Found::Absent,
+        }
+    }
+}
+
+/// The path as the index records it (a link resolved).
+pub(super) fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
