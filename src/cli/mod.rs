@@ -15,6 +15,8 @@ mod project_pull;
 mod prompt;
 mod prune;
 mod pull;
+mod removals;
+mod remove;
 mod view;
 
 use std::path::PathBuf;
@@ -62,6 +64,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Remove orphaned entries and their environments
     Prune(prune::PruneArgs),
+    /// Unregister one project: its environment, wharf's keys in its marker, its entry
+    Remove(remove::RemoveArgs),
     /// Fetch models (Hugging Face files or repos, URLs, local files) into the verified store
     Pull(pull::PullArgs),
     /// The model store: list, stats, verify, rm, gc, clear
@@ -140,6 +144,7 @@ pub fn run(cli: Cli, ctx: &Ctx) -> Result<ExitCode, CliError> {
         Command::List(a) => list::run(a, ctx),
         Command::Check(a) => check::run(a, ctx),
         Command::Prune(a) => prune::run(a, ctx),
+        Command::Remove(a) => remove::run(a, ctx),
         Command::Pull(a) => pull::run(a, ctx),
         Command::Models(a) => models::run(a, ctx),
         Command::Migrate(a) => migrate::run(a, ctx),

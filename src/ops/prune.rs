@@ -59,6 +59,8 @@ pub enum Target {
     Entry,
     /// A model file or a partial download (`--models`).
     Model,
+    /// wharf's keys in a project's marker (`wharf remove`).
+    Marker,
 }
 
 /// What happened to one thing `prune` looked at.
@@ -213,14 +215,16 @@ fn remains_of_env(dir: &Path) -> bool {
     !names.is_empty() && names.iter().all(|n| ENV_NAMES.contains(&n.as_str()) || fsx::is_temp_name(n))
 }
 
-/// Why a folder that passed the root check still may not go. `dir` is a resolved path.
-fn env_refusal(dir: &Path, env: &Env) -> Option<String> {
+/// Why a folder that passed the root check still may not go. `dir` is a resolved path;
+/// `leaving` is the project being removed (`wharf remove`): its holding the folder does not count.
+fn env_refusal(dir: &Path, env: &Env, leaving: Option<&Path>) -> Option<String> {
     let link = project::read_backlink(dir).ok().flatten();
     if link.is_none() && !dir.join("pyvenv.cfg").is_file() && !remains_of_env(dir) {
         return Some("not an environment (no `pyvenv.cfg` and no wharf back-link)".into());
     }
     let owner = link?.owner(dir, env)?;
-    (owner.liveness == Liveness::Live)
+    let leaves = leaving.is_some_and(|p| fsx::same_place(p) == owner.real);
+    (owner.liveness == Liveness::Live && !leaves)
         .then(|| format!("its back-link names live project `{}`", owner.project.display()))
 }
 
@@ -246,7 +250,15 @@ fn finish_trash(envs_dir: &Path, dry_run: bool) -> Vec<Removal> {
         .collect()
 }
 
-fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Removal {
+/// Judge one folder by the rules of the module doc and, unless `dry_run`, delete it (through the
+/// envs dir's trash). `leaving`: see [`env_refusal`]. `prune` and `remove` both delete only here.
+pub(crate) fn judge_env(
+    c: &EnvCandidate,
+    envs_dir: &Path,
+    env: &Env,
+    dry_run: bool,
+    leaving: Option<&Path>,
+) -> Removal {
     let item = |action, reason: Option<String>, bytes| Removal {
         kind: Target::Env,
         path: c.path.display().to_string(),
@@ -263,7 +275,7 @@ fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Rem
         Within::Refused(r) => return item(Outcome::Skipped, Some(r.to_string()), 0),
         Within::Inside(p) => p,
     };
-    if let Some(why) = env_refusal(&resolved, env) {
+    if let Some(why) = env_refusal(&resolved, env, leaving) {
         return item(Outcome::Skipped, Some(why), 0);
     }
     let bytes = fsx::dir_size(&resolved);
@@ -280,7 +292,7 @@ fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Rem
 
 /// Carry out `plan`: judge and (unless a dry run) delete each folder, and drop the entries from `doc`.
 pub fn apply(plan: &Plan, doc: &mut RegistryDoc, envs_dir: &Path, env: &Env, dry_run: bool) -> Summary {
-    let mut items: Vec<Removal> = plan.envs.iter().map(|c| judge_env(c, envs_dir, env, dry_run)).collect();
+    let mut items: Vec<Removal> = plan.envs.iter().map(|c| judge_env(c, envs_dir, env, dry_run, None)).collect();
     for (key, shown) in &plan.entries {
         if !dry_run {
             doc.projects.remove(key);
@@ -389,13 +401,28 @@ pub fn run(
         }
         summary
     };
-    let preview = if opts.dry_run || confirm.is_some() {
+    guarded(registry, &real_envs_dir, opts.dry_run, confirm, |doc, dry_run, preview| Ok(compute(doc, dry_run, preview)))
+}
+
+/// The order every deleting command follows (`prune`, `remove`): `compute(doc, dry_run, preview)`
+/// once as a dry run on a shared read (that is all a dry run does, and what `confirm` is shown);
+/// then, when `confirm` agrees, for real under `envs.lock` (exclusive, taken only after the
+/// question was answered, so inits wait while this deletes) and the registry's lock, with at most
+/// one registry write. Returns `None` when `confirm` declined.
+pub(crate) fn guarded<E: From<RegistryError>>(
+    registry: &Registry,
+    real_envs_dir: &Path,
+    dry_run: bool,
+    confirm: Option<&dyn Fn(&Summary) -> bool>,
+    compute: impl Fn(&mut RegistryDoc, bool, Option<&Summary>) -> Result<Summary, E>,
+) -> Result<Option<Summary>, E> {
+    let preview = if dry_run || confirm.is_some() {
         let mut doc = registry.read()?.doc;
-        Some(compute(&mut doc, true, None))
+        Some(compute(&mut doc, true, None)?)
     } else {
         None
     };
-    if opts.dry_run {
+    if dry_run {
         return Ok(preview);
     }
     if let (Some(ask), Some(preview)) = (confirm, &preview) {
@@ -403,9 +430,8 @@ pub fn run(
             return Ok(None);
         }
     }
-    // Taken only now, after any question was answered: inits wait while this prune deletes.
     let _deleting = registry.lock_sidecar(&registry.envs_lock_file(), Mode::Exclusive)?;
     // No init runs while we hold the lock, so every temp folder in the envs dir is a dead one's.
-    fsx::sweep_stale_temps(&real_envs_dir, std::time::SystemTime::now(), std::time::Duration::ZERO);
-    registry.update(|doc, _| Ok::<_, RegistryError>(Some(compute(doc, false, preview.as_ref()))))
+    fsx::sweep_stale_temps(real_envs_dir, std::time::SystemTime::now(), std::time::Duration::ZERO);
+    registry.update(|doc, _| compute(doc, false, preview.as_ref()).map(Some))
 }
