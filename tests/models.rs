@@ -56,7 +56,9 @@ fn verify_finds_corrupted_and_missing_and_fix_removes_the_corrupted() {
     assert!(corrupted.iter().any(|id| id.ends_with(a.file_name().unwrap().to_str().unwrap())));
     assert!(corrupted.iter().any(|id| id.ends_with(c.file_name().unwrap().to_str().unwrap())));
     let missing = doc["missing"].as_array().unwrap();
-    assert!(!missing.is_empty() && missing.iter().any(|m| m.as_str().unwrap().contains("b.bin")), "{doc}");
+    let b_id = format!("hf:org/m:{}", b.file_name().unwrap().to_str().unwrap());
+    assert_eq!(missing.len(), 1, "the missing blob is listed once, its record and its link as one: {doc}");
+    assert_eq!(missing[0], b_id.as_str(), "{doc}");
     assert!(d.is_file());
 
     let (fixed, out) = t.json(&["models", "verify", "--fix"]);

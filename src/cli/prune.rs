@@ -43,7 +43,7 @@ pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     prompt::may_proceed(args.yes, args.dry_run, &registry, "wharf prune")?;
     let ask = |preview: &Summary| {
         let question = format!("Remove {} ({})?", counts(preview), human_bytes(preview.reclaimed_bytes));
-        removals::confirm(preview, &question, &ctx.out)
+        removals::confirm(preview, &question)
     };
     let confirm_fn: Option<&dyn Fn(&Summary) -> bool> = if args.yes || args.dry_run { None } else { Some(&ask) };
     let Some(summary) = prune::run(&registry, &ctx.layout().envs_dir, store.as_ref(), opts, confirm_fn)? else {

@@ -30,7 +30,7 @@ fn action(a: Outcome, dry_run: bool) -> &'static str {
 }
 
 /// Show what would go and ask `question`; true when nothing would go or the answer was yes.
-pub fn confirm(preview: &Summary, question: &str, out: &Output) -> bool {
+pub fn confirm(preview: &Summary, question: &str) -> bool {
     let going: Vec<_> = preview.items.iter().filter(|i| i.action == Outcome::Removed).collect();
     if going.is_empty() {
         return true;
@@ -40,11 +40,7 @@ pub fn confirm(preview: &Summary, question: &str, out: &Output) -> bool {
         let bytes = if i.bytes > 0 { human_bytes(i.bytes) } else { String::new() };
         eprintln!("  {:<6} {} {bytes}", kind(i.kind), i.path);
     }
-    let yes = prompt::ask(question);
-    if !yes {
-        out.status("aborted");
-    }
-    yes
+    prompt::ask(question)
 }
 
 /// The report table (human output only); false when there were no rows.

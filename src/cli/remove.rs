@@ -38,7 +38,7 @@ pub fn run(args: RemoveArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     prompt::may_proceed(args.yes, args.dry_run, &registry, "wharf remove")?;
     let ask = |preview: &Summary| {
         let question = format!("Unregister this project ({})?", human_bytes(preview.reclaimed_bytes));
-        removals::confirm(preview, &question, &ctx.out)
+        removals::confirm(preview, &question)
     };
     let confirm: Option<&dyn Fn(&Summary) -> bool> = if args.yes || args.dry_run { None } else { Some(&ask) };
     let opts = RemoveOptions { keep_env: args.keep_env, dry_run: args.dry_run };
