@@ -348,6 +348,19 @@ fn gc_and_clear_dry_runs_name_each_file_and_delete_nothing_and_sizes_need_a_unit
     assert_eq!(ids(&doc, "removed").len(), 2, "{doc}");
     let out = t.run(&["models", "clear", "--dry-run"]);
     assert!(text(&out.stdout).contains("would remove  sha256:"), "{}", text(&out.stdout));
+    // prune --models names the same files by the same ids.
+    let (pruned, _) = t.json(&["prune", "--models", "--dry-run"]);
+    let mut model_ids: Vec<String> = pruned["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "model")
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    model_ids.sort();
+    let mut expected: Vec<String> = hexes.iter().map(|h| format!("sha256:{h}")).collect();
+    expected.sort();
+    assert_eq!(model_ids, expected, "{pruned}");
     assert_eq!(snapshot(&store, &[] as &[&Path]), before, "a dry run deleted something");
 
     for bare in ["1", "500"] {

@@ -7,7 +7,7 @@
 //!
 //! What goes, in the order reported (prune's item shape, one `kind` per row):
 //! - `env`: its environment folder, deleted by prune's own rules and code
-//!   ([`prune::judge_env`]): strictly inside the envs dir, an environment, through the trash; the
+//!   ([`removal::judge_env`]): strictly inside the envs dir, an environment, through the trash; the
 //!   project being removed holding it does not protect it, another entry using it does. With
 //!   `--keep-env` the folder stays (`skipped`), but its back-link goes when it names this project:
 //!   nothing then attributes the folder to a project that is no longer registered (`doctor --repair`
@@ -26,9 +26,9 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::env::Env;
-use crate::fsx;
+use crate::fsx::{self, Context};
 use crate::home_path::{HomePath, HomePathError};
-use crate::ops::prune::{self, EnvCandidate, Outcome as Action, Removal, Summary, Target};
+use crate::ops::removal::{self, EnvCandidate, Outcome as Action, Removal, Summary, Target};
 use crate::project::{self, ProjectError, Stripped};
 use crate::registry::{Registry, RegistryDoc, RegistryError};
 use crate::store::inventory::Usage;
@@ -168,25 +168,33 @@ fn env_row(doc: &RegistryDoc, key: &str, project: &Path, env: &Env, job: EnvJob)
     }
     let candidate = EnvCandidate { path: dir.clone(), project: Some(shown.clone()), skip };
     if !job.keep {
-        return Some(prune::judge_env(&candidate, job.envs_dir, env, job.dry_run, Some(project)));
+        return Some(removal::judge_env(&candidate, job.envs_dir, env, job.dry_run, Some(project)));
     }
-    let dry_run = job.dry_run;
+    // The back-link goes only when it names this project (by id, or by path for an entry without
+    // one) and no other entry uses the folder.
     let link = project::read_backlink(&dir).ok().flatten();
-    let ours = link.is_some_and(|l| l.id.is_some() && l.id == entry.id);
-    if ours && !dry_run {
-        let _ = std::fs::remove_file(dir.join(project::BACKLINK));
-    }
-    let reason = match ours {
-        true => "kept (--keep-env); its back-link goes, so nothing attributes it to the project any more",
-        false => "kept (--keep-env)",
+    let names_us = |l: &project::BackLink| {
+        (l.id.is_some() && l.id == entry.id) || l.owner(&dir, env).is_some_and(|o| o.real == fsx::same_place(project))
     };
-    let action = if dir.exists() { Action::Skipped } else { Action::AlreadyGone };
+    let ours = user.is_none() && link.as_ref().is_some_and(names_us);
+    let mut reason = match ours {
+        true => "kept (--keep-env); its back-link goes, so nothing attributes it to the project any more".to_string(),
+        false => "kept (--keep-env)".to_string(),
+    };
+    let mut action = if dir.exists() { Action::Skipped } else { Action::AlreadyGone };
+    if ours && !job.dry_run {
+        let file = dir.join(project::BACKLINK);
+        if let Err(e) = std::fs::remove_file(&file).ctx("cannot remove", &file) {
+            (action, reason) = (Action::Failed, format!("kept (--keep-env), but its back-link stays: {e}"));
+        }
+    }
     Some(Removal {
+        id: None,
         kind: Target::Env,
         path: dir.display().to_string(),
         project: Some(shown),
         action,
-        reason: Some(reason.into()),
+        reason: Some(reason),
         bytes: 0,
     })
 }
@@ -195,6 +203,7 @@ fn env_row(doc: &RegistryDoc, key: &str, project: &Path, env: &Env, job: EnvJob)
 fn marker_row(doc: &RegistryDoc, key: &str, project: &Path, dry_run: bool) -> Removal {
     let file = project.join(project::MARKER);
     let row = |action, reason: Option<String>| Removal {
+        id: None,
         kind: Target::Marker,
         path: file.display().to_string(),
         project: Some(project.display().to_string()),
@@ -246,6 +255,7 @@ pub fn run(
         let shown = project.display().to_string();
         let action = if gone { Action::Removed } else { Action::AlreadyGone };
         items.push(Removal {
+            id: None,
             kind: Target::Entry,
             path: shown.clone(),
             project: Some(shown),
@@ -256,6 +266,6 @@ pub fn run(
         let reclaimed_bytes = items.iter().filter(|i| i.action == Action::Removed).map(|i| i.bytes).sum();
         Ok::<_, RemoveError>(Summary { dry_run, items, reclaimed_bytes })
     };
-    let summary = prune::guarded(registry, &real_envs_dir, opts.dry_run, confirm, compute)?;
+    let summary = removal::guarded(registry, &real_envs_dir, opts.dry_run, confirm, compute)?;
     Ok(summary.map(|summary| Outcome { project: project.display().to_string(), summary, unreferenced_models }))
 }
