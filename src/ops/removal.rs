@@ -1,5 +1,5 @@
 //! What deleting commands (`prune`, `remove`) share: the rows they report, the rules under which
-//! an environment folder may be deleted ([`judge_env`]), and the order they follow ([`guarded`]).
+//! an environment folder may be deleted (`judge_env`), and the order they follow (`guarded`).
 //!
 //! A folder is deleted only when it is a real folder strictly inside the envs dir (component-wise
 //! after resolving; never the root, a sibling, or through a symlink — see

@@ -7,7 +7,7 @@
 //!
 //! What goes, in the order reported (prune's item shape, one `kind` per row):
 //! - `env`: its environment folder, deleted by prune's own rules and code
-//!   ([`removal::judge_env`]): strictly inside the envs dir, an environment, through the trash; the
+//!   (`removal::judge_env`): strictly inside the envs dir, an environment, through the trash; the
 //!   project being removed holding it does not protect it, another entry using it does. With
 //!   `--keep-env` the folder stays (`skipped`), but its back-link goes when it names this project:
 //!   nothing then attributes the folder to a project that is no longer registered (`doctor --repair`
