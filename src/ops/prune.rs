@@ -176,9 +176,11 @@ fn prune_models(
     }
     let usage = Usage::of(&remaining, env);
     let inv = store.inventory();
+    // A preview that was shown and agreed to bounds what a real run removes.
+    let shown_before =
+        |path: &str| preview.is_none_or(|p| p.items.iter().any(|i| i.kind == Target::Model && i.path == path));
     for it in inv.items(&usage).into_iter().filter(Item::removable) {
-        let shown = it.path.display().to_string();
-        if preview.is_some_and(|p| !p.items.iter().any(|i| i.kind == Target::Model && i.path == shown)) {
+        if !shown_before(&it.path.display().to_string()) {
             continue;
         }
         let (action, reason) = match dry_run {
@@ -188,22 +190,11 @@ fn prune_models(
                 Err(e) => (Outcome::Failed, Some(e.to_string())),
             },
         };
-        let bytes = if action == Outcome::Removed { it.size } else { 0 };
-        summary.reclaimed_bytes += bytes;
-        summary.items.push(Removal {
-            kind: Target::Model,
-            path: shown,
-            project: None,
-            action,
-            reason,
-            bytes,
-            id: Some(it.id.to_string()),
-        });
+        summary.push_model(&it.id, &it.path, it.size, action, reason);
     }
     // Partial downloads no process is writing (`store/partial.rs` decides by their lock).
     for p in inv.partials() {
-        let shown = p.path.display().to_string();
-        if preview.is_some_and(|pv| !pv.items.iter().any(|i| i.kind == Target::Model && i.path == shown)) {
+        if !shown_before(&p.path.display().to_string()) {
             continue;
         }
         let (action, reason) = match partial::sweep(&p, dry_run) {
@@ -212,17 +203,7 @@ fn prune_models(
             Ok(Swept::Kept(why)) => (Outcome::Skipped, Some(why)),
             Err(e) => (Outcome::Failed, Some(e.to_string())),
         };
-        let bytes = if action == Outcome::Removed { p.size } else { 0 };
-        summary.reclaimed_bytes += bytes;
-        summary.items.push(Removal {
-            kind: Target::Model,
-            path: shown,
-            project: None,
-            action,
-            reason,
-            bytes,
-            id: Some(p.id.to_string()),
-        });
+        summary.push_model(&p.id, &p.path, p.size, action, reason);
     }
 }
 

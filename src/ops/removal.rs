@@ -20,6 +20,7 @@ use crate::lock::Mode;
 use crate::project;
 use crate::project::liveness::Liveness;
 use crate::registry::{Registry, RegistryDoc, RegistryError};
+use crate::store::id::StoreId;
 
 /// What a removal is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -84,6 +85,15 @@ impl Summary {
     /// How many removals of `kind` ended in `action`.
     pub fn count(&self, kind: Target, action: Outcome) -> usize {
         self.items.iter().filter(|i| i.kind == kind && i.action == action).count()
+    }
+
+    /// Add a `model` row (its bytes count as reclaimed when it was removed).
+    pub(crate) fn push_model(&mut self, id: &StoreId, path: &Path, size: u64, action: Outcome, reason: Option<String>) {
+        let bytes = if action == Outcome::Removed { size } else { 0 };
+        self.reclaimed_bytes += bytes;
+        let path = path.display().to_string();
+        let id = Some(id.to_string());
+        self.items.push(Removal { kind: Target::Model, path, project: None, action, reason, bytes, id });
     }
 }
 
