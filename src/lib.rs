@@ -18,7 +18,7 @@
 //!
 //! - [`Wharf`]: the front door: one snapshot of the environment, from which the registry and the
 //!   model store open (the CLI and the Python binding start here).
-//! - [`ops`]: `init`, `check`, `prune`, `doctor` and [`ops::validate`] (the verdict for one mapping).
+//! - [`ops`]: `init`, `check`, `prune`, `remove`, `doctor` and [`ops::validate`] (the verdict for one mapping).
 //! - [`models`]: `wharf.toml`, `wharf.lock` and pulling a project's models through the store.
 //! - [`registry::Registry`]: the only door to `registry.json` (lock, load, migrate, mutate, save).
 //! - [`store::ModelStore`]: the only door to the Hugging Face cache and wharf's blob store.

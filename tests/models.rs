@@ -56,7 +56,9 @@ fn verify_finds_corrupted_and_missing_and_fix_removes_the_corrupted() {
     assert!(corrupted.iter().any(|id| id.ends_with(a.file_name().unwrap().to_str().unwrap())));
     assert!(corrupted.iter().any(|id| id.ends_with(c.file_name().unwrap().to_str().unwrap())));
     let missing = doc["missing"].as_array().unwrap();
-    assert!(!missing.is_empty() && missing.iter().any(|m| m.as_str().unwrap().contains("b.bin")), "{doc}");
+    let b_id = format!("hf:org/m:{}", b.file_name().unwrap().to_str().unwrap());
+    assert_eq!(missing.len(), 1, "the missing blob is listed once, its record and its link as one: {doc}");
+    assert_eq!(missing[0], b_id.as_str(), "{doc}");
     assert!(d.is_file());
 
     let (fixed, out) = t.json(&["models", "verify", "--fix"]);
@@ -86,8 +88,8 @@ fn gc_evicts_least_recently_used_wharf_files_only_and_reports_bytes() {
     fs::create_dir_all(&foreign).unwrap();
     fs::write(foreign.join("deadbeef"), vec![0u8; 150_000]).unwrap();
 
-    let (dry, _) = t.json(&["models", "gc", "--max-size", "300000", "--dry-run"]);
-    let (doc, out) = t.json(&["models", "gc", "--max-size", "300000"]);
+    let (dry, _) = t.json(&["models", "gc", "--max-size", "300000B", "--dry-run"]);
+    let (doc, out) = t.json(&["models", "gc", "--max-size", "300000B"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(dry["evicted"], doc["evicted"]);
     let evicted: Vec<&str> = doc["evicted"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
@@ -99,7 +101,7 @@ fn gc_evicts_least_recently_used_wharf_files_only_and_reports_bytes() {
     assert!(foreign.join("deadbeef").is_file());
     assert_eq!(doc["under_cap"], true);
 
-    let (doc, _) = t.json(&["models", "gc", "--max-size", "1"]);
+    let (doc, _) = t.json(&["models", "gc", "--max-size", "1B"]);
     assert_eq!(doc["under_cap"], false, "the foreign file keeps the store over a tiny cap");
     assert!(foreign.join("deadbeef").is_file());
     let (_, out) = t.json(&["models", "gc", "--max-size", "lots"]);

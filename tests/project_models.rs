@@ -305,7 +305,7 @@ fn gc_evicts_only_unreferenced_models_least_recently_used_first() {
     let (stats, _) = w.t.json(&["models", "stats"]);
     let total = stats["total_size_bytes"].as_u64().unwrap();
     // A cap that one eviction satisfies: the least recently used unreferenced file goes.
-    let (doc, out) = w.t.json(&["models", "gc", "--max-size", &(total - 50_000).to_string()]);
+    let (doc, out) = w.t.json(&["models", "gc", "--max-size", &format!("{}B", total - 50_000)]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(doc["evicted"].as_array().unwrap().len(), 1, "{doc}");
     assert_eq!(doc["freed_bytes"], 60_000);
@@ -316,7 +316,7 @@ fn gc_evicts_only_unreferenced_models_least_recently_used_first() {
         "{sources:?}"
     );
     // A cap below what the project uses: every unreferenced file goes, referenced ones stay.
-    let (doc, _) = w.t.json(&["models", "gc", "--max-size", "1"]);
+    let (doc, _) = w.t.json(&["models", "gc", "--max-size", "1B"]);
     assert_eq!(doc["under_cap"], false);
     let (check, out) = run_in(&w, &p, &["check"]);
     assert!(out.status.success(), "the project's models were not evicted: {check}");

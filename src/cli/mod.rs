@@ -16,6 +16,8 @@ mod project_pull;
 mod prompt;
 mod prune;
 mod pull;
+mod removals;
+mod remove;
 mod run;
 mod shell_env;
 mod view;
@@ -101,6 +103,8 @@ pub enum Command {
   wharf prune --yes            remove orphaned entries and their environments without asking
   wharf prune --untracked --models --yes")]
     Prune(prune::PruneArgs),
+    /// Unregister one project: its environment, wharf's keys in its marker, its entry
+    Remove(remove::RemoveArgs),
     /// Fetch models (Hugging Face files or repos, URLs, local files) into the verified store
     #[command(after_help = "Examples:
   wharf pull                   the models of this project's wharf.toml, pinned in wharf.lock
@@ -298,6 +302,7 @@ pub fn run(cli: Cli, ctx: &Ctx) -> Result<ExitCode, CliError> {
         Command::List(a) => list::run(a, ctx),
         Command::Check(a) => check::run(a, ctx),
         Command::Prune(a) => prune::run(a, ctx),
+        Command::Remove(a) => remove::run(a, ctx),
         Command::Pull(a) => pull::run(a, ctx),
         Command::Models(a) => models::run(a, ctx),
         Command::Migrate(a) => migrate::run(a, ctx),

@@ -1,4 +1,6 @@
-//! `wharf models list | stats | verify [--fix] | rm ID... | gc --max-size SIZE | clear`: the store.
+//! `wharf models list | stats | verify [--fix] [ID…] | rm ID… | gc --max-size SIZE | clear`: the store.
+//! `rm`, `gc` and `clear` take `--dry-run`; `rm` and `verify` take ids, unique id prefixes, model
+//! names of the current project and source specs (see `wharf::ops::select`).
 
 use std::process::ExitCode;
 
@@ -8,7 +10,7 @@ use serde::Serialize;
 use wharf::store::error::InventoryError;
 use wharf::store::error::SizeError;
 use wharf::store::partial::Kept;
-use wharf::store::{ByteSize, Collected, Listing, ModelStore, Removed, Repair, Stats, Verified};
+use wharf::store::{ByteSize, Collected, Listing, ModelStore, Removed, Repair, Selector, Stats, Verified};
 
 use super::{CliError, Ctx};
 use crate::cli::output::human_bytes;
@@ -32,11 +34,19 @@ pub enum ModelsCommand {
         /// (files that cannot be read are never removed)
         #[arg(long)]
         fix: bool,
-    },
-    /// Remove model files or partial downloads by id (as `models list` shows them)
-    Rm {
-        #[arg(value_name = "ID", required = true)]
+        /// Only these files: an id (or a unique prefix of it, 4+ characters), a model name of this
+        /// project's wharf.toml, or a source spec (default: every file)
+        #[arg(value_name = "ID|NAME|SPEC")]
         ids: Vec<String>,
+    },
+    /// Remove model files or partial downloads: by id as `models list` shows it (or a unique
+    /// prefix of it, 4+ characters), by model name of this project's wharf.toml, or by source spec
+    Rm {
+        #[arg(value_name = "ID|NAME|SPEC", required = true)]
+        ids: Vec<String>,
+        /// Show what would go, remove nothing
+        #[arg(long, short = 'n')]
+        dry_run: bool,
     },
     /// Remove dead partial downloads, then evict least recently used models that wharf fetched
     /// and no project uses, down to a size
@@ -57,6 +67,9 @@ pub enum ModelsCommand {
         /// Do not ask; needed when not on a terminal
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Show what would go, remove nothing
+        #[arg(long, short = 'n')]
+        dry_run: bool,
     },
 }
 
@@ -96,33 +109,34 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     match args.command {
         ModelsCommand::List => render_list(&store.list(&registry), ctx),
         ModelsCommand::Stats => render_stats(&store.stats(&registry), ctx),
-        ModelsCommand::Verify { fix } => {
+        ModelsCommand::Verify { fix, ids } => {
             let repair = if fix { Repair::Yes } else { Repair::No };
-            return Ok(render_verified(&store.validate_integrity(repair).map_err(store_err)?, ctx));
+            let only = selectors(&ids)?;
+            return Ok(render_verified(&store.validate_integrity(repair, &only).map_err(store_err)?, ctx));
         }
-        ModelsCommand::Rm { ids } => render_removed(&store.remove_model(&ids, &registry).map_err(store_err)?, ctx),
+        ModelsCommand::Rm { ids, dry_run } => {
+            let chosen = selectors(&ids)?;
+            render_removed(&store.remove_model(&chosen, &registry, dry_run).map_err(store_err)?, ctx)
+        }
         ModelsCommand::Gc { max_size, dry_run } => {
             let max: ByteSize = max_size.parse().map_err(|e: SizeError| CliError::Usage(e.to_string()))?;
             render_gc(&store.gc(&registry, max, dry_run).map_err(store_err)?, dry_run, ctx);
         }
         ModelsCommand::Path(a) => return model_path(a, ctx),
-        ModelsCommand::Clear { yes } => {
-            if !yes {
-                registry.read()?; // an unreadable registry still says so with exit 3
-                if !super::prompt::interactive() {
-                    return Err(CliError::Usage(
-                        "not on a terminal, so nothing was removed\n  hint: pass `--yes`".into(),
-                    ));
-                }
-                if !super::prompt::ask("Remove every model file wharf fetched that no project uses?") {
-                    ctx.out.status("nothing removed");
-                    return Ok(ExitCode::SUCCESS);
-                }
+        ModelsCommand::Clear { yes, dry_run } => {
+            super::prompt::may_proceed(yes, dry_run, &registry, "wharf models clear")?;
+            if !yes && !dry_run && !super::prompt::ask("Remove every model file wharf fetched that no project uses?") {
+                return Err(super::prompt::declined("wharf models clear"));
             }
-            render_removed(&store.clear(&registry).map_err(store_err)?, ctx);
+            render_removed(&store.clear(&registry, dry_run).map_err(store_err)?, ctx);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The arguments of `rm` / `verify`, read with the project around the current folder for names.
+fn selectors(args: &[String]) -> Result<Vec<Selector>, CliError> {
+    Ok(wharf::ops::select::selectors(args, &Ctx::cwd()?))
 }
 
 fn render_stats(s: &Stats, ctx: &Ctx) {
@@ -156,7 +170,7 @@ fn render_list(l: &Listing, ctx: &Ctx) {
         .map(|i| {
             let source = i.sources.first().cloned();
             vec![
-                i.id.clone(),
+                i.id.to_string(),
                 human_bytes(i.size),
                 source.unwrap_or_else(|| if i.wharf { "-".into() } else { "(another tool)".into() }),
                 i.last_used.clone().unwrap_or_else(|| "-".into()),
@@ -167,7 +181,7 @@ fn render_list(l: &Listing, ctx: &Ctx) {
     rows.extend(
         l.partials
             .iter()
-            .map(|p| vec![p.id.clone(), human_bytes(p.size), "(partial download)".into(), "-".into(), "-".into()]),
+            .map(|p| vec![p.id.to_string(), human_bytes(p.size), "(partial download)".into(), "-".into(), "-".into()]),
     );
     ctx.out.table(&["ID", "SIZE", "SOURCE", "LAST USED", "USED BY"], &rows, None);
 }
@@ -183,6 +197,13 @@ fn render_gc(summary: &Collected, dry_run: bool, ctx: &Ctx) {
         return ctx.out.json(&GcDoc { dry_run, summary });
     }
     let verb = if dry_run { "would evict" } else { "evicted" };
+    for id in &summary.evicted {
+        ctx.out.line(format!("{verb}  {id}"));
+    }
+    let swept = if dry_run { "would remove" } else { "removed" };
+    for id in &summary.partials_removed {
+        ctx.out.line(format!("{swept}  {id}"));
+    }
     ctx.out.status(format!(
         "{verb} {} model(s) and {} partial download(s), {} freed; the store holds {} (cap {})",
         summary.evicted.len(),
@@ -201,7 +222,11 @@ fn render_removed(doc: &Removed, ctx: &Ctx) {
     if ctx.out.json {
         return ctx.out.json(doc);
     }
-    ctx.out.status(format!("removed {} file(s), {} freed", doc.removed.len(), human_bytes(doc.freed_bytes)));
+    let verb = if doc.dry_run { "would remove" } else { "removed" };
+    for id in &doc.removed {
+        ctx.out.line(format!("{verb}  {id}"));
+    }
+    ctx.out.status(format!("{verb} {} file(s), {} freed", doc.removed.len(), human_bytes(doc.freed_bytes)));
     kept_note(&doc.kept, ctx);
 }
 
@@ -231,6 +256,9 @@ fn render_verified(v: &Verified, ctx: &Ctx) -> ExitCode {
         }
         for id in &v.missing {
             ctx.out.line(format!("missing     {id}"));
+        }
+        for f in &v.removed {
+            ctx.out.line(format!("removed     {} (`{}`)", f.id, f.path.display()));
         }
         if !v.unreadable.is_empty() {
             ctx.out.status("hint: unreadable files were not checked and are never removed; run as their owner");

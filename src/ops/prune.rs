@@ -11,6 +11,9 @@
 //!   whose marker names this folder; paths compared as real paths, so a home reached through a
 //!   symlink is still the same home).
 //!
+//! These rules, and the order of preview, question, lock and one registry write, are shared with
+//! `remove`: they live in [`crate::ops::removal`].
+//!
 //! Anything refused is reported `skipped` with the reason; its registry entry may still go. A dry run
 //! performs the same judgement and reports the same items, deleting nothing. The caller writes the
 //! registry once, after apply.
@@ -23,15 +26,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::env::Env;
-use crate::fsx::{self, Within};
-use crate::lock::Mode;
+use crate::fsx;
+use crate::ops::removal::{guarded, judge_env};
 use crate::ops::validate::{self, Judged, Status};
-use crate::project;
-use crate::project::liveness::Liveness;
 use crate::registry::{Registry, RegistryDoc, RegistryError};
+
+pub use crate::ops::removal::{EnvCandidate, Outcome, Removal, Summary, Target, ENV_NAMES};
 use crate::store::inventory::{Item, Usage};
 use crate::store::partial::{self, Swept};
 use crate::store::ModelStore;
@@ -47,78 +48,6 @@ pub struct PruneOptions {
     pub models: bool,
     /// Judge and report, remove nothing.
     pub dry_run: bool,
-}
-
-/// What a removal is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    /// An environment folder.
-    Env,
-    /// A registry entry.
-    Entry,
-    /// A model file or a partial download (`--models`).
-    Model,
-}
-
-/// What happened to one thing `prune` looked at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Removed (in a dry run: would be).
-    Removed,
-    /// Someone else removed it first.
-    AlreadyGone,
-    /// Refused; the reason says why.
-    Skipped,
-    /// Removing it failed; the reason says why.
-    Failed,
-}
-
-/// One thing `prune` looked at, and what happened to it (a row of its report).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Removal {
-    /// Environment, entry or model.
-    pub kind: Target,
-    /// The folder, the project (for an entry) or the file.
-    pub path: String,
-    /// The project it belonged to, if known.
-    pub project: Option<String>,
-    /// What happened.
-    pub action: Outcome,
-    /// Why it was skipped or failed, or what left it (a killed prune's trash).
-    pub reason: Option<String>,
-    /// Bytes freed (0 unless removed).
-    pub bytes: u64,
-}
-
-/// What `prune` did (or, in a dry run, would do).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Summary {
-    /// Nothing was removed.
-    pub dry_run: bool,
-    /// Everything looked at, in order: trash of a killed prune, environments, entries, models.
-    pub items: Vec<Removal>,
-    /// Bytes freed by what was removed.
-    pub reclaimed_bytes: u64,
-}
-
-impl Summary {
-    /// How many removals of `kind` ended in `action`.
-    pub fn count(&self, kind: Target, action: Outcome) -> usize {
-        self.items.iter().filter(|i| i.kind == kind && i.action == action).count()
-    }
-}
-
-/// An env folder that may be deleted, and why it was chosen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvCandidate {
-    /// The folder.
-    pub path: PathBuf,
-    /// The project it belonged to (expanded path), or `None` for an untracked folder.
-    pub project: Option<String>,
-    /// Set when the plan itself already refuses it.
-    pub skip: Option<String>,
 }
 
 /// What [`plan`] chose: the entries to drop and the environment folders that may go with them.
@@ -186,44 +115,6 @@ pub fn scan_envs_dir(envs_dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// The names an environment made by `venv`, `uv venv` or wharf may hold at its top.
-pub const ENV_NAMES: &[&str] = &[
-    "bin",
-    "lib",
-    "lib64",
-    "include",
-    "share",
-    "Lib",
-    "Scripts",
-    "Include",
-    "pyvenv.cfg",
-    ".gitignore",
-    "CACHEDIR.TAG",
-    ".lock",
-    "models",
-    project::BACKLINK,
-];
-
-/// What an interrupted delete of an older wharf (one without the trash rename) left of an
-/// environment: its `pyvenv.cfg` and back-link may be gone, but nothing else than a venv's own top
-/// folders is there.
-fn remains_of_env(dir: &Path) -> bool {
-    let Ok(rd) = std::fs::read_dir(dir) else { return false };
-    let names: Vec<String> = rd.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    !names.is_empty() && names.iter().all(|n| ENV_NAMES.contains(&n.as_str()) || fsx::is_temp_name(n))
-}
-
-/// Why a folder that passed the root check still may not go. `dir` is a resolved path.
-fn env_refusal(dir: &Path, env: &Env) -> Option<String> {
-    let link = project::read_backlink(dir).ok().flatten();
-    if link.is_none() && !dir.join("pyvenv.cfg").is_file() && !remains_of_env(dir) {
-        return Some("not an environment (no `pyvenv.cfg` and no wharf back-link)".into());
-    }
-    let owner = link?.owner(dir, env)?;
-    (owner.liveness == Liveness::Live)
-        .then(|| format!("its back-link names live project `{}`", owner.project.display()))
-}
-
 /// Trash folders a killed prune left in the envs dir: finished (or, in a dry run, reported).
 fn finish_trash(envs_dir: &Path, dry_run: bool) -> Vec<Removal> {
     fsx::trash_in(envs_dir)
@@ -235,6 +126,7 @@ fn finish_trash(envs_dir: &Path, dry_run: bool) -> Vec<Removal> {
                 Err(e) => (Outcome::Failed, e.to_string(), 0),
             };
             Removal {
+                id: None,
                 kind: Target::Env,
                 path: trash.display().to_string(),
                 project: None,
@@ -246,46 +138,15 @@ fn finish_trash(envs_dir: &Path, dry_run: bool) -> Vec<Removal> {
         .collect()
 }
 
-fn judge_env(c: &EnvCandidate, envs_dir: &Path, env: &Env, dry_run: bool) -> Removal {
-    let item = |action, reason: Option<String>, bytes| Removal {
-        kind: Target::Env,
-        path: c.path.display().to_string(),
-        project: c.project.clone(),
-        action,
-        reason,
-        bytes,
-    };
-    if let Some(why) = &c.skip {
-        return item(Outcome::Skipped, Some(why.clone()), 0);
-    }
-    let resolved = match fsx::check_within(envs_dir, &c.path) {
-        Within::Gone => return item(Outcome::AlreadyGone, None, 0),
-        Within::Refused(r) => return item(Outcome::Skipped, Some(r.to_string()), 0),
-        Within::Inside(p) => p,
-    };
-    if let Some(why) = env_refusal(&resolved, env) {
-        return item(Outcome::Skipped, Some(why), 0);
-    }
-    let bytes = fsx::dir_size(&resolved);
-    if dry_run {
-        return item(Outcome::Removed, None, bytes);
-    }
-    match fsx::trash_dir_within(envs_dir, &c.path) {
-        Ok(Within::Inside(_)) => item(Outcome::Removed, None, bytes),
-        Ok(Within::Gone) => item(Outcome::AlreadyGone, None, 0),
-        Ok(Within::Refused(r)) => item(Outcome::Skipped, Some(r.to_string()), 0),
-        Err(e) => item(Outcome::Failed, Some(e.to_string()), 0),
-    }
-}
-
 /// Carry out `plan`: judge and (unless a dry run) delete each folder, and drop the entries from `doc`.
 pub fn apply(plan: &Plan, doc: &mut RegistryDoc, envs_dir: &Path, env: &Env, dry_run: bool) -> Summary {
-    let mut items: Vec<Removal> = plan.envs.iter().map(|c| judge_env(c, envs_dir, env, dry_run)).collect();
+    let mut items: Vec<Removal> = plan.envs.iter().map(|c| judge_env(c, envs_dir, env, dry_run, None)).collect();
     for (key, shown) in &plan.entries {
         if !dry_run {
             doc.projects.remove(key);
         }
         items.push(Removal {
+            id: None,
             kind: Target::Entry,
             path: shown.clone(),
             project: Some(shown.clone()),
@@ -315,9 +176,11 @@ fn prune_models(
     }
     let usage = Usage::of(&remaining, env);
     let inv = store.inventory();
+    // A preview that was shown and agreed to bounds what a real run removes.
+    let shown_before =
+        |path: &str| preview.is_none_or(|p| p.items.iter().any(|i| i.kind == Target::Model && i.path == path));
     for it in inv.items(&usage).into_iter().filter(Item::removable) {
-        let shown = it.path.display().to_string();
-        if preview.is_some_and(|p| !p.items.iter().any(|i| i.kind == Target::Model && i.path == shown)) {
+        if !shown_before(&it.path.display().to_string()) {
             continue;
         }
         let (action, reason) = match dry_run {
@@ -327,14 +190,11 @@ fn prune_models(
                 Err(e) => (Outcome::Failed, Some(e.to_string())),
             },
         };
-        let bytes = if action == Outcome::Removed { it.size } else { 0 };
-        summary.reclaimed_bytes += bytes;
-        summary.items.push(Removal { kind: Target::Model, path: shown, project: None, action, reason, bytes });
+        summary.push_model(&it.id, &it.path, it.size, action, reason);
     }
     // Partial downloads no process is writing (`store/partial.rs` decides by their lock).
     for p in inv.partials() {
-        let shown = p.path.display().to_string();
-        if preview.is_some_and(|pv| !pv.items.iter().any(|i| i.kind == Target::Model && i.path == shown)) {
+        if !shown_before(&p.path.display().to_string()) {
             continue;
         }
         let (action, reason) = match partial::sweep(&p, dry_run) {
@@ -343,9 +203,7 @@ fn prune_models(
             Ok(Swept::Kept(why)) => (Outcome::Skipped, Some(why)),
             Err(e) => (Outcome::Failed, Some(e.to_string())),
         };
-        let bytes = if action == Outcome::Removed { p.size } else { 0 };
-        summary.reclaimed_bytes += bytes;
-        summary.items.push(Removal { kind: Target::Model, path: shown, project: None, action, reason, bytes });
+        summary.push_model(&p.id, &p.path, p.size, action, reason);
     }
 }
 
@@ -389,23 +247,5 @@ pub fn run(
         }
         summary
     };
-    let preview = if opts.dry_run || confirm.is_some() {
-        let mut doc = registry.read()?.doc;
-        Some(compute(&mut doc, true, None))
-    } else {
-        None
-    };
-    if opts.dry_run {
-        return Ok(preview);
-    }
-    if let (Some(ask), Some(preview)) = (confirm, &preview) {
-        if !ask(preview) {
-            return Ok(None);
-        }
-    }
-    // Taken only now, after any question was answered: inits wait while this prune deletes.
-    let _deleting = registry.lock_sidecar(&registry.envs_lock_file(), Mode::Exclusive)?;
-    // No init runs while we hold the lock, so every temp folder in the envs dir is a dead one's.
-    fsx::sweep_stale_temps(&real_envs_dir, std::time::SystemTime::now(), std::time::Duration::ZERO);
-    registry.update(|doc, _| Ok::<_, RegistryError>(Some(compute(doc, false, preview.as_ref()))))
+    guarded(registry, &real_envs_dir, opts.dry_run, confirm, |doc, dry_run, preview| Ok(compute(doc, dry_run, preview)))
 }

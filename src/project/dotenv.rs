@@ -81,6 +81,28 @@ impl Document {
         *self = Document::parse(&self.render());
     }
 
+    /// Remove every line of `key` (a multi-line value with all of its lines). Every other line is
+    /// kept as it was. True when something was removed.
+    pub fn remove(&mut self, key: &str) -> bool {
+        let spans: Vec<(usize, usize)> = self.entries.iter().filter(|e| e.0 == key).map(|e| (e.2, e.3)).collect();
+        if spans.is_empty() {
+            return false;
+        }
+        let mut drop = vec![false; self.lines.len()];
+        for &(start, n) in &spans {
+            drop[start..start + n].iter_mut().for_each(|d| *d = true);
+        }
+        let old = std::mem::take(&mut self.lines);
+        self.lines = old.into_iter().zip(drop).filter(|(_, d)| !d).map(|(l, _)| l).collect();
+        *self = Document::parse(&self.render());
+        true
+    }
+
+    /// No line is left but blank ones.
+    pub fn is_blank(&self) -> bool {
+        self.lines.iter().all(|l| l.trim().is_empty())
+    }
+
     /// The file as text, with its original line ends.
     pub fn render(&self) -> String {
         let eol = if self.crlf { "\r\n" } else { "\n" };

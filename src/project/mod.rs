@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::fsx::{self, FsError};
+use crate::fsx::{self, Context, FsError};
 use crate::home_path::HomePath;
 use dotenv::Document;
 
@@ -43,6 +43,8 @@ pub const BACKLINK: &str = ".wharf-project.json";
 pub const KEY_ENV: &str = "UV_PROJECT_ENVIRONMENT";
 /// The marker's key for the project id.
 pub const KEY_ID: &str = "WHARF_PROJECT_ID";
+/// Every key wharf writes into a marker: what `wharf remove` takes out again.
+pub const WHARF_KEYS: [&str; 2] = [KEY_ENV, KEY_ID];
 const MAX_NAME: usize = 42;
 
 /// Why a project folder or its back-link cannot be read.
@@ -174,16 +176,7 @@ pub fn read_marker(project: &Path, legacy: bool) -> Result<Option<MarkerInfo>, F
 
 /// Write wharf's two keys into `.env.wharf`, keeping every other line of an existing file.
 pub fn write_marker(project: &Path, env: &HomePath, id: &str) -> Result<(), FsError> {
-    let file = project.join(MARKER);
-    // The user's other lines are kept on rewrite: through a link they would be another file's lines
-    // (a cloned repo's `.env.wharf -> ~/.aws/credentials`), copied into the project.
-    if std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()) {
-        let why = std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "is a symlink; wharf rewrites only a regular marker file (remove the link and run `wharf init` again)",
-        );
-        return Err(FsError::new("refusing to rewrite", &file, why));
-    }
+    let file = regular_marker(project)?;
     let mut doc = Document::parse(&fsx::read_optional(&file)?.unwrap_or_default());
     let before = doc.render();
     doc.set(KEY_ENV, env.as_str());
@@ -194,6 +187,57 @@ pub fn write_marker(project: &Path, env: &HomePath, id: &str) -> Result<(), FsEr
         fsx::write_atomic(&file, text.as_bytes())?;
     }
     Ok(())
+}
+
+/// `<project>/.env.wharf`, refused when it is a symlink: the user's other lines are kept on
+/// rewrite, and through a link they would be another file's lines (a cloned repo's
+/// `.env.wharf -> ~/.aws/credentials`), copied into the project or cut from that file.
+fn regular_marker(project: &Path) -> Result<PathBuf, FsError> {
+    let file = project.join(MARKER);
+    if std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()) {
+        let why = std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "is a symlink; wharf rewrites only a regular marker file (remove the link and run `wharf init` again)",
+        );
+        return Err(FsError::new("refusing to rewrite", &file, why));
+    }
+    Ok(file)
+}
+
+/// What [`strip_marker`] did (or, in a dry run, would do) to `.env.wharf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stripped {
+    /// wharf's keys were taken out; the user's lines stay.
+    Rewritten,
+    /// Only wharf's keys (and blank lines) were in it: the file was deleted.
+    Deleted,
+    /// No marker, or none of wharf's keys in it.
+    NothingThere,
+}
+
+/// Take wharf's keys ([`WHARF_KEYS`]) out of the project's `.env.wharf`, keeping every other line
+/// byte for byte; delete the file when nothing else was in it. With `dry_run`, only say what
+/// would happen. A symlinked marker is refused (see `write_marker`).
+pub fn strip_marker(project: &Path, dry_run: bool) -> Result<Stripped, FsError> {
+    let file = regular_marker(project)?;
+    let Some(text) = fsx::read_optional(&file)? else { return Ok(Stripped::NothingThere) };
+    let mut doc = Document::parse(&text);
+    let mut changed = false;
+    for key in WHARF_KEYS {
+        changed |= doc.remove(key);
+    }
+    let outcome = match (changed, doc.is_blank()) {
+        (false, _) => return Ok(Stripped::NothingThere),
+        (true, true) => Stripped::Deleted,
+        (true, false) => Stripped::Rewritten,
+    };
+    if !dry_run {
+        match outcome {
+            Stripped::Deleted => std::fs::remove_file(&file).ctx("cannot remove", &file)?,
+            _ => fsx::write_atomic(&file, doc.render().as_bytes())?,
+        }
+    }
+    Ok(outcome)
 }
 
 /// `<env>/.wharf-project.json`.

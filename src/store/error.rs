@@ -10,15 +10,26 @@ use crate::registry::RegistryError;
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
     /// An id names no file and no partial download in the store.
-    #[error("no model `{id}` in the store\n  hint: `wharf models list` shows the ids")]
+    #[error(
+        "no model `{id}` in the store\n  hint: `wharf models list` shows the ids (give a whole id, a prefix of at \
+         least 4 characters, a model name of this project's wharf.toml or a source spec)"
+    )]
     NotInStore {
         /// The id as given.
         id: String,
     },
+    /// A prefix names more than one file.
+    #[error("`{given}` names more than one file: {candidates}\n  hint: give more characters of the id, as `wharf models list` shows it")]
+    Ambiguous {
+        /// The prefix as given.
+        given: String,
+        /// The ids it names, comma-separated.
+        candidates: String,
+    },
     /// A registered project uses the file: it is never removed.
     #[error(
-        "`{id}` is used by {users}\n  hint: remove it from those projects' wharf.toml and run `wharf pull` \
-         there first"
+        "`{id}` is used by {users}\n  hint: `wharf remove PROJECT` unregisters a project that is done with it (or \
+         remove the model from its wharf.toml and run `wharf pull` there), then remove it"
     )]
     InUse {
         /// The file's id.
@@ -45,14 +56,19 @@ pub enum InventoryError {
 impl InventoryError {
     /// True for input the user can fix (the CLI's exit code 2): an id not in the store.
     pub fn is_usage(&self) -> bool {
-        matches!(self, InventoryError::NotInStore { .. })
+        matches!(self, InventoryError::NotInStore { .. } | InventoryError::Ambiguous { .. })
     }
 }
 
 /// A size that could not be read (`models gc --max-size`).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("`{value}` is not a size (try 20G or 500MiB)")]
+#[error(
+    "`{value}` is not a size: {why}\n  hint: give a unit, e.g. `wharf models gc --max-size 20G` or `--max-size 500MiB` \
+     (`1000B` for bytes; `0` alone means as small as it gets)"
+)]
 pub struct SizeError {
     /// The text as given.
     pub value: String,
+    /// What is wrong with it.
+    pub why: &'static str,
 }

@@ -13,26 +13,30 @@ use super::error::{InventoryError, SizeError};
 use super::inventory::{sweep_into, Inventory, Item, Removed, Usage};
 use super::partial::Kept;
 
-/// A size in bytes, read from `10G`, `512MiB`, `1.5GB` or `1000`. Binary and decimal units both
-/// mean powers of 1024, as `du -h` and `huggingface-cli` users expect.
+/// A size in bytes, read from `10G`, `512MiB`, `1.5GB` or `1000B`. Binary and decimal units both
+/// mean powers of 1024, as `du -h` and `huggingface-cli` users expect. A number without a unit is
+/// refused (`--max-size 1` meant one byte, which nobody means), except `0`: nothing is as small as
+/// it gets whatever the unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
 
 impl FromStr for ByteSize {
     type Err = SizeError;
     fn from_str(s: &str) -> Result<ByteSize, SizeError> {
-        let bad = || SizeError { value: s.to_string() };
+        let bad = |why: &'static str| SizeError { value: s.to_string(), why };
         let t = s.trim();
         let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let n: f64 = num.parse().map_err(|_| bad())?;
-        let mult = match unit.trim().to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+        let n: f64 = num.parse().map_err(|_| bad("it does not start with a number"))?;
+        let unit = unit.trim().to_ascii_lowercase();
+        let mult = match unit.trim_end_matches("ib").trim_end_matches('b') {
+            "" if unit.is_empty() && n != 0.0 => return Err(bad("it has no unit")),
             "" => 1u64,
             "k" => 1 << 10,
             "m" => 1 << 20,
             "g" => 1 << 30,
             "t" => 1 << 40,
-            _ => return Err(bad()),
+            _ => return Err(bad("the unit is not one of B, K, M, G, T")),
         };
         Ok(ByteSize((n * mult as f64) as u64))
     }
@@ -72,7 +76,7 @@ pub fn plan(items: &[Item], max: u64) -> (Vec<&Item>, Collected) {
         }
         total -= c.size;
         out.freed_bytes += c.size;
-        out.evicted.push(c.id.clone());
+        out.evicted.push(c.id.to_string());
         evict.push(c);
     }
     out.total_bytes = total;
@@ -108,11 +112,17 @@ mod tests {
 
     #[test]
     fn sizes_parse() {
-        assert_eq!(size("1000"), Some(1000));
+        assert_eq!(size("1000B"), Some(1000));
+        assert_eq!(size("1000"), None, "a number without a unit is refused");
+        assert_eq!(size("0"), Some(0));
         assert_eq!(size("2K"), Some(2048));
         assert_eq!(size("1.5GiB"), Some(3 << 29));
         assert_eq!(size("3 MB"), Some(3 << 20));
         assert_eq!(size("lots"), None);
-        assert_eq!("lots".parse::<ByteSize>().unwrap_err().to_string(), "`lots` is not a size (try 20G or 500MiB)");
+        assert!("1"
+            .parse::<ByteSize>()
+            .unwrap_err()
+            .to_string()
+            .contains("`1` is not a size: it has no unit\n  hint: "));
     }
 }

@@ -2,7 +2,7 @@
 //! verify in `verify.rs`, unfinished downloads in `partial.rs`).
 //!
 //! Items are finished blobs: `hf:ORG/NAME:<etag>` in the Hugging Face cache and `sha256:<hex>` in
-//! wharf's own store; temp files (`*.incomplete`, `*.incomplete.ranged`) are never items but
+//! wharf's own store (one [`StoreId`] per file, see `id.rs`); temp files (`*.incomplete`, `*.incomplete.ranged`) are never items but
 //! partials. An item is *wharf's* when the index has a record for it; only wharf's items are ever
 //! evicted by `gc` or removed by `clear`. An item is *used* when a registered project's models
 //! name its file or its SHA-256; used items are never evicted. Partials whose lock no process
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::id::{self, Candidate, Selector, StoreId};
 use super::index::{Cache, Index, Record};
 use super::layout::{BlobStore, HubCache};
 use super::partial::{self, Kept, Partial, Swept};
@@ -27,7 +28,7 @@ pub use super::error::InventoryError;
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
     /// `hf:ORG/NAME:<etag>` or `sha256:<hex>`: what `models rm` takes.
-    pub id: String,
+    pub id: StoreId,
     /// Which cache holds it.
     pub kind: Cache,
     /// The blob.
@@ -128,10 +129,10 @@ pub struct Listing {
     pub warning: Option<String>,
 }
 
-/// What `rm` and `clear` removed.
+/// What `rm` and `clear` removed (in a dry run: would remove).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Removed {
-    /// Always false for `rm` and `clear` (kept for the shape of the JSON document).
+    /// Nothing was removed: the lists say what a real run would remove.
     pub dry_run: bool,
     /// Ids of finished files and of partial downloads.
     pub removed: Vec<String>,
@@ -155,7 +156,7 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 
 /// A file found in a store, before the index and the registry say more about it.
 struct OnDisk {
-    id: String,
+    id: StoreId,
     kind: Cache,
     path: PathBuf,
     repo: Option<String>,
@@ -178,7 +179,7 @@ impl Inventory<'_> {
                     Expected::Sha256(h) => Some(h),
                     _ => None,
                 };
-                let id = format!("hf:{repo}:{etag}");
+                let id = StoreId::hf(&repo, &etag);
                 let found =
                     OnDisk { id, kind: Cache::Hf, path: blob, repo: Some(repo.clone()), etag: Some(etag), sha256 };
                 items.push(self.item(found, &records, usage));
@@ -187,7 +188,7 @@ impl Inventory<'_> {
         for blob in files_in(&self.blobs.root.join("blobs/sha256")) {
             let hex = blob.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let found = OnDisk {
-                id: format!("sha256:{hex}"),
+                id: StoreId::blob(&hex),
                 kind: Cache::Blob,
                 path: blob,
                 repo: None,
@@ -226,24 +227,38 @@ impl Inventory<'_> {
         }
     }
 
-    /// Records whose blob is gone, and snapshot links that point at nothing.
-    pub fn missing(&self) -> Vec<(String, PathBuf)> {
-        let mut out: Vec<(String, PathBuf)> = self
-            .index
-            .all()
-            .into_iter()
-            .filter(|r| is_gone(&r.blob))
-            .map(|r| (r.sources.first().cloned().unwrap_or_else(|| r.blob.display().to_string()), r.blob))
-            .collect();
+    /// Records whose blob is gone, and snapshot links that point at nothing: one entry per file
+    /// (a record and the links to its blob share its id), with every path that `verify --fix`
+    /// forgets for it.
+    pub fn missing(&self) -> BTreeMap<StoreId, Vec<PathBuf>> {
+        let mut out: BTreeMap<StoreId, Vec<PathBuf>> = BTreeMap::new();
+        for r in self.index.all().into_iter().filter(|r| is_gone(&r.blob)) {
+            out.entry(StoreId::of_record(&r)).or_default().push(r.blob);
+        }
         for e in walkdir::WalkDir::new(&self.hub.root).into_iter().filter_map(Result::ok) {
             if e.path_is_symlink()
                 && is_gone_through(e.path())
                 && e.path().components().any(|c| c.as_os_str() == "snapshots")
             {
-                out.push((e.path().display().to_string(), e.path().to_path_buf()));
+                out.entry(self.link_id(e.path())).or_default().push(e.path().to_path_buf());
             }
         }
         out
+    }
+
+    /// The id of the blob a snapshot link points at: its repo folder and the link target's name.
+    fn link_id(&self, link: &Path) -> StoreId {
+        let repo = link
+            .strip_prefix(&self.hub.root)
+            .ok()
+            .and_then(|rel| rel.components().next())
+            .and_then(|c| c.as_os_str().to_str()?.strip_prefix("models--").map(|r| r.replacen("--", "/", 1)));
+        let target = std::fs::read_link(link).ok();
+        let etag = target.as_deref().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
+        match (repo, etag) {
+            (Some(repo), Some(etag)) => StoreId::hf(&repo, &etag),
+            _ => StoreId::hf("?", &link.display().to_string()),
+        }
     }
 
     /// Every unfinished download in both caches.
@@ -256,44 +271,60 @@ impl Inventory<'_> {
         Listing { models: self.items(usage), partials: self.partials(), warning: None }
     }
 
-    /// Remove the items and partials `ids` names. Every id is checked first, so an unknown id or
-    /// one a project uses removes nothing; a partial whose transfer is in progress is left alone.
-    pub fn remove_ids(&self, ids: &[String], usage: &Usage) -> Result<Removed, InventoryError> {
+    /// The finished files and partials `selectors` name, each once (see [`id::pick`]).
+    pub fn select(&self, selectors: &[Selector], usage: &Usage) -> Result<(Vec<Item>, Vec<Partial>), InventoryError> {
         let (items, partials) = (self.items(usage), self.partials());
-        let mut chosen = (Vec::new(), Vec::new());
-        for id in ids {
-            if let Some(it) = items.iter().find(|i| &i.id == id) {
-                if !it.used_by.is_empty() {
-                    return Err(InventoryError::InUse { id: id.clone(), users: it.used_by.join(", ") });
-                }
-                chosen.0.push(it);
-            } else if let Some(p) = partials.iter().find(|p| &p.id == id) {
-                chosen.1.push(p.clone());
-            } else {
-                return Err(InventoryError::NotInStore { id: id.clone() });
-            }
+        let candidates: Vec<Candidate> = items
+            .iter()
+            .map(|i| Candidate { id: &i.id, sources: &i.sources, sha256: i.sha256.as_deref() })
+            .chain(partials.iter().map(|p| Candidate { id: &p.id, sources: &[], sha256: None }))
+            .collect();
+        let chosen = id::pick(selectors, &candidates)?;
+        Ok((
+            items.into_iter().filter(|i| chosen.contains(&i.id)).collect(),
+            partials.into_iter().filter(|p| chosen.contains(&p.id)).collect(),
+        ))
+    }
+
+    /// Remove the items and partials `selectors` name (see [`Inventory::select`]). Every one is
+    /// checked first, so an unknown or ambiguous argument, or a file a project uses, removes
+    /// nothing; a partial whose transfer is in progress is left alone. A dry run removes nothing
+    /// and reports what would go.
+    pub fn remove_selected(
+        &self,
+        selectors: &[Selector],
+        usage: &Usage,
+        dry_run: bool,
+    ) -> Result<Removed, InventoryError> {
+        let (items, partials) = self.select(selectors, usage)?;
+        if let Some(it) = items.iter().find(|i| !i.used_by.is_empty()) {
+            return Err(InventoryError::InUse { id: it.id.to_string(), users: it.used_by.join(", ") });
         }
         let mut out = Removed::default();
-        for it in chosen.0 {
-            self.remove(it)?;
-            out.removed.push(it.id.clone());
-            out.freed_bytes += it.size;
-        }
-        sweep_into(&chosen.1, false, &mut out)?;
+        self.remove_items(&items, dry_run, &mut out)?;
+        sweep_into(&partials, dry_run, &mut out)?;
         Ok(out)
     }
 
     /// `clear`: every item wharf fetched that `usage` does not protect, and every partial whose
-    /// lock is free.
-    pub fn clear(&self, usage: &Usage) -> Result<Removed, InventoryError> {
+    /// lock is free (in a dry run: what would go).
+    pub fn clear(&self, usage: &Usage, dry_run: bool) -> Result<Removed, InventoryError> {
         let mut out = Removed::default();
-        for it in self.items(usage).into_iter().filter(Item::removable) {
-            self.remove(&it)?;
-            out.removed.push(it.id);
+        let items: Vec<Item> = self.items(usage).into_iter().filter(Item::removable).collect();
+        self.remove_items(&items, dry_run, &mut out)?;
+        sweep_into(&self.partials(), dry_run, &mut out)?;
+        Ok(out)
+    }
+
+    fn remove_items(&self, items: &[Item], dry_run: bool, out: &mut Removed) -> Result<(), InventoryError> {
+        for it in items {
+            if !dry_run {
+                self.remove(it)?;
+            }
+            out.removed.push(it.id.to_string());
             out.freed_bytes += it.size;
         }
-        sweep_into(&self.partials(), false, &mut out)?;
-        Ok(out)
+        Ok(())
     }
 
     /// Delete one item: its blob, the snapshot links to it, its record.
@@ -320,10 +351,10 @@ pub(super) fn sweep_into(partials: &[Partial], dry_run: bool, out: &mut Removed)
     for p in partials {
         match partial::sweep(p, dry_run)? {
             Swept::Removed => {
-                out.removed.push(p.id.clone());
+                out.removed.push(p.id.to_string());
                 out.freed_bytes += p.size;
             }
-            Swept::Kept(reason) => out.kept.push(Kept { id: p.id.clone(), reason }),
+            Swept::Kept(reason) => out.kept.push(Kept { id: p.id.to_string(), reason }),
             Swept::AlreadyGone => {}
         }
     }

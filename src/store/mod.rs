@@ -18,6 +18,7 @@ pub mod assemble;
 pub mod config;
 pub mod error;
 pub mod gc;
+pub mod id;
 pub mod index;
 pub mod inventory;
 pub mod layout;
@@ -28,6 +29,7 @@ pub mod serve;
 pub mod verify;
 
 pub use gc::{ByteSize, Collected};
+pub use id::{Selector, StoreId};
 pub use inventory::{Listing, Removed, Usage};
 pub use pull::{ModelStore, PullOptions, Pulled};
 pub use verify::{Repair, Verified};
@@ -132,21 +134,29 @@ impl ModelStore {
     /// Re-hash every file: valid, corrupted, unreadable, missing. With [`Repair::Yes`], remove
     /// those proved corrupt and the dangling entries (see `verify.rs`: a file that cannot be read
     /// is never removed).
-    pub fn validate_integrity(&self, repair: Repair) -> Result<Verified, InventoryError> {
-        verify::run(&self.inventory(), repair)
+    /// `only` (empty: every file) restricts it to the files those arguments name.
+    pub fn validate_integrity(&self, repair: Repair, only: &[Selector]) -> Result<Verified, InventoryError> {
+        verify::run(&self.inventory(), repair, only)
     }
 
-    /// Remove files and partial downloads by id (`hf:ORG/NAME:<etag>`, `sha256:<hex>`, as `list`
-    /// shows them). Refuses, removing nothing, an unknown id or one a project of `registry` uses;
-    /// a partial whose download is in progress is kept.
-    pub fn remove_model(&self, ids: &[String], registry: &Registry) -> Result<Removed, InventoryError> {
-        self.inventory().remove_ids(ids, &Usage::read(registry)?)
+    /// Remove files and partial downloads by [`Selector`]: a whole id (`hf:ORG/NAME:<etag>`,
+    /// `sha256:<hex>`, as `list` shows them), a unique prefix of one, a source, a pinned digest.
+    /// Refuses, removing nothing, an argument that names nothing or more than one file (a prefix),
+    /// or a file a project of `registry` uses; a partial whose download is in progress is kept.
+    /// A dry run removes nothing and reports what would go.
+    pub fn remove_model(
+        &self,
+        selectors: &[Selector],
+        registry: &Registry,
+        dry_run: bool,
+    ) -> Result<Removed, InventoryError> {
+        self.inventory().remove_selected(selectors, &Usage::read(registry)?, dry_run)
     }
 
     /// Remove every file wharf fetched that no project of `registry` uses, and the partial
-    /// downloads no process is writing.
-    pub fn clear(&self, registry: &Registry) -> Result<Removed, InventoryError> {
-        self.inventory().clear(&Usage::read(registry)?)
+    /// downloads no process is writing (a dry run: report them).
+    pub fn clear(&self, registry: &Registry, dry_run: bool) -> Result<Removed, InventoryError> {
+        self.inventory().clear(&Usage::read(registry)?, dry_run)
     }
 
     /// Remove dead partials, then evict wharf's files no project of `registry` uses, least

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::error::InventoryError;
+use super::id::StoreId;
 use super::layout::{BlobStore, HubCache};
 use crate::ids::{Etag, RepoId};
 use crate::lock::{self, LockError, Mode};
@@ -33,7 +34,7 @@ const SUFFIXES: [&str; 2] = [".incomplete.ranged", ".incomplete"];
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Partial {
     /// `hf:ORG/NAME:<file name>` or `sha256:<file name>`, like the ids of finished files.
-    pub id: String,
+    pub id: StoreId,
     /// The temp file.
     pub path: PathBuf,
     /// Bytes it holds so far (a sparse ranged temp counts its written pieces, not its length).
@@ -93,7 +94,7 @@ fn held_bytes(meta: &std::fs::Metadata) -> u64 {
 }
 
 /// The partials in one `blobs` folder, with the lock each would be written under.
-fn scan_dir(dir: &Path, id_prefix: &str, lock_for: &dyn Fn(&str) -> Option<PathBuf>) -> Vec<Partial> {
+fn scan_dir(dir: &Path, id_for: &dyn Fn(&str) -> StoreId, lock_for: &dyn Fn(&str) -> Option<PathBuf>) -> Vec<Partial> {
     let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut out: Vec<Partial> = rd
         .filter_map(Result::ok)
@@ -101,7 +102,7 @@ fn scan_dir(dir: &Path, id_prefix: &str, lock_for: &dyn Fn(&str) -> Option<PathB
             let meta = e.metadata().ok().filter(|m| m.is_file())?;
             let name = e.file_name().to_str()?.to_owned();
             let lock = lock_for(stem(&name)?)?;
-            Some(Partial { id: format!("{id_prefix}{name}"), path: e.path(), size: held_bytes(&meta), lock })
+            Some(Partial { id: id_for(&name), path: e.path(), size: held_bytes(&meta), lock })
         })
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
@@ -122,9 +123,10 @@ pub fn scan(hub: &HubCache, blobs: &BlobStore) -> Vec<Partial> {
             continue;
         };
         let lock_for = |s: &str| hub.lock(&repo, &s.parse::<Etag>().ok()?).ok();
-        out.extend(scan_dir(&repo_dir.join("blobs"), &format!("hf:{repo}:"), &lock_for));
+        let id_for = |name: &str| StoreId::hf(repo.as_str(), name);
+        out.extend(scan_dir(&repo_dir.join("blobs"), &id_for, &lock_for));
     }
-    out.extend(scan_dir(&blobs.root.join("blobs").join("sha256"), "sha256:", &|s| blobs.partial_lock(s)));
+    out.extend(scan_dir(&blobs.root.join("blobs").join("sha256"), &StoreId::blob, &|s| blobs.partial_lock(s)));
     out
 }
 
@@ -175,7 +177,7 @@ mod tests {
         std::fs::write(dir.join("notadigest.incomplete"), b"1").unwrap();
         let found = scan(&hub, &blobs);
         assert_eq!(
-            found.iter().map(|p| (p.id.clone(), p.size)).collect::<Vec<_>>(),
+            found.iter().map(|p| (p.id.to_string(), p.size)).collect::<Vec<_>>(),
             [(format!("sha256:{a}.incomplete"), 5), (format!("sha256:{b}.incomplete.ranged"), 3)]
         );
         let key: crate::ids::Sha256 = a.parse().unwrap();

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::index::Cache;
+use super::id::{self, Candidate, Selector, StoreId};
 use super::inventory::{Inventory, InventoryError, Item, Usage};
 use crate::transfer::hash::{self, Expected, Hasher};
 
@@ -36,32 +36,41 @@ pub enum Repair {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Unreadable {
     /// Its id, as `models list` shows it.
-    pub id: String,
+    pub id: StoreId,
     /// The blob.
     pub path: PathBuf,
     /// The I/O error.
     pub error: String,
 }
 
+/// What `--fix` removed: a corrupted file, or the record and links of a missing one.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Fixed {
+    /// Its id, as `models list` shows it.
+    pub id: StoreId,
+    /// The file, record or link removed (the first, when there were several).
+    pub path: PathBuf,
+}
+
 /// What `verify` found (and, with [`Repair::Yes`], removed). The lists hold ids.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Verified {
     /// Read to their end and matching their name.
-    pub valid: Vec<String>,
+    pub valid: Vec<StoreId>,
     /// Read to their end and not matching: proved corrupt.
-    pub corrupted: Vec<String>,
+    pub corrupted: Vec<StoreId>,
     /// Not read to their end: nothing known.
     pub unreadable: Vec<Unreadable>,
-    /// Index records whose blob is gone, snapshot links to nothing.
-    pub missing: Vec<String>,
+    /// Index records whose blob is gone, snapshot links to nothing (one id per file).
+    pub missing: Vec<StoreId>,
     /// With [`Repair::Yes`]: what was removed.
-    pub removed: Vec<String>,
+    pub removed: Vec<Fixed>,
 }
 
 impl Verified {
     /// Corrupted or missing files that were not removed: `verify --fix` would remove them.
     pub fn repairable(&self) -> bool {
-        self.corrupted.iter().chain(&self.missing).any(|id| !self.removed.contains(id))
+        self.corrupted.iter().chain(&self.missing).any(|id| !self.removed.iter().any(|f| &f.id == id))
     }
 
     /// Something is not known to be right (the command's exit status): corrupted or missing files
@@ -132,34 +141,45 @@ fn hidden_records(inv: &Inventory, items: &[Item]) -> Vec<Unreadable> {
         if e.kind() == std::io::ErrorKind::NotFound || listed.contains(r.blob.as_path()) {
             continue;
         }
-        let id = match (r.kind, &r.repo, &r.etag) {
-            (Cache::Hf, Some(repo), Some(etag)) => format!("hf:{repo}:{etag}"),
-            _ => format!("sha256:{}", r.sha256),
-        };
-        out.push(Unreadable { id, path: r.blob, error: e.to_string() });
+        out.push(Unreadable { id: StoreId::of_record(&r), path: r.blob, error: e.to_string() });
     }
     out
 }
 
-/// Verify the whole store; with [`Repair::Yes`], remove what is proved corrupt and the dangling
+/// Verify the whole store, or with `only`, the files those arguments name (see
+/// [`Inventory::select`]); with [`Repair::Yes`], remove what is proved corrupt and the dangling
 /// entries.
-pub fn run(inv: &Inventory, repair: Repair) -> Result<Verified, InventoryError> {
-    let items = inv.items(&Usage::default());
+pub fn run(inv: &Inventory, repair: Repair, only: &[Selector]) -> Result<Verified, InventoryError> {
+    let mut items = inv.items(&Usage::default());
+    let mut missing = inv.missing();
+    if !only.is_empty() {
+        let candidates: Vec<Candidate> = items
+            .iter()
+            .map(|i| Candidate { id: &i.id, sources: &i.sources, sha256: i.sha256.as_deref() })
+            .chain(missing.keys().map(|id| Candidate { id, sources: &[], sha256: None }))
+            .collect();
+        let chosen = id::pick(only, &candidates)?;
+        items.retain(|i| chosen.contains(&i.id));
+        missing.retain(|id, _| chosen.contains(id));
+    }
     let mut v = classify(&items);
-    v.unreadable.extend(hidden_records(inv, &items));
-    let missing = inv.missing();
-    v.missing = missing.iter().map(|(id, _)| id.clone()).collect();
+    if only.is_empty() {
+        v.unreadable.extend(hidden_records(inv, &items));
+    }
+    v.missing = missing.keys().cloned().collect();
     if repair == Repair::No {
         return Ok(v);
     }
     for it in items.iter().filter(|i| v.corrupted.contains(&i.id)) {
         inv.remove(it)?;
-        v.removed.push(it.id.clone());
+        v.removed.push(Fixed { id: it.id.clone(), path: it.path.clone() });
     }
-    for (id, path) in &missing {
+    for (id, paths) in &missing {
         // A dangling snapshot link, or the record of a blob that is gone.
-        inv.index.forget(path)?;
-        v.removed.push(id.clone());
+        for path in paths {
+            inv.index.forget(path)?;
+        }
+        v.removed.push(Fixed { id: id.clone(), path: paths.first().cloned().unwrap_or_default() });
     }
     Ok(v)
 }
