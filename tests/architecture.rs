@@ -43,8 +43,16 @@ const CLI_LAYER: u8 = 7;
 
 /// Modules of `src/cli/` every command may use: the dispatch and context (`mod.rs`), shared
 /// rendering and prompts. Any other module of `src/cli/` is one command, used by no other.
-const CLI_SHARED: &[&str] =
-    &["cli", "cli::output", "cli::view", "cli::prompt", "cli::removals", "cli::bars", "cli::project_pull", "cli::activation"];
+const CLI_SHARED: &[&str] = &[
+    "cli",
+    "cli::output",
+    "cli::view",
+    "cli::prompt",
+    "cli::removals",
+    "cli::bars",
+    "cli::project_pull",
+    "cli::activation",
+];
 
 type Module = Vec<String>;
 

@@ -85,6 +85,18 @@ pub enum Command {
   wharf init ~/code/app --python 3.12
   wharf init --no-models       skip the models of wharf.toml (pull them later with `wharf pull`)")]
     Init(init::InitArgs),
+    /// Run a command in the project's environment (uv, python, pytest find it; models by name)
+    #[command(after_help = "Examples:
+  wharf run -- python train.py         python of the project's environment, WHARF_MODEL_<NAME> set
+  wharf run -- uv run pytest           uv uses wharf's environment and makes no .venv
+  wharf run ~/code/app -- python -c 'import sys; print(sys.prefix)'")]
+    Run(run::RunArgs),
+    /// Print the project's environment as variables for a shell: eval "$(wharf env)"
+    #[command(after_help = "Examples:
+  wharf env                            sh/bash/zsh: eval \"$(wharf env)\" (also in a direnv .envrc)
+  wharf env --format fish | source
+  wharf env --format json | jq -r .vars.WHARF_MODELS_DIR")]
+    Env(shell_env::EnvArgs),
     /// List every registered project with its status
     #[command(after_help = "Examples:
   wharf list                   every project: valid / orphaned / mismatch / error
@@ -104,6 +116,10 @@ pub enum Command {
   wharf prune --untracked --models --yes")]
     Prune(prune::PruneArgs),
     /// Unregister one project: its environment, wharf's keys in its marker, its entry
+    #[command(after_help = "Examples:
+  wharf remove --dry-run               what would go for the project around this folder
+  wharf remove ~/code/old-app --yes    also when the folder is already gone (its registered path)
+  wharf remove --keep-env              unregister, but leave the environment folder")]
     Remove(remove::RemoveArgs),
     /// Fetch models (Hugging Face files or repos, URLs, local files) into the verified store
     #[command(after_help = "Examples:
@@ -128,10 +144,6 @@ pub enum Command {
   wharf doctor                 the registry's health
   wharf doctor --repair        move a corrupt registry aside and rebuild it from the back-links")]
     Doctor(doctor::DoctorArgs),
-    /// Run a command in the project's environment (uv, python, pytest find it; models by name)
-    Run(run::RunArgs),
-    /// Print the project's environment as variables for a shell: eval "$(wharf env)"
-    Env(shell_env::EnvArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:
   wharf completions bash > ~/.local/share/bash-completion/completions/wharf

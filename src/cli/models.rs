@@ -25,10 +25,20 @@ pub struct ModelsArgs {
 pub enum ModelsCommand {
     /// Every model file in the store: size, source, last use, the projects using it; and the
     /// partial downloads
+    #[command(after_help = "Examples:
+  wharf models list
+  wharf models list --json | jq -r '.models[] | select(.used_by == []) | .id'")]
     List,
     /// Totals for the store
+    #[command(after_help = "Examples:
+  wharf models stats
+  wharf models stats --json")]
     Stats,
     /// Re-hash every file (in parallel) and report valid / corrupted / unreadable / missing
+    #[command(after_help = "Examples:
+  wharf models verify                 re-hash every stored file
+  wharf models verify --fix           remove what is corrupt; `wharf pull` fetches it again
+  wharf models verify tinyllama       one model of this project, by its name in wharf.toml")]
     Verify {
         /// Remove files proved corrupt and dangling entries so the next pull fetches them again
         /// (files that cannot be read are never removed)
@@ -41,6 +51,10 @@ pub enum ModelsCommand {
     },
     /// Remove model files or partial downloads: by id as `models list` shows it (or a unique
     /// prefix of it, 4+ characters), by model name of this project's wharf.toml, or by source spec
+    #[command(after_help = "Examples:
+  wharf models rm sha256:1a2b3c4d     by a unique prefix of the id `models list` shows
+  wharf models rm tinyllama --dry-run by model name of this project
+  wharf models rm hf://org/repo@main/model.gguf")]
     Rm {
         #[arg(value_name = "ID|NAME|SPEC", required = true)]
         ids: Vec<String>,
@@ -50,6 +64,9 @@ pub enum ModelsCommand {
     },
     /// Remove dead partial downloads, then evict least recently used models that wharf fetched
     /// and no project uses, down to a size
+    #[command(after_help = "Examples:
+  wharf models gc --max-size 20G --dry-run
+  wharf models gc --max-size 500MiB")]
     Gc {
         /// The size to get under, e.g. 20G, 500MiB
         #[arg(long, value_name = "SIZE")]
@@ -60,9 +77,16 @@ pub enum ModelsCommand {
     },
     /// Print the path of a model of the current project by its name in wharf.toml: its view
     /// <env>/models/<name><ext>, a link to the stored file
+    #[command(after_help = "Examples:
+  wharf models path tinyllama          <env>/models/tinyllama.gguf, a link to the stored file
+  wharf models path tinyllama --json
+  llama-cli -m \"$(wharf models path tinyllama)\"")]
     Path(PathArgs),
     /// Remove every model wharf fetched that no project uses, and dead partial downloads (other
     /// tools' finished files in the Hugging Face cache stay)
+    #[command(after_help = "Examples:
+  wharf models clear --dry-run
+  wharf models clear --yes")]
     Clear {
         /// Do not ask; needed when not on a terminal
         #[arg(long, short = 'y')]
@@ -74,7 +98,6 @@ pub enum ModelsCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  wharf models path tinyllama\n  llama-cli -m \"$(wharf models path tinyllama)\"")]
 pub struct PathArgs {
     /// The model's name in wharf.toml
     pub name: String,

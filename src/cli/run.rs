@@ -12,9 +12,6 @@ use wharf::ops::activate;
 use super::{CliError, Ctx};
 
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  wharf run -- uv run python train.py\n  wharf run -- python -c 'import sys; print(sys.prefix)'\n  wharf run ../other-project -- pytest"
-)]
 pub struct RunArgs {
     /// The project (default: the one around the current folder, found by its .env.wharf)
     pub path: Option<PathBuf>,

@@ -22,9 +22,6 @@ pub enum Format {
 }
 
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  eval \"$(wharf env)\"                 # bash, zsh; also a direnv .envrc\n  wharf env --format fish | source\n  wharf env --format powershell | Out-String | Invoke-Expression"
-)]
 pub struct EnvArgs {
     /// The project (default: the one around the current folder, found by its .env.wharf)
     pub path: Option<PathBuf>,

@@ -379,7 +379,10 @@ pub async fn pull_project(
         true => Ok((is_registered(&registry, &d)?, Vec::new())),
         false => {
             let registered = record_in_registry(&registry, &d, &models)?;
-            Ok::<_, crate::registry::RegistryError>((registered, views::warnings(views::sync_registered(&registry, &d))))
+            Ok::<_, crate::registry::RegistryError>((
+                registered,
+                views::warnings(views::sync_registered(&registry, &d)),
+            ))
         }
     })
     .await
