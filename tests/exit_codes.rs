@@ -63,6 +63,7 @@ const CASES: &[Case] = &[
     case(&["check", "--all"], Corrupt, 3, "corrupt"),
     case(&["prune", "--yes"], Orphan, 0, "success"),
     case(&["prune", "--dry-run"], Orphan, 0, "success"),
+    case(&["prune"], Project, 0, "success"),
     case(&["prune"], Orphan, 2, "without a terminal and without `--yes`"),
     case(&["prune", "--yes"], Corrupt, 3, "corrupt"),
     case(&["remove", "--yes"], Project, 0, "success"),

@@ -35,10 +35,15 @@ pub fn may_proceed(yes: bool, dry_run: bool, registry: &Registry, command: &str)
         return Ok(());
     }
     registry.read()?;
-    Err(CliError::Usage(format!(
+    Err(needs_yes(command))
+}
+
+/// Something would be removed and nobody can be asked: a usage error (2) naming `--yes`.
+pub fn needs_yes(command: &str) -> CliError {
+    CliError::Usage(format!(
         "not on a terminal, so nothing was removed\n  hint: pass `--yes` (`{command} --yes`) to remove without asking, or \
          `--dry-run` to see what would go"
-    )))
+    ))
 }
 
 /// A question answered no: nothing was removed, and the exit code says so (1).

@@ -1,8 +1,8 @@
 //! `wharf prune`: remove orphaned entries and their environments, after asking.
 //!
 //! On a terminal it shows what would go and asks (default No) unless `--yes`; answered no, it
-//! exits 1. Without a terminal and without `--yes` it deletes nothing and exits 2: unattended
-//! deletion must be asked for (see `prompt.rs`).
+//! exits 1. Without a terminal and without `--yes` it deletes nothing and exits 2 — unless there is nothing
+//! to delete: unattended deletion must be asked for (see `removals.rs`).
 
 use std::process::ExitCode;
 
@@ -10,7 +10,7 @@ use clap::Args;
 
 use wharf::ops::prune::{self, Outcome, PruneOptions, Summary, Target};
 
-use super::{prompt, removals, CliError, Ctx};
+use super::{removals, CliError, Ctx};
 use crate::cli::output::human_bytes;
 
 #[derive(Debug, Args)]
@@ -40,14 +40,14 @@ pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         false => None,
     };
     let registry = ctx.registry();
-    prompt::may_proceed(args.yes, args.dry_run, &registry, "wharf prune")?;
+    let confirm = removals::Confirm::new("wharf prune");
     let ask = |preview: &Summary| {
         let question = format!("Remove {} ({})?", counts(preview), human_bytes(preview.reclaimed_bytes));
-        removals::confirm(preview, &question)
+        confirm.ask(preview, &question)
     };
     let confirm_fn: Option<&dyn Fn(&Summary) -> bool> = if args.yes || args.dry_run { None } else { Some(&ask) };
     let Some(summary) = prune::run(&registry, &ctx.layout().envs_dir, store.as_ref(), opts, confirm_fn)? else {
-        return Err(prompt::declined("wharf prune"));
+        return Err(confirm.refused());
     };
     report(&summary, ctx);
     Ok(if removals::any_failed(&summary) { ExitCode::from(1) } else { ExitCode::SUCCESS })

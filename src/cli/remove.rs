@@ -9,7 +9,7 @@ use clap::Args;
 use wharf::ops::prune::Summary;
 use wharf::ops::remove::{self, RemoveError, RemoveOptions, Which};
 
-use super::{prompt, removals, CliError, Ctx};
+use super::{removals, CliError, Ctx};
 use crate::cli::output::human_bytes;
 
 #[derive(Debug, Args)]
@@ -35,10 +35,10 @@ pub fn run(args: RemoveArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         None => Which::Around(cwd),
     };
     let registry = ctx.registry();
-    prompt::may_proceed(args.yes, args.dry_run, &registry, "wharf remove")?;
+    let asker = removals::Confirm::new("wharf remove");
     let ask = |preview: &Summary| {
         let question = format!("Unregister this project ({})?", human_bytes(preview.reclaimed_bytes));
-        removals::confirm(preview, &question)
+        asker.ask(preview, &question)
     };
     let confirm: Option<&dyn Fn(&Summary) -> bool> = if args.yes || args.dry_run { None } else { Some(&ask) };
     let opts = RemoveOptions { keep_env: args.keep_env, dry_run: args.dry_run };
@@ -47,7 +47,7 @@ pub fn run(args: RemoveArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         e @ (RemoveError::NotRegistered { .. } | RemoveError::Project(_)) => CliError::Usage(e.to_string()),
         e => CliError::failed(e),
     })?;
-    let Some(outcome) = outcome else { return Err(prompt::declined("wharf remove")) };
+    let Some(outcome) = outcome else { return Err(asker.refused()) };
     if ctx.out.json {
         ctx.out.json(&outcome);
     } else {
