@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # wharf's main job, end to end, on the sample project in fixtures/ — offline, in a temp folder.
 # It builds wharf, registers a copy of the sample project (creating its environment), registers a
-# scratch project and deletes it, then shows list, check, and a prune that cleans up the orphan;
+# scratch project and deletes it, runs python in the sample's environment with its model found by
+# name, then shows list, check, and a prune that cleans up the orphan;
 # then it pulls the sample's model file into the verified store and lists and verifies the store.
 # Nothing outside the temp folder is touched: WHARF_HOME points into it.
 set -euo pipefail
@@ -22,6 +23,12 @@ step wharf init sample-project
 "$wharf" init "$work/sample-project"
 step cat sample-project/.env.wharf
 cat "$work/sample-project/.env.wharf"
+step "wharf run -- python -c '…sys.prefix, \$WHARF_MODEL_TINY…'    # the project's env and its model, by name"
+(cd "$work/sample-project" && "$wharf" run -- python -c 'import os, sys; print("python in", sys.prefix); print("model tiny at", os.environ["WHARF_MODEL_TINY"])')
+step "wharf models path tiny"
+(cd "$work/sample-project" && "$wharf" models path tiny)
+step "wharf env    # for eval \"\$(wharf env)\" or a direnv .envrc"
+(cd "$work/sample-project" && "$wharf" env)
 step wharf init scratch --no-venv
 "$wharf" init --no-venv "$work/scratch"
 step rm -rf scratch
@@ -46,3 +53,5 @@ step wharf models list
 "$wharf" models list
 step wharf models verify
 "$wharf" models verify
+step "wharf remove sample-project --dry-run    # what unregistering it would remove"
+"$wharf" remove "$work/sample-project" --dry-run
