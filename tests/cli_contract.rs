@@ -63,27 +63,15 @@ fn without_json_a_usage_error_is_not_json_and_help_and_version_exit_0() {
     }
 }
 
-/// The subcommands a help text lists under "Commands:".
-fn commands_of(help: &str) -> Vec<String> {
-    help.lines()
-        .skip_while(|l| !l.starts_with("Commands:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .filter(|l| !l.starts_with("   "))
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .filter(|c| c != "help")
-        .collect()
-}
-
 #[test]
 fn every_command_help_ends_with_real_examples_and_keeps_global_options_apart() {
     let t = TestHome::new();
     let top = support::text(&t.run(&["--help"]).stdout);
     assert!(top.contains("Models:") && top.contains("Environments:"), "{top}");
     let mut paths: Vec<Vec<String>> = Vec::new();
-    for c in commands_of(&top) {
+    for c in support::subcommands(&top) {
         let help = support::text(&t.run(&[c.as_str(), "--help"]).stdout);
-        let subs = commands_of(&help);
+        let subs = support::subcommands(&help);
         paths.push(vec![c.clone()]);
         paths.extend(subs.into_iter().map(|s| vec![c.clone(), s]));
     }

@@ -170,17 +170,7 @@ fn every_command_exits_as_the_readme_table_says() {
 /// Every command and `models` subcommand `--help` lists, as `["models", "rm"]`.
 fn all_commands() -> BTreeSet<Vec<String>> {
     let t = TestHome::new();
-    let names = |args: &[&str]| -> Vec<String> {
-        let help = support::text(&t.run(args).stdout);
-        help.lines()
-            .skip_while(|l| !l.starts_with("Commands:"))
-            .skip(1)
-            .take_while(|l| l.starts_with("  "))
-            .filter(|l| !l.starts_with("   "))
-            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-            .filter(|c| c != "help")
-            .collect()
-    };
+    let names = |args: &[&str]| support::subcommands(&support::text(&t.run(args).stdout));
     let mut all = BTreeSet::new();
     for c in names(&["--help"]) {
         let subs = names(&[c.as_str(), "--help"]);

@@ -152,6 +152,19 @@ pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
 }
 
+/// The subcommands a `--help` text lists under "Commands:" (without `help`).
+#[allow(dead_code)] // used by the CLI contract tests only
+pub fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect()
+}
+
 /// A tool a test needs is missing: the test fails, unless `WHARF_TEST_ALLOW_SKIP=1` says a skip is
 /// acceptable here (then it says so on stderr and the caller returns). `.ci/run` installs every
 /// tool and never sets the variable, so a skip can never pass as a success there.
