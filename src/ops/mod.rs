@@ -1,7 +1,8 @@
 //! The registry commands' logic: each is a pure plan over a registry document and the
 //! filesystem, then an apply that re-checks under the lock.
 //!
-//! - [`validate`]: the verdict for one mapping (valid / orphaned / mismatch / error).
+//! - [`validate`]: the verdict for one mapping (valid / orphaned / mismatch / error), in the words of
+//!   [`verdict`] (statuses, reason codes).
 //! - [`check`]: the CI gate: which project is meant, and which statuses fail.
 //! - [`init`]: register a project, create or adopt its environment, write marker and back-link.
 //! - [`prune`]: remove what is orphaned (environments, registry entries, stale partial downloads).
@@ -20,3 +21,4 @@ pub mod removal;
 pub mod remove;
 pub mod select;
 pub mod validate;
+pub mod verdict;
