@@ -392,7 +392,7 @@ pub async fn pull_project(
 
 /// Is the project at `dir` registered? (Read only.)
 fn is_registered(registry: &crate::Registry, dir: &Path) -> Result<bool, crate::registry::RegistryError> {
-    let Ok(key) = crate::home_path::HomePath::from_path(dir, registry.env().home()) else { return Ok(false) };
+    let Ok(key) = crate::home_path::HomePath::from_path_in(dir, registry.env()) else { return Ok(false) };
     Ok(registry.read()?.doc.projects.contains_key(key.as_str()))
 }
 
@@ -404,7 +404,7 @@ pub fn record_in_registry(
     models: &[Resolved],
 ) -> Result<bool, crate::registry::RegistryError> {
     let env = registry.env();
-    let Ok(key) = crate::home_path::HomePath::from_path(dir, env.home()) else { return Ok(false) };
+    let Ok(key) = crate::home_path::HomePath::from_path_in(dir, env) else { return Ok(false) };
     let refs: Vec<crate::registry::ModelRef> = models
         .iter()
         .map(|m| crate::registry::ModelRef {
@@ -414,7 +414,7 @@ pub fn record_in_registry(
             commit: m.file.commit.as_ref().map(ToString::to_string),
             sha256: Some(m.file.sha256.clone()),
             size: Some(m.file.size),
-            path: crate::home_path::HomePath::from_path(&m.file.path, env.home()).ok().map(|h| h.to_string()),
+            path: crate::home_path::HomePath::from_path_in(&m.file.path, env).ok().map(|h| h.to_string()),
             extra: Default::default(),
         })
         .collect();

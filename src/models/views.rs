@@ -219,7 +219,7 @@ pub fn sync(env_dir: &Path, project: &Path, models: &[ModelRef], env: &Env) -> R
 /// it is not registered or its environment folder is gone.
 pub fn sync_registered(registry: &Registry, dir: &Path) -> Result<Option<Synced>, ViewsError> {
     let env = registry.env();
-    let Ok(key) = HomePath::from_path(dir, env.home()) else { return Ok(None) };
+    let Ok(key) = HomePath::from_path_in(dir, env) else { return Ok(None) };
     let doc = registry.read()?.doc;
     let Some(entry) = doc.projects.get(key.as_str()) else { return Ok(None) };
     let Ok(env_dir) = HomePath::from_stored(entry.env.path.as_str()).expand(env) else { return Ok(None) };

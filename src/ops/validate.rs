@@ -94,13 +94,18 @@ pub fn validate_entry(key: &str, entry: &ProjectEntry, env: &Env, opts: Options)
 /// that names the way in and the fix, with the status kept valid.
 pub fn stray_venv(project_dir: &Path, env_dir: &Path) -> Option<Reason> {
     let venv = project_dir.join(".venv");
-    std::fs::symlink_metadata(&venv).ok()?;
+    let meta = std::fs::symlink_metadata(&venv).ok()?;
+    // A `.venv` link to wharf's own env is a way in the user chose, not a stray environment.
+    if meta.file_type().is_symlink() && venv.canonicalize().ok()? == env_dir.canonicalize().ok()? {
+        return None;
+    }
+    // The fix is printed to be pasted: the path is quoted for the shell, spaces and all.
     let message = format!(
         "`{}` is a stray environment: wharf's is `{}`; run commands with `wharf run -- CMD` or \
          `eval \"$(wharf env)\"` so uv uses it, and delete the stray one (`rm -rf {}`)",
         venv.display(),
         env_dir.display(),
-        venv.display()
+        crate::project::shell::sh_quote(&venv.to_string_lossy())
     );
     Some(Reason { code: Code::StrayVenv, message })
 }

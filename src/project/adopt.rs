@@ -5,8 +5,9 @@
 //! it. [`AdoptableEnv::judge`] is the one door from that string to a path `init` may use. It accepts:
 //! - a folder directly inside the envs dir (after resolving every parent; the folder itself no
 //!   symlink, its name not one of wharf's dot-names), made there if it does not exist; or
-//! - anywhere else, an existing environment (a real folder with `pyvenv.cfg`) whose back-link
-//!   (`.wharf-project.json`) names this very project (compared as real paths).
+//! - anywhere else but inside the project folder, an existing environment (a real folder with
+//!   `pyvenv.cfg`) whose back-link (`.wharf-project.json`) names this very project (compared as real
+//!   paths). An env inside the project came with it, back-link and all, so it is never adopted.
 //!
 //! Anything else is refused with the marker file, the value and the way out (`--force`). A value
 //! with `.` or `..` components or that is not absolute is refused before any filesystem access.
@@ -85,6 +86,14 @@ impl AdoptableEnv {
             }
             Some(_) => {}
         }
+        // An env inside the project folder came with the project: a clone carries its back-link
+        // too, and can name the path it will be cloned to (`${HOME}/src/repo`), so that back-link
+        // vouches for nothing.
+        if resolve_existing(&expanded).starts_with(project) {
+            return Err(refuse(format!(
+                "{outside} and inside the project folder, so it came with the project (its back-link proves nothing)"
+            )));
+        }
         // A relative back-link names no owner (see `liveness.rs`): a cloned repo cannot vouch for
         // its own env.
         let owner = project::read_backlink(&expanded).ok().flatten().and_then(|l| l.owner(&expanded, env));
@@ -145,5 +154,21 @@ mod tests {
         assert!(err.contains("no wharf back-link") && err.contains("--force") && err.contains("`m`"), "{err}");
         std::fs::write(venv.join(project::BACKLINK), r#"{"project": "${HOME}/p"}"#).unwrap();
         assert_eq!(judge("${HOME}/venv").unwrap().path(), venv);
+    }
+
+    #[test]
+    fn an_env_that_came_inside_the_project_is_refused_whatever_its_back_link_says() {
+        let d = tempfile::tempdir().unwrap();
+        let home = d.path().canonicalize().unwrap();
+        let proj = home.join("src/repo");
+        let venv = proj.join("venv");
+        std::fs::create_dir_all(&venv).unwrap();
+        std::fs::write(venv.join("pyvenv.cfg"), "").unwrap();
+        std::fs::write(venv.join(project::BACKLINK), r#"{"project": "${HOME}/src/repo", "id": "1111111111111111"}"#)
+            .unwrap();
+        let err = AdoptableEnv::judge(Path::new("m"), "${HOME}/src/repo/venv", &proj, &home.join("envs"), &env(&home))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("inside the project folder") && err.contains("--force"), "{err}");
     }
 }
