@@ -138,3 +138,17 @@ fn a_checksum_mismatch_names_both_causes() {
     assert!(hint.contains("pin") && hint.contains("server"), "{doc}");
     assert!(hint.contains(&support::server::sha256_hex(b"real bytes")), "the actual digest, to pin if trusted: {doc}");
 }
+
+#[test]
+fn a_closed_stdout_keeps_the_exit_code_so_pipefail_sees_a_failed_check() {
+    let t = TestHome::new();
+    let dir = t.project("code/not-a-project");
+    let wharf = assert_cmd::cargo::cargo_bin("wharf");
+    // `true` exits at once, so wharf writes into a pipe nobody reads.
+    for (args, code) in [("check --json", 1), ("bogus --json", 2), ("list", 0), ("completions bash", 0)] {
+        let line = format!("set -o pipefail; '{}' {args} | true", wharf.display());
+        let out = t.program(std::path::Path::new("bash")).current_dir(&dir).args(["-c", &line]).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args}: {}", support::text(&out.stderr));
+        assert!(!support::text(&out.stderr).contains("panicked"), "{args}: {}", support::text(&out.stderr));
+    }
+}

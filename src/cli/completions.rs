@@ -14,6 +14,8 @@ pub struct CompletionsArgs {
 }
 
 pub fn run(args: CompletionsArgs) -> Result<ExitCode, CliError> {
-    clap_complete::generate(args.shell, &mut Cli::command(), "wharf", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "wharf", &mut script);
+    super::output::write_stdout(&script);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,7 @@
 //! Where output goes: data on stdout (a table, or one JSON document with `--json`), diagnostics and
-//! progress on stderr. A closed stdout (`wharf list | head`) ends the process quietly with exit 0.
+//! progress on stderr. A closed stdout (`wharf list | head`) is not an error: what would be written
+//! is dropped and the command ends with its own exit code — `wharf check --json | head -c0` still
+//! exits 1 when a project is not valid, so `set -o pipefail` in CI sees the truth.
 //! Colour only when stdout is a terminal and `NO_COLOR` is unset.
 
 use std::io::{self, IsTerminal, Write};
@@ -28,8 +30,7 @@ impl Output {
 
     /// Write one line of data to stdout.
     pub fn line(&self, s: impl AsRef<str>) {
-        let mut out = io::stdout().lock();
-        exit_on_broken_pipe(writeln!(out, "{}", s.as_ref()));
+        to_stdout(|out| writeln!(out, "{}", s.as_ref()));
     }
 
     /// Print `doc` as the command's JSON document, with `"schema"` first. Streamed: a list of
@@ -41,12 +42,13 @@ impl Output {
             #[serde(flatten)]
             doc: &'a T,
         }
-        let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-        let written = serde_json::to_writer_pretty(&mut out, &WithSchema { schema: SCHEMA, doc })
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(out))
-            .and_then(|()| out.flush());
-        exit_on_broken_pipe(written);
+        to_stdout(|out| {
+            let mut out = io::BufWriter::with_capacity(1 << 16, out);
+            serde_json::to_writer_pretty(&mut out, &WithSchema { schema: SCHEMA, doc })
+                .map_err(io::Error::from)
+                .and_then(|()| writeln!(out))
+                .and_then(|()| out.flush())
+        });
     }
 
     /// A status message on stderr (hidden by `-q`).
@@ -112,12 +114,25 @@ impl Output {
     }
 }
 
-fn exit_on_broken_pipe(r: io::Result<()>) {
-    if let Err(e) = r {
+/// Set once stdout was found closed: later output is dropped without another try.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Write to stdout unless it was found closed; a closed stdout is remembered, never fatal.
+fn to_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Err(e) = write(&mut io::stdout().lock()) {
         if e.kind() == io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// Raw bytes on stdout (a completion script), by the same rule.
+pub fn write_stdout(bytes: &[u8]) {
+    to_stdout(|out| out.write_all(bytes).and_then(|()| out.flush()));
 }
 
 /// `1.4 GiB`, `312 KiB`, `17 B`.
@@ -183,8 +198,7 @@ impl ErrorReport {
                 error: &'a ErrorReport,
             }
             let text = serde_json::to_string_pretty(&Doc { schema: SCHEMA, error: self }).unwrap_or_default();
-            let mut out = io::stdout().lock();
-            exit_on_broken_pipe(writeln!(out, "{text}"));
+            to_stdout(|out| writeln!(out, "{text}"));
         }
     }
 }
