@@ -378,14 +378,22 @@ fn sources_and_names_that_would_leave_their_folder_are_refused() {
 }
 
 #[test]
-fn two_models_on_one_variable_are_refused_naming_both() {
+fn two_models_on_one_variable_or_one_view_are_refused_naming_both() {
     let t = TestHome::new();
     let p = t.project("code/clash");
     fs::write(p.join("wharf.toml"), "[models.a-b]\nsource = \"m/a.bin\"\n[models.a_b]\nsource = \"m/b.bin\"\n")
         .unwrap();
     ok(&in_dir(&t, &p, &["init", "--no-venv", "--no-models"]), "init");
-    let out = in_dir(&t, &p, &["env"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert!(err.contains("`a-b`") && err.contains("`a_b`") && err.contains("WHARF_MODEL_A_B"), "{err}");
+    for args in [&["env"][..], &["pull"]] {
+        let out = in_dir(&t, &p, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("`a-b`") && err.contains("`a_b`") && err.contains("WHARF_MODEL_A_B"), "{err}");
+    }
+    // `x` from `x.bin` and `x.bin` from a file without extension would both be `models/x.bin`.
+    fs::write(p.join("wharf.toml"), "[models.x]\nsource = \"m/x.bin\"\n[models.\"x.bin\"]\nsource = \"m/noext\"\n")
+        .unwrap();
+    let out = in_dir(&t, &p, &["pull"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("the view `models/x.bin`"), "{}", text(&out.stderr));
 }

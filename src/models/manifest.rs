@@ -31,7 +31,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::ids::source::Source;
-use crate::ids::{ModelName, Sha256};
+use crate::ids::{FileExt, ModelName, Sha256};
 
 /// The manifest's file name, at the project's root.
 pub const MANIFEST: &str = "wharf.toml";
@@ -68,6 +68,40 @@ impl ModelSpec {
     pub fn candidates(&self) -> Vec<&str> {
         self.source.iter().chain(self.fallback.iter()).map(String::as_str).collect()
     }
+
+    /// The extension of the model's view: that of its source's last path component (of its first
+    /// part without the part suffix, for a model in parts), if it is a safe one.
+    pub fn view_ext(&self) -> Option<FileExt> {
+        let last = |src: &str| -> String {
+            let base = src.split(['#', '?']).next().unwrap_or_default();
+            base.rsplit('/').next().unwrap_or_default().to_string()
+        };
+        match (&self.source, self.parts.first()) {
+            (Some(src), _) => FileExt::of_file_name(&last(src)),
+            (None, Some(part)) => {
+                let name = last(part);
+                FileExt::of_file_name(name.rsplit_once('.').map_or(name.as_str(), |(stem, _)| stem))
+            }
+            (None, None) => None,
+        }
+    }
+}
+
+/// `WHARF_MODEL_<NAME>`, the variable `wharf run`/`wharf env` set for model `name`: uppercased,
+/// each run of characters outside `[A-Z0-9]` one `_`.
+pub fn model_var(name: &str) -> String {
+    let mut var = String::from("WHARF_MODEL_");
+    let mut gap = false;
+    for c in name.chars().flat_map(char::to_uppercase) {
+        if c.is_ascii_uppercase() || c.is_ascii_digit() {
+            var.push(c);
+            gap = false;
+        } else if !gap {
+            var.push('_');
+            gap = true;
+        }
+    }
+    var
 }
 
 /// A parsed `wharf.toml`.
@@ -123,7 +157,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Manifest, ManifestError> {
         err(at, e.message().trim().to_string())
     })?;
     let project = file.parent().unwrap_or(Path::new(""));
-    let mut models = Vec::new();
+    let mut models: Vec<ModelSpec> = Vec::new();
     for (name, spanned) in raw.models {
         let at = spanned.span().start;
         // The name becomes a file name (`<env>/models/<name><ext>`) and a variable: parsed here.
@@ -196,7 +230,24 @@ pub fn parse(file: &Path, text: &str) -> Result<Manifest, ManifestError> {
             }
             _ => {}
         }
-        models.push(ModelSpec { name, source, sha256, fallback, parts });
+        let spec = ModelSpec { name, source, sha256, fallback, parts };
+        // Two models on one variable or one view would hand a program the other's bytes: refused
+        // here, so `pull`, `check`, `run` and `env` all see the same error.
+        let view = |m: &ModelSpec| format!("{}{}", m.name, m.view_ext().map(|e| e.to_string()).unwrap_or_default());
+        for other in &models {
+            let (a, b) = (&other.name, &spec.name);
+            let clash = if model_var(a) == model_var(b) {
+                Some(format!("the variable `{}`", model_var(b)))
+            } else if view(other) == view(&spec) {
+                Some(format!("the view `models/{}`", view(&spec)))
+            } else {
+                None
+            };
+            if let Some(what) = clash {
+                return Err(err(at, format!("models `{a}` and `{b}` would share {what}; rename one of them")));
+            }
+        }
+        models.push(spec);
     }
     Ok(Manifest { file: file.to_path_buf(), models })
 }

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use crate::env::Env;
 use crate::fsx::{self, Context, FsError};
 use crate::home_path::HomePath;
-use crate::ids::{FileExt, IdError, ModelName};
+use crate::ids::{IdError, ModelName};
 use crate::models::manifest::{self, ManifestError, ModelSpec};
 use crate::registry::{ModelRef, Registry, RegistryError};
 use crate::store::layout::join_within;
@@ -84,23 +84,7 @@ pub struct Synced {
 /// The view's file name of a model: `<name><ext>` (see the module doc).
 pub fn file_name(spec: &ModelSpec) -> Result<String, ViewsError> {
     let name: ModelName = spec.name.parse().map_err(|error| ViewsError::Name { name: spec.name.clone(), error })?;
-    Ok(format!("{name}{}", ext_of(spec).map(|e| e.to_string()).unwrap_or_default()))
-}
-
-/// The extension of a model's view (see the module doc).
-fn ext_of(spec: &ModelSpec) -> Option<FileExt> {
-    let last = |src: &str| -> String {
-        let base = src.split(['#', '?']).next().unwrap_or_default();
-        base.rsplit('/').next().unwrap_or_default().to_string()
-    };
-    match (&spec.source, spec.parts.first()) {
-        (Some(src), _) => FileExt::of_file_name(&last(src)),
-        (None, Some(part)) => {
-            let name = last(part);
-            FileExt::of_file_name(name.rsplit_once('.').map_or(name.as_str(), |(stem, _)| stem))
-        }
-        (None, None) => None,
-    }
+    Ok(format!("{name}{}", spec.view_ext().map(|e| e.to_string()).unwrap_or_default()))
 }
 
 /// `<env>/models`.

@@ -19,7 +19,7 @@
 //!
 //! and `PYTHONHOME` is removed (it would send the env's python to another installation).
 //! `<NAME>` is the model name uppercased with every run of characters outside `[A-Z0-9]` made one
-//! `_`; two models that would share a variable are an error naming both. Nothing is written.
+//! `_`; two models that would share a variable (or a view) are refused by the manifest parser. Nothing is written.
 
 use std::path::{Path, PathBuf};
 
@@ -69,18 +69,6 @@ pub enum ActivateError {
     /// A model's view cannot be named.
     #[error(transparent)]
     Views(#[from] ViewsError),
-    /// Two models map to one variable.
-    #[error(
-        "models `{a}` and `{b}` both map to `{var}`\n  hint: rename one of them in wharf.toml, then run `wharf pull`"
-    )]
-    VarClash {
-        /// The first model.
-        a: String,
-        /// The second.
-        b: String,
-        /// The variable.
-        var: String,
-    },
     /// The environment's `bin` folder cannot be put on a PATH (it holds the separator).
     #[error("`{0}` cannot be put on PATH (it holds the path separator)\n  hint: set WHARF_ENVS_DIR to a folder without `:`, then run `wharf remove` and `wharf init` in the project")]
     PathVar(PathBuf),
@@ -156,21 +144,7 @@ fn locate(registry: &Registry, start: &Path) -> Result<(PathBuf, PathBuf), Activ
     Ok((root, env_dir))
 }
 
-/// `WHARF_MODEL_<NAME>`: uppercased, each run of characters outside `[A-Z0-9]` one `_`.
-pub fn model_var(name: &str) -> String {
-    let mut var = String::from("WHARF_MODEL_");
-    let mut gap = false;
-    for c in name.chars().flat_map(char::to_uppercase) {
-        if c.is_ascii_uppercase() || c.is_ascii_digit() {
-            var.push(c);
-            gap = false;
-        } else if !gap {
-            var.push('_');
-            gap = true;
-        }
-    }
-    var
-}
+pub use crate::models::manifest::model_var;
 
 /// The executables folder of an environment.
 pub fn bin_dir(env_dir: &Path) -> PathBuf {
@@ -200,14 +174,9 @@ pub fn activation(registry: &Registry, start: &Path, path: Option<&str>) -> Resu
         ("PATH".to_string(), path_with(&bin_dir(&env), path)?),
         ("WHARF_MODELS_DIR".to_string(), text(&views::models_dir(&env))),
     ];
-    let mut by_var: Vec<(String, String)> = Vec::new();
+    // The manifest refuses two models on one variable or one view (see `manifest::parse`).
     for spec in manifest::read(&project)?.map(|m| m.models).unwrap_or_default() {
-        let var = model_var(&spec.name);
-        if let Some((_, a)) = by_var.iter().find(|(v, _)| *v == var) {
-            return Err(ActivateError::VarClash { a: a.clone(), b: spec.name.clone(), var });
-        }
-        vars.push((var.clone(), text(&views::view_path(&env, &spec)?)));
-        by_var.push((var, spec.name));
+        vars.push((model_var(&spec.name), text(&views::view_path(&env, &spec)?)));
     }
     Ok(Activation { project, env, vars, unset: vec!["PYTHONHOME".to_string()] })
 }
