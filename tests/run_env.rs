@@ -397,3 +397,22 @@ fn two_models_on_one_variable_or_one_view_are_refused_naming_both() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("the view `models/x.bin`"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn an_edited_project_file_is_served_from_the_store_until_pull_refresh() {
+    let t = TestHome::new();
+    let p = t.project("code/edits");
+    fs::create_dir_all(p.join("models")).unwrap();
+    fs::write(p.join("models/x.bin"), b"first").unwrap();
+    fs::write(p.join("wharf.toml"), "[models.x]\nsource = \"models/x.bin\"\n").unwrap();
+    ok(&in_dir(&t, &p, &["init", "--no-venv"]), "init");
+    let view = PathBuf::from(ok(&in_dir(&t, &p, &["models", "path", "x"]), "models path").trim());
+    let lock = fs::read_to_string(p.join("wharf.lock")).unwrap();
+    fs::write(p.join("models/x.bin"), b"second").unwrap();
+    ok(&in_dir(&t, &p, &["pull"]), "pull");
+    assert_eq!(fs::read(&view).unwrap(), b"first", "the lock pins the stored bytes");
+    ok(&in_dir(&t, &p, &["pull", "--refresh"]), "pull --refresh");
+    assert_eq!(fs::read(&view).unwrap(), b"second");
+    assert_ne!(fs::read_to_string(p.join("wharf.lock")).unwrap(), lock, "the new digest is pinned");
+    ok(&in_dir(&t, &p, &["check", "--full"]), "check --full");
+}

@@ -257,6 +257,7 @@ fn parts_whose_assembled_file_is_stored_are_not_fetched() {
     let (_, out) = run_in(&t, &first, &["init", "--no-venv"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(files.request_count() > 0);
+    let fetched_lock = fs::read_to_string(first.join("wharf.lock")).unwrap();
 
     // Another project with the same model, and the first one without its lock: no part is asked for.
     let before = files.request_count();
@@ -274,6 +275,15 @@ fn parts_whose_assembled_file_is_stored_are_not_fetched() {
         let (doc, out) = check(&t, p, true);
         assert!(out.status.success(), "{doc}");
     }
+    // The lock does not depend on what the store held: parts fetched or the whole found, the same
+    // entry; so a fresh machine's `pull --locked` agrees with a lock written where the file was stored.
+    assert_eq!(fs::read_to_string(second.join("wharf.lock")).unwrap(), fetched_lock);
+    let fresh = home(&hub);
+    let third = project(&fresh, "code/third", &manifest);
+    fs::copy(second.join("wharf.lock"), third.join("wharf.lock")).unwrap();
+    let (_, out) = run_in(&fresh, &third, &["pull", "--locked"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fs::read_to_string(third.join("wharf.lock")).unwrap(), fetched_lock);
 
     // A truncated assembled file is not taken for the model: the parts are fetched again and the
     // new assembly replaces it.

@@ -224,7 +224,7 @@ impl Pull<'_> {
         let looking = PullOptions { size: locked.map(|l| l.size), ..opts.clone() };
         let replace = match store.find_blob(&whole, &looking).await.map_err(model)? {
             Found::Sound(size) => {
-                let l = locked.cloned().unwrap_or_else(|| unfetched_parts(spec, &whole, size, &asked));
+                let l = locked.cloned().unwrap_or_else(|| parts_entry(spec, &whole, size, &asked));
                 return Ok((resolved(size, true), l));
             }
             Found::Unsound => true,
@@ -241,29 +241,18 @@ impl Pull<'_> {
         }
         let parts: Vec<Pulled> = got.iter().map(|(_, p)| p.clone()).collect();
         let size = store.assemble(&spec.name, &parts, &whole, replace, opts.now).await.map_err(model)?.size;
-        let locked = Locked {
-            name: spec.name.clone(),
-            source: None,
-            commit: None,
-            sha256: whole.clone(),
-            size,
-            parts: got
-                .iter()
-                .map(|(s, p)| {
-                    let sha256 = p.sha256.parse().map_err(|e| model_err(&spec.name, e))?;
-                    Ok(LockedPart { source: s.clone(), sha256: Some(sha256), size: Some(p.size) })
-                })
-                .collect::<Result<_, ModelsError>>()?,
-        };
+        // The lock must not depend on what this machine's store held: a machine that had the
+        // assembled file and one that fetched the parts write the same entry (or keep the lock's).
+        let locked = locked.cloned().unwrap_or_else(|| parts_entry(spec, &whole, size, &asked));
         let cached = got.iter().all(|(_, p)| p.cached);
         Ok((resolved(size, cached), locked))
     }
 }
 
-/// The lock entry of a model in parts whose assembled file was found without fetching a part:
-/// each part's digest is known only when its spec carries `#sha256=`, its size not at all (the
-/// whole is pinned by its own digest, which is what is checked).
-fn unfetched_parts(spec: &ModelSpec, whole: &Sha256, size: u64, asked: &[Source]) -> Locked {
+/// The lock entry of a model in parts, the same whether its parts were fetched or its assembled
+/// file was already stored: each part's digest only when its spec carries `#sha256=`, its size not
+/// at all (the whole is pinned by its own digest, which is what is checked).
+fn parts_entry(spec: &ModelSpec, whole: &Sha256, size: u64, asked: &[Source]) -> Locked {
     let parts = spec
         .parts
         .iter()
@@ -289,7 +278,10 @@ fn floats(spec: &ModelSpec) -> bool {
         Some(Ok(src @ (Source::Url { .. } | Source::File { .. }))) => {
             spec.sha256.is_none() && digest_of(&src).is_none()
         }
-        _ => false,
+        // No scheme: a file of the project (the manifest checked it with `Source::parse_in`), which
+        // may be edited like any `file://` source.
+        Some(Err(_)) => spec.sha256.is_none(),
+        Some(Ok(Source::HfRepo(_))) | None => false,
     }
 }
 
