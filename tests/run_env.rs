@@ -416,3 +416,35 @@ fn an_edited_project_file_is_served_from_the_store_until_pull_refresh() {
     assert_ne!(fs::read_to_string(p.join("wharf.lock")).unwrap(), lock, "the new digest is pinned");
     ok(&in_dir(&t, &p, &["check", "--full"]), "check --full");
 }
+
+#[test]
+fn hints_for_a_missing_program_and_a_stray_venv_work_as_printed() {
+    let t = TestHome::new();
+    let p = t.project("code/my proj");
+    ok(&in_dir(&t, &p, &["init", "--no-venv"]), "init");
+    // uv itself missing (the test PATH has no uv): install uv, not `uv add uv`.
+    let err = text(&in_dir(&t, &p, &["run", "--", "uv", "--version"]).stderr);
+    assert!(err.contains("install uv") && !err.contains("uv add"), "{err}");
+    let err = text(&in_dir(&t, &p, &["run", "--", "wharf-no-such-tool"]).stderr);
+    assert!(err.contains("uv pip install PACKAGE"), "{err}");
+    // The stray .venv's fix, pasted into a shell, removes that .venv and nothing else, spaces and all.
+    let decoy = t.home.join("code/my");
+    fs::create_dir_all(&decoy).unwrap();
+    fs::create_dir_all(p.join(".venv/bin")).unwrap();
+    let out = in_dir(&t, &p, &["check", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = doc["projects"][0]["reasons"][0]["message"].as_str().unwrap().to_string();
+    let fix = message.split("(`").nth(1).and_then(|m| m.split("`)").next()).unwrap();
+    assert!(fix.starts_with("rm -rf "), "{message}");
+    let ran = std::process::Command::new("sh").args(["-c", fix]).output().unwrap();
+    assert!(ran.status.success(), "{fix}");
+    assert!(!p.join(".venv").exists(), "{fix}");
+    assert!(decoy.is_dir() && p.join("pyproject.toml").is_file(), "{fix} removed something else");
+    // A `.venv` that is a link to wharf's own env is a way in, not a stray.
+    let env = PathBuf::from(doc["projects"][0]["env"]["expanded"].as_str().unwrap());
+    std::os::unix::fs::symlink(&env, p.join(".venv")).unwrap();
+    let out = in_dir(&t, &p, &["check", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["projects"][0]["reasons"], serde_json::json!([]), "{doc}");
+}

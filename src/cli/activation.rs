@@ -11,6 +11,7 @@ use super::{CliError, Ctx};
 pub fn cli_error(e: ActivateError) -> CliError {
     match e {
         ActivateError::Registry(r) => CliError::Registry(r),
+        e @ ActivateError::NoProject(_) => CliError::Coded("no_project", e.to_string()),
         e if e.is_usage() => CliError::Usage(e.to_string()),
         e => CliError::failed(e),
     }

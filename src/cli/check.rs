@@ -46,7 +46,7 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         check::run(&ctx.registry(), &scope, validate::Options { full: args.full }, ctx.now).map_err(|e| match e {
             CheckError::Registry(e) => CliError::Registry(e),
             e @ CheckError::Project(_) => CliError::Usage(e.to_string()),
-            e @ CheckError::NoProject { .. } => CliError::Coded("no_project", e.to_string()),
+            e @ CheckError::NoProject(_) => CliError::Coded("no_project", e.to_string()),
             e => CliError::failed(e),
         })?;
     let v = &checked.validation;

@@ -26,8 +26,16 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let shown = program.to_string_lossy();
     let path = act.vars.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or_default();
     let Some(resolved) = activate::which(program, path) else {
+        // The fix depends on what is missing: uv itself is installed beside wharf, anything else
+        // comes from a package installed into the environment (its name may differ: a placeholder).
+        let hint = match shown.as_ref() {
+            "uv" => "install uv (`pip install uv`, or see https://docs.astral.sh/uv/), then run the command again".to_string(),
+            _ => format!(
+                "install the package that provides `{shown}` into the environment (`wharf run -- uv pip install PACKAGE`), or give the program's path"
+            ),
+        };
         return Err(CliError::Failed(format!(
-            "cannot run `{shown}`: not found in `{}` or on PATH\n  hint: install it into the environment (`wharf run -- uv add {shown}`), or give its path",
+            "cannot run `{shown}`: not found in `{}` or on PATH\n  hint: {hint}",
             activate::bin_dir(&act.env).display()
         )));
     };

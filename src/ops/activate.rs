@@ -36,8 +36,8 @@ pub enum ActivateError {
     #[error(transparent)]
     Project(#[from] ProjectError),
     /// No marker at or above the start folder.
-    #[error("no wharf project at or above `{0}` (no .env.wharf)\n  hint: run `wharf init` in the project's folder")]
-    NoProject(PathBuf),
+    #[error(transparent)]
+    NoProject(#[from] project::NoProject),
     /// The folder has a marker but no registry entry.
     #[error("`{0}` is not registered (its .env.wharf is not trusted on its own)\n  hint: run `wharf init` there")]
     NotRegistered(PathBuf),
@@ -116,7 +116,7 @@ pub struct Activation {
 fn locate(registry: &Registry, start: &Path) -> Result<(PathBuf, PathBuf), ActivateError> {
     let env = registry.env();
     let dir = project::canonical(start)?;
-    let root = project::find_root(&dir).ok_or(ActivateError::NoProject(dir))?;
+    let root = project::find_root(&dir).ok_or(project::NoProject { dir })?;
     let key = HomePath::from_path_in(&root, env)?;
     let doc = registry.read()?.doc;
     let entry = doc.projects.get(key.as_str()).ok_or_else(|| ActivateError::NotRegistered(root.clone()))?;

@@ -42,15 +42,8 @@ pub enum CheckError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// The folder is no project: no marker at or above it, and no registry entry.
-    #[error(
-        "no wharf project here: `{}` (and no folder above it) has no `.env.wharf`, and it is not registered\n  hint: \
-         run `wharf init` to make it a project, or `wharf check --all` to check every registered one",
-        dir.display()
-    )]
-    NoProject {
-        /// The folder meant.
-        dir: PathBuf,
-    },
+    #[error(transparent)]
+    NoProject(#[from] project::NoProject),
 }
 
 /// What `check` found.
@@ -96,7 +89,7 @@ pub fn run(registry: &Registry, scope: &Scope, opts: Options, now: DateTime<Utc>
     let key = dir.as_deref().map(|d| HomePath::from_path_in(d, registry.env())).transpose()?;
     let validation = validate::run(registry, key.as_ref().map(HomePath::as_str), opts, now)?;
     if no_marker && validation.judged.is_empty() {
-        return Err(CheckError::NoProject { dir: dir.unwrap_or_default() });
+        return Err(project::NoProject { dir: dir.unwrap_or_default() }.into());
     }
     let unregistered = dir.filter(|_| validation.judged.is_empty()).map(|d| {
         let verdict = unregistered(&d);

@@ -140,6 +140,19 @@ pub fn new_id() -> String {
     format!("{n:016x}")
 }
 
+/// No project around a folder: no marker at or above it (and, for `check`, no registry entry).
+/// One error, so `check`, `run`, `env` and `models path` say it in the same words and code.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no wharf project here: `{}` (and no folder above it) has no `.env.wharf`\n  hint: run `wharf init` in the \
+     project's folder to register it; `wharf list` shows the registered projects",
+    dir.display()
+)]
+pub struct NoProject {
+    /// The folder meant.
+    pub dir: PathBuf,
+}
+
 /// The nearest folder at or above `start` that holds a marker (`.env.wharf` or `.env.uve`), so that
 /// `wharf check` works from anywhere inside a project, as `uv` and `cargo` do.
 pub fn find_root(start: &Path) -> Option<PathBuf> {

@@ -30,7 +30,7 @@ pub enum FetchError {
         /// A hint for the status (empty, or a line that starts with a newline).
         hint: &'static str,
     },
-    #[error("gave up on `{url}` after {attempts} attempts: {last}\n  hint: check the network or the server; `WHARF_MAX_RETRIES` allows more attempts")]
+    #[error("gave up on `{url}` after {attempts} attempt{plural}: {last}\n  hint: check the network or the server; `WHARF_MAX_RETRIES` allows more attempts", plural = if *.attempts == 1 { "" } else { "s" })]
     /// Every attempt failed transiently.
     GaveUp {
         /// What was asked.
