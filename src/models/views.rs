@@ -7,7 +7,7 @@
 //!     .wharf-views.json   {"views": ["detector.pt", "tinyllama.gguf"]}: the links wharf made here
 //! ```
 //!
-//! A view is `<name><ext>`: the model's [`ModelName`] and the [`FileExt`] of its source's last path
+//! A view is `<name><ext>`: the model's [`ModelName`] and the [`FileExt`](crate::ids::FileExt) of its source's last path
 //! component (for a model in parts, of the first part's name without its last extension:
 //! `m.h5.aa` → `.h5`). It is an absolute symlink to the stored file the registry entry records for
 //! that model, made only when that file is there and came from one of the model's sources.
