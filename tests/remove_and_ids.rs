@@ -372,3 +372,47 @@ fn gc_and_clear_dry_runs_name_each_file_and_delete_nothing_and_sizes_need_a_unit
     assert!(out.status.success(), "{doc}");
     assert_eq!(ids(&doc, "evicted").len(), 2, "{doc}");
 }
+
+#[test]
+fn a_model_name_selects_by_any_of_its_sources_and_a_pinned_missing_file_is_listed_missing() {
+    let (hub, cdn) = Server::hub();
+    hub.put_repo(&cdn, "org/m", COMMIT, &[("a.bin", pattern(9000, 4))]);
+    let t = TestHome::with_hub(&hub);
+    let project = t.home.join("code/app");
+    fs::create_dir_all(&project).unwrap();
+    let manifest = "[models.tok]\nsource = \"hf://org/m/gone.bin\"\nfallback = [\"hf://org/m/a.bin\"]\n";
+    fs::write(project.join("wharf.toml"), manifest).unwrap();
+    // Pulled outside the project: not pinned, and only its fallback names it.
+    let blob =
+        fs::canonicalize(pulled(&t, &t.home, &["hf://org/m/a.bin"])["models"][0]["path"].as_str().unwrap()).unwrap();
+    let id = format!("hf:org/m:{}", blob.file_name().unwrap().to_str().unwrap());
+    let (doc, out) = json_in(&t, &project, &["models", "verify", "tok"]);
+    assert!(out.status.success(), "{doc}\n{}", text(&out.stderr));
+    assert_eq!(ids(&doc, "valid"), [id.clone()], "{doc}");
+    // Pinned in wharf.lock, its blob gone: listed as missing (exit 1), not "no model" (exit 2).
+    pulled(&t, &project, &[]);
+    assert!(project.join("wharf.lock").is_file());
+    fs::remove_file(&blob).unwrap();
+    let (doc, out) = json_in(&t, &project, &["models", "verify", "tok"]);
+    assert_eq!(out.status.code(), Some(1), "{doc}\n{}", text(&out.stderr));
+    assert_eq!(ids(&doc, "missing"), [id], "{doc}");
+}
+
+#[test]
+fn a_dangling_link_outside_a_repo_folder_is_reported_by_path_not_as_an_id() {
+    let t = TestHome::new();
+    let snaps = t.hub_cache().join("datasets--org--d/snapshots/c0ffee");
+    fs::create_dir_all(&snaps).unwrap();
+    let link = snaps.join("x.bin");
+    std::os::unix::fs::symlink(t.home.join("nowhere"), &link).unwrap();
+    let (doc, out) = t.json(&["models", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    assert_eq!(ids(&doc, "missing"), Vec::<String>::new(), "no id made of a path: {doc}");
+    assert_eq!(ids(&doc, "dangling_links"), [link.display().to_string()], "{doc}");
+    let (fixed, out) = t.json(&["models", "verify", "--fix"]);
+    assert!(out.status.success(), "{fixed}");
+    assert_eq!(fixed["removed"][0]["path"], link.display().to_string().as_str(), "{fixed}");
+    assert!(fs::symlink_metadata(&link).is_err(), "--fix removed the link");
+    let (after, out) = t.json(&["models", "verify"]);
+    assert!(out.status.success(), "{after}");
+}

@@ -280,8 +280,14 @@ fn render_verified(v: &Verified, ctx: &Ctx) -> ExitCode {
         for id in &v.missing {
             ctx.out.line(format!("missing     {id}"));
         }
+        for link in &v.dangling_links {
+            ctx.out.line(format!("dangling    `{}` (a link to nothing)", link.display()));
+        }
         for f in &v.removed {
-            ctx.out.line(format!("removed     {} (`{}`)", f.id, f.path.display()));
+            match &f.id {
+                Some(id) => ctx.out.line(format!("removed     {id} (`{}`)", f.path.display())),
+                None => ctx.out.line(format!("removed     `{}`", f.path.display())),
+            }
         }
         if !v.unreadable.is_empty() {
             ctx.out.status("hint: unreadable files were not checked and are never removed; run as their owner");

@@ -154,6 +154,28 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// A file the store should hold and does not (see [`Inventory::missing`]).
+#[derive(Debug, Clone, Default)]
+pub struct Missing {
+    /// Its SHA-256, when its record or its blob name says it: a model name pinned in
+    /// `wharf.lock` names it.
+    pub sha256: Option<String>,
+    /// Where wharf fetched it from (its record's sources).
+    pub sources: Vec<String>,
+    /// Its record's blob path and the snapshot links to it: what `verify --fix` forgets.
+    pub paths: Vec<PathBuf>,
+}
+
+/// What is gone from the store: the files by id, and the dangling snapshot links that belong to
+/// no file (a folder that is no `models--` repo, a target without a name), by path.
+#[derive(Debug, Clone, Default)]
+pub struct Gone {
+    /// One entry per file.
+    pub files: BTreeMap<StoreId, Missing>,
+    /// Links that name no file of the store.
+    pub odd_links: Vec<PathBuf>,
+}
+
 /// A file found in a store, before the index and the registry say more about it.
 struct OnDisk {
     id: StoreId,
@@ -229,36 +251,44 @@ impl Inventory<'_> {
 
     /// Records whose blob is gone, and snapshot links that point at nothing: one entry per file
     /// (a record and the links to its blob share its id), with every path that `verify --fix`
-    /// forgets for it.
-    pub fn missing(&self) -> BTreeMap<StoreId, Vec<PathBuf>> {
-        let mut out: BTreeMap<StoreId, Vec<PathBuf>> = BTreeMap::new();
+    /// forgets for it; a link that names no file of the store is kept apart, by its path.
+    pub fn missing(&self) -> Gone {
+        let mut out = Gone::default();
         for r in self.index.all().into_iter().filter(|r| is_gone(&r.blob)) {
-            out.entry(StoreId::of_record(&r)).or_default().push(r.blob);
+            let m = out.files.entry(StoreId::of_record(&r)).or_default();
+            m.sha256 = Some(r.sha256.to_ascii_lowercase());
+            m.sources.extend(r.sources);
+            m.paths.push(r.blob);
         }
         for e in walkdir::WalkDir::new(&self.hub.root).into_iter().filter_map(Result::ok) {
-            if e.path_is_symlink()
+            if !(e.path_is_symlink()
                 && is_gone_through(e.path())
-                && e.path().components().any(|c| c.as_os_str() == "snapshots")
+                && e.path().components().any(|c| c.as_os_str() == "snapshots"))
             {
-                out.entry(self.link_id(e.path())).or_default().push(e.path().to_path_buf());
+                continue;
+            }
+            match self.link_target(e.path()) {
+                Some((repo, etag)) => {
+                    let m = out.files.entry(StoreId::hf(&repo, &etag)).or_default();
+                    if let Expected::Sha256(h) = Expected::from_etag(&etag) {
+                        m.sha256.get_or_insert(h);
+                    }
+                    m.paths.push(e.path().to_path_buf());
+                }
+                None => out.odd_links.push(e.path().to_path_buf()),
             }
         }
         out
     }
 
-    /// The id of the blob a snapshot link points at: its repo folder and the link target's name.
-    fn link_id(&self, link: &Path) -> StoreId {
-        let repo = link
-            .strip_prefix(&self.hub.root)
-            .ok()
-            .and_then(|rel| rel.components().next())
-            .and_then(|c| c.as_os_str().to_str()?.strip_prefix("models--").map(|r| r.replacen("--", "/", 1)));
-        let target = std::fs::read_link(link).ok();
-        let etag = target.as_deref().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
-        match (repo, etag) {
-            (Some(repo), Some(etag)) => StoreId::hf(&repo, &etag),
-            _ => StoreId::hf("?", &link.display().to_string()),
-        }
+    /// The repo folder and blob name a snapshot link points at, as [`Inventory::items`] reads
+    /// them for the blob itself; `None` outside a `models--` folder or for a target without a name.
+    fn link_target(&self, link: &Path) -> Option<(String, String)> {
+        let rel = link.strip_prefix(&self.hub.root).ok()?;
+        let folder = rel.components().next()?.as_os_str().to_str()?;
+        let repo = folder.strip_prefix("models--")?.replacen("--", "/", 1);
+        let target = std::fs::read_link(link).ok()?;
+        Some((repo, target.file_name()?.to_string_lossy().into_owned()))
     }
 
     /// Every unfinished download in both caches.
