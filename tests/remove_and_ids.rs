@@ -168,17 +168,24 @@ fn remove_by_registered_path_when_the_folder_is_gone_and_keep_env() {
 
 #[test]
 fn declining_a_prompt_exits_1_and_removes_nothing() {
-    let t = TestHome::new();
+    let files = Server::start();
+    let t = TestHome::with_hub(&files);
     let p = t.project("code/p");
     t.init(&p);
     let orphan = t.project("code/orphan");
     t.init(&orphan);
     fs::remove_dir_all(&orphan).unwrap();
+    let body = pattern(2500, 30);
+    pulled(&t, &t.home, &[&files.put_file("c.bin", body.clone())]);
     let whole = snapshot(&t.root(), &[] as &[&Path]);
     for (args, dir) in [("remove", &p), ("prune", &t.home), ("models clear", &t.home)] {
         let Some(out) = on_a_terminal(&t, dir, args, "n\n") else { return };
         assert_eq!(out.status.code(), Some(1), "{args}: {}{}", text(&out.stdout), text(&out.stderr));
         assert!(text(&out.stdout).contains("nothing was removed"), "{args}: {}", text(&out.stdout));
+        if args == "models clear" {
+            let shown = format!("sha256:{}", sha256_hex(&body));
+            assert!(text(&out.stdout).contains(&shown), "what would go is shown first: {}", text(&out.stdout));
+        }
     }
     assert_eq!(snapshot(&t.root(), &[] as &[&Path]), whole, "a declined question removed something");
     let Some(out) = on_a_terminal(&t, &p, "remove", "y\n") else { return };
