@@ -423,3 +423,33 @@ fn a_dangling_link_outside_a_repo_folder_is_reported_by_path_not_as_an_id() {
     let (after, out) = t.json(&["models", "verify"]);
     assert!(out.status.success(), "{after}");
 }
+
+#[test]
+fn remove_keeps_an_env_for_the_reason_its_question_showed() {
+    let t = TestHome::new();
+    let (p, q) = (t.project("code/p"), t.project("code/q"));
+    t.init(&p);
+    t.init(&q);
+    // p's environment says it belongs to q, a live project: the preview skips it for that.
+    let env = env_of(&t, &p);
+    let q_id = t.registry()["projects"][&key(&t, &q)]["id"].as_str().unwrap().to_string();
+    let link = serde_json::json!({ "project": key(&t, &q), "id": q_id, "created_at": "" });
+    fs::write(env.join(".wharf-project.json"), link.to_string()).unwrap();
+    let marker = q.join(".env.wharf");
+    let named: String = fs::read_to_string(&marker)
+        .unwrap()
+        .lines()
+        .map(|l| match l.starts_with("UV_PROJECT_ENVIRONMENT=") {
+            true => format!("UV_PROJECT_ENVIRONMENT={}\n", env.display()),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    fs::write(&marker, named).unwrap();
+    let Some(out) = on_a_terminal(&t, &p, "remove", "y\n") else { return };
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    let env_line = shown.lines().find(|l| l.contains("skipped") && l.contains("env")).unwrap_or("");
+    assert!(env_line.contains("back-link names live project"), "the real reason, not the question's: {shown}");
+    assert!(env.is_dir(), "{shown}");
+    assert!(t.registry()["projects"].get(key(&t, &p)).is_none(), "unregistered: {shown}");
+}

@@ -147,12 +147,24 @@ fn unreferenced(doc: &RegistryDoc, key: &str, env: &Env) -> usize {
 }
 
 /// The row for the environment of `key`'s entry.
-/// `agreed`: the question (if one was asked) showed it going.
+/// `held_back`: why the question (if one was asked) did not show it going; it is kept for that
+/// reason, whatever changed since.
 struct EnvJob<'a> {
     envs_dir: &'a Path,
     keep: bool,
-    agreed: bool,
+    held_back: Option<String>,
     dry_run: bool,
+}
+
+/// Why the preview the question showed did not have the environment going (`None`: it did, or
+/// nobody was asked).
+fn held_back(preview: Option<&Summary>) -> Option<String> {
+    let row = preview?.items.iter().find(|i| i.kind == Target::Env);
+    match row {
+        Some(r) if r.action == Action::Removed => None,
+        Some(Removal { reason: Some(why), .. }) => Some(why.clone()),
+        _ => Some("not shown as going when you were asked".into()),
+    }
 }
 
 fn env_row(doc: &RegistryDoc, key: &str, project: &Path, env: &Env, job: EnvJob) -> Option<Removal> {
@@ -163,8 +175,8 @@ fn env_row(doc: &RegistryDoc, key: &str, project: &Path, env: &Env, job: EnvJob)
         HomePath::from_stored(e.env.path.clone()).expand(env).is_ok_and(|p| fsx::resolve_parent(&p) == dir)
     });
     let mut skip = user.map(|(k, _)| format!("in use by project `{k}`"));
-    if !job.agreed {
-        skip.get_or_insert_with(|| "not shown as going when you were asked".into());
+    if let Some(why) = job.held_back {
+        skip.get_or_insert(why);
     }
     let candidate = EnvCandidate { path: dir.clone(), project: Some(shown.clone()), skip };
     if !job.keep {
@@ -243,9 +255,7 @@ pub fn run(
     let real_envs_dir = fsx::same_place(envs_dir);
     let compute = |doc: &mut RegistryDoc, dry_run: bool, preview: Option<&Summary>| {
         let mut items = Vec::new();
-        let agreed =
-            preview.is_none_or(|p| p.items.iter().any(|i| i.kind == Target::Env && i.action == Action::Removed));
-        let job = EnvJob { envs_dir, keep: opts.keep_env, agreed, dry_run };
+        let job = EnvJob { envs_dir, keep: opts.keep_env, held_back: held_back(preview), dry_run };
         items.extend(env_row(doc, &key, &project, env, job));
         items.push(marker_row(doc, &key, &project, dry_run));
         let gone = match dry_run {
