@@ -137,13 +137,11 @@ fn unreferenced(doc: &RegistryDoc, key: &str, env: &Env) -> usize {
     let mut others = doc.clone();
     others.projects.remove(key);
     let used = Usage::of(&others, env);
-    let path_used = |p: &Option<String>| {
-        let p = p.as_ref().and_then(|p| HomePath::from_stored(p.clone()).expand(env).ok());
-        p.is_some_and(|p| used.by_path.contains_key(&fsx::same_place(&p)))
+    let unused = |m: &&crate::registry::ModelRef| {
+        let path = m.path.as_ref().and_then(|p| HomePath::from_stored(p.clone()).expand(env).ok());
+        used.users_of(path.as_deref(), m.sha256.as_deref()).is_empty()
     };
-    let sha_used =
-        |h: &Option<String>| h.as_ref().is_some_and(|h| used.by_sha256.contains_key(&h.to_ascii_lowercase()));
-    entry.models.iter().filter(|m| !path_used(&m.path) && !sha_used(&m.sha256)).count()
+    entry.models.iter().filter(unused).count()
 }
 
 /// The row for the environment of `key`'s entry.

@@ -80,8 +80,7 @@ impl Usage {
                 HomePath::from_stored(key.clone()).expand(env).map_or(key.clone(), |p| p.display().to_string());
             for m in &entry.models {
                 if let Some(p) = m.path.as_ref().and_then(|p| HomePath::from_stored(p.clone()).expand(env).ok()) {
-                    let p = std::fs::canonicalize(&p).unwrap_or(p);
-                    u.by_path.entry(p).or_default().push(project.clone());
+                    u.by_path.entry(crate::fsx::same_place(&p)).or_default().push(project.clone());
                 }
                 if let Some(h) = &m.sha256 {
                     u.by_sha256.entry(h.to_ascii_lowercase()).or_default().push(project.clone());
@@ -89,6 +88,17 @@ impl Usage {
             }
         }
         u
+    }
+
+    /// The projects that use the file at `path` (any spelling of it) or with the SHA-256
+    /// `sha256` (any case), sorted, each once: the one rule for "is this file used".
+    pub fn users_of(&self, path: Option<&Path>, sha256: Option<&str>) -> Vec<String> {
+        let by_path = path.and_then(|p| self.by_path.get(&crate::fsx::same_place(p)));
+        let by_sha = sha256.and_then(|h| self.by_sha256.get(&h.to_ascii_lowercase()));
+        let mut users: Vec<String> = by_path.into_iter().chain(by_sha).flatten().cloned().collect();
+        users.sort();
+        users.dedup();
+        users
     }
 
     /// What the projects registered in `registry` use. Whatever removes files needs this exactly:
@@ -228,12 +238,7 @@ impl Inventory<'_> {
         let canon = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         let rec = records.get(&canon).or_else(|| records.get(&path));
         let sha256 = sha256.or_else(|| rec.map(|r| r.sha256.clone()));
-        let mut used_by: Vec<String> = usage.by_path.get(&canon).cloned().unwrap_or_default();
-        if let Some(users) = sha256.as_ref().and_then(|h| usage.by_sha256.get(h)) {
-            used_by.extend(users.iter().cloned());
-        }
-        used_by.sort();
-        used_by.dedup();
+        let used_by = usage.users_of(Some(&canon), sha256.as_deref());
         Item {
             id,
             kind,
@@ -399,4 +404,23 @@ fn is_gone(path: &Path) -> bool {
 /// The same for what a link points at.
 fn is_gone_through(link: &Path) -> bool {
     std::fs::metadata(link).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_used_by_its_path_in_any_spelling_or_by_its_digest_in_any_case() {
+        let d = tempfile::tempdir().unwrap();
+        let blob = d.path().join("blob");
+        std::fs::write(&blob, b"x").unwrap();
+        std::os::unix::fs::symlink(&blob, d.path().join("link")).unwrap();
+        let mut u = Usage::default();
+        u.by_path.insert(crate::fsx::same_place(&blob), vec!["/p".into()]);
+        u.by_sha256.insert("ab".repeat(32), vec!["/q".into(), "/p".into()]);
+        assert_eq!(u.users_of(Some(&d.path().join("link")), None), ["/p"]);
+        assert_eq!(u.users_of(Some(&blob), Some(&"AB".repeat(32))), ["/p", "/q"], "sorted, each once");
+        assert!(u.users_of(Some(&d.path().join("other")), Some(&"cd".repeat(32))).is_empty());
+    }
 }
