@@ -221,12 +221,10 @@ fn marker_row(doc: &RegistryDoc, key: &str, project: &Path, dry_run: bool) -> Re
         reason,
         bytes: 0,
     };
-    let marker_id = project::read_marker(project, false).ok().flatten().and_then(|m| m.id);
-    let entry_id = doc.projects.get(key).and_then(|e| e.id.clone());
-    if let (Some(found), Some(ours)) = (&marker_id, &entry_id) {
-        if found != ours {
-            return row(Action::Skipped, Some(format!("it names another project (id `{found}`)")));
-        }
+    let marker = project::read_marker(project, false).ok().flatten();
+    let entry_id = doc.projects.get(key).and_then(|e| e.id.as_deref());
+    if let Some(found) = marker.as_ref().and_then(|m| m.contradicting_id(entry_id)) {
+        return row(Action::Skipped, Some(format!("it names another project (id `{found}`)")));
     }
     match project::strip_marker(project, dry_run) {
         Ok(Stripped::Rewritten) => row(Action::Removed, Some("wharf's keys removed; your lines stay".into())),
