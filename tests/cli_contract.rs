@@ -127,6 +127,20 @@ fn hub_hints_only_for_the_hub_and_a_refused_token_is_called_refused() {
 }
 
 #[test]
+fn a_hub_file_refused_by_its_cdn_still_gets_the_hub_hint() {
+    let (hub, cdn) = Server::hub();
+    // Large enough to be an LFS file: the hub redirects its download to the CDN.
+    hub.put_repo(&cdn, "org/repo", &"c".repeat(40), &[("big.bin", support::server::pattern(4096, 7))]);
+    let t = TestHome::with_hub(&hub);
+    cdn.faults().fail_next.push_back((403, None));
+    let (doc, out) = error_doc(&t, &["pull", "--json", "hf://org/repo/big.bin"]);
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    let hint = doc["error"]["hint"].as_str().unwrap_or("");
+    assert!(hint.contains("HF_TOKEN") && !hint.contains("pre-signed"), "{doc}");
+    assert!(cdn.requests().iter().any(|r| r.path.starts_with("/blobs/")), "the CDN was asked");
+}
+
+#[test]
 fn a_checksum_mismatch_names_both_causes() {
     let srv = Server::start();
     let url = srv.put_file("/m.bin", b"real bytes".to_vec());

@@ -83,7 +83,7 @@ const CASES: &[Case] = &[
     case(&["models", "gc", "--max-size", "1"], Fresh, 2, "a size without a unit"),
     case(&["models", "gc", "--max-size", "1G"], Corrupt, 3, "cannot be read"),
     case(&["models", "clear", "--yes"], Fresh, 0, "success"),
-    case(&["models", "clear"], Fresh, 2, "without a terminal and without `--yes`"),
+    case(&["models", "clear"], Fresh, 0, "success"),
     case(&["models", "clear", "--yes"], Corrupt, 3, "cannot be read"),
     case(&["models", "path", "weights"], Project, 2, "bad flag or value"),
     case(&["migrate"], Fresh, 0, "success"),

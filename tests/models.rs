@@ -125,9 +125,14 @@ fn rm_and_clear_remove_only_what_they_name_and_what_wharf_fetched() {
     let out = t.run(&["models", "clear"]);
     assert_eq!(out.status.code(), Some(2), "no terminal, no --yes");
     assert!(p2.exists());
+    let out = t.run(&["models", "clear"]);
+    assert!(text(&out.stderr).contains("--yes"), "{}", text(&out.stderr));
     let (doc, out) = t.json(&["models", "clear", "--yes"]);
     assert!(out.status.success(), "{doc}");
     assert!(!p2.exists());
+    // Nothing left to clear needs no answer, even off a terminal.
+    let out = t.run(&["models", "clear"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let (stats, _) = t.json(&["models", "stats"]);
     assert_eq!(stats["total_models"], 0);
 }

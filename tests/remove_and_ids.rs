@@ -168,17 +168,24 @@ fn remove_by_registered_path_when_the_folder_is_gone_and_keep_env() {
 
 #[test]
 fn declining_a_prompt_exits_1_and_removes_nothing() {
-    let t = TestHome::new();
+    let files = Server::start();
+    let t = TestHome::with_hub(&files);
     let p = t.project("code/p");
     t.init(&p);
     let orphan = t.project("code/orphan");
     t.init(&orphan);
     fs::remove_dir_all(&orphan).unwrap();
+    let body = pattern(2500, 30);
+    pulled(&t, &t.home, &[&files.put_file("c.bin", body.clone())]);
     let whole = snapshot(&t.root(), &[] as &[&Path]);
     for (args, dir) in [("remove", &p), ("prune", &t.home), ("models clear", &t.home)] {
         let Some(out) = on_a_terminal(&t, dir, args, "n\n") else { return };
         assert_eq!(out.status.code(), Some(1), "{args}: {}{}", text(&out.stdout), text(&out.stderr));
         assert!(text(&out.stdout).contains("nothing was removed"), "{args}: {}", text(&out.stdout));
+        if args == "models clear" {
+            let shown = format!("sha256:{}", sha256_hex(&body));
+            assert!(text(&out.stdout).contains(&shown), "what would go is shown first: {}", text(&out.stdout));
+        }
     }
     assert_eq!(snapshot(&t.root(), &[] as &[&Path]), whole, "a declined question removed something");
     let Some(out) = on_a_terminal(&t, &p, "remove", "y\n") else { return };
@@ -371,4 +378,78 @@ fn gc_and_clear_dry_runs_name_each_file_and_delete_nothing_and_sizes_need_a_unit
     let (doc, out) = t.json(&["models", "gc", "--max-size", "1K"]);
     assert!(out.status.success(), "{doc}");
     assert_eq!(ids(&doc, "evicted").len(), 2, "{doc}");
+}
+
+#[test]
+fn a_model_name_selects_by_any_of_its_sources_and_a_pinned_missing_file_is_listed_missing() {
+    let (hub, cdn) = Server::hub();
+    hub.put_repo(&cdn, "org/m", COMMIT, &[("a.bin", pattern(9000, 4))]);
+    let t = TestHome::with_hub(&hub);
+    let project = t.home.join("code/app");
+    fs::create_dir_all(&project).unwrap();
+    let manifest = "[models.tok]\nsource = \"hf://org/m/gone.bin\"\nfallback = [\"hf://org/m/a.bin\"]\n";
+    fs::write(project.join("wharf.toml"), manifest).unwrap();
+    // Pulled outside the project: not pinned, and only its fallback names it.
+    let blob =
+        fs::canonicalize(pulled(&t, &t.home, &["hf://org/m/a.bin"])["models"][0]["path"].as_str().unwrap()).unwrap();
+    let id = format!("hf:org/m:{}", blob.file_name().unwrap().to_str().unwrap());
+    let (doc, out) = json_in(&t, &project, &["models", "verify", "tok"]);
+    assert!(out.status.success(), "{doc}\n{}", text(&out.stderr));
+    assert_eq!(ids(&doc, "valid"), std::slice::from_ref(&id), "{doc}");
+    // Pinned in wharf.lock, its blob gone: listed as missing (exit 1), not "no model" (exit 2).
+    pulled(&t, &project, &[]);
+    assert!(project.join("wharf.lock").is_file());
+    fs::remove_file(&blob).unwrap();
+    let (doc, out) = json_in(&t, &project, &["models", "verify", "tok"]);
+    assert_eq!(out.status.code(), Some(1), "{doc}\n{}", text(&out.stderr));
+    assert_eq!(ids(&doc, "missing"), [id], "{doc}");
+}
+
+#[test]
+fn a_dangling_link_outside_a_repo_folder_is_reported_by_path_not_as_an_id() {
+    let t = TestHome::new();
+    let snaps = t.hub_cache().join("datasets--org--d/snapshots/c0ffee");
+    fs::create_dir_all(&snaps).unwrap();
+    let link = snaps.join("x.bin");
+    std::os::unix::fs::symlink(t.home.join("nowhere"), &link).unwrap();
+    let (doc, out) = t.json(&["models", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    assert_eq!(ids(&doc, "missing"), Vec::<String>::new(), "no id made of a path: {doc}");
+    assert_eq!(ids(&doc, "dangling_links"), [link.display().to_string()], "{doc}");
+    let (fixed, out) = t.json(&["models", "verify", "--fix"]);
+    assert!(out.status.success(), "{fixed}");
+    assert_eq!(fixed["removed"][0]["path"], link.display().to_string().as_str(), "{fixed}");
+    assert!(fs::symlink_metadata(&link).is_err(), "--fix removed the link");
+    let (after, out) = t.json(&["models", "verify"]);
+    assert!(out.status.success(), "{after}");
+}
+
+#[test]
+fn remove_keeps_an_env_for_the_reason_its_question_showed() {
+    let t = TestHome::new();
+    let (p, q) = (t.project("code/p"), t.project("code/q"));
+    t.init(&p);
+    t.init(&q);
+    // p's environment says it belongs to q, a live project: the preview skips it for that.
+    let env = env_of(&t, &p);
+    let q_id = t.registry()["projects"][&key(&t, &q)]["id"].as_str().unwrap().to_string();
+    let link = serde_json::json!({ "project": key(&t, &q), "id": q_id, "created_at": "" });
+    fs::write(env.join(".wharf-project.json"), link.to_string()).unwrap();
+    let marker = q.join(".env.wharf");
+    let named: String = fs::read_to_string(&marker)
+        .unwrap()
+        .lines()
+        .map(|l| match l.starts_with("UV_PROJECT_ENVIRONMENT=") {
+            true => format!("UV_PROJECT_ENVIRONMENT={}\n", env.display()),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    fs::write(&marker, named).unwrap();
+    let Some(out) = on_a_terminal(&t, &p, "remove", "y\n") else { return };
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    let env_line = shown.lines().find(|l| l.contains("skipped") && l.contains("env")).unwrap_or("");
+    assert!(env_line.contains("back-link names live project"), "the real reason, not the question's: {shown}");
+    assert!(env.is_dir(), "{shown}");
+    assert!(t.registry()["projects"].get(key(&t, &p)).is_none(), "unregistered: {shown}");
 }

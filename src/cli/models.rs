@@ -12,6 +12,7 @@ use wharf::store::error::SizeError;
 use wharf::store::partial::Kept;
 use wharf::store::{ByteSize, Collected, Listing, ModelStore, Removed, Repair, Selector, Stats, Verified};
 
+use super::prompt::{Confirm, Going};
 use super::{CliError, Ctx};
 use crate::cli::output::human_bytes;
 
@@ -147,9 +148,15 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         }
         ModelsCommand::Path(a) => return model_path(a, ctx),
         ModelsCommand::Clear { yes, dry_run } => {
-            super::prompt::may_proceed(yes, dry_run, &registry, "wharf models clear")?;
-            if !yes && !dry_run && !super::prompt::ask("Remove every model file wharf fetched that no project uses?") {
-                return Err(super::prompt::declined("wharf models clear"));
+            if !yes && !dry_run {
+                let preview = store.clear(&registry, true).map_err(store_err)?;
+                let going: Vec<Going> =
+                    preview.removed.iter().map(|id| Going { kind: "file", what: id.clone(), bytes: 0 }).collect();
+                let confirm = Confirm::new("wharf models clear");
+                let question = format!("Remove {} file(s) ({})?", going.len(), human_bytes(preview.freed_bytes));
+                if !confirm.ask(&going, &question) {
+                    return Err(confirm.refused());
+                }
             }
             render_removed(&store.clear(&registry, dry_run).map_err(store_err)?, ctx);
         }
@@ -280,8 +287,14 @@ fn render_verified(v: &Verified, ctx: &Ctx) -> ExitCode {
         for id in &v.missing {
             ctx.out.line(format!("missing     {id}"));
         }
+        for link in &v.dangling_links {
+            ctx.out.line(format!("dangling    `{}` (a link to nothing)", link.display()));
+        }
         for f in &v.removed {
-            ctx.out.line(format!("removed     {} (`{}`)", f.id, f.path.display()));
+            match &f.id {
+                Some(id) => ctx.out.line(format!("removed     {id} (`{}`)", f.path.display())),
+                None => ctx.out.line(format!("removed     `{}`", f.path.display())),
+            }
         }
         if !v.unreadable.is_empty() {
             ctx.out.status("hint: unreadable files were not checked and are never removed; run as their owner");

@@ -10,7 +10,7 @@ use clap::Args;
 
 use wharf::ops::prune::{self, Outcome, PruneOptions, Summary, Target};
 
-use super::{removals, CliError, Ctx};
+use super::{prompt, removals, CliError, Ctx};
 use crate::cli::output::human_bytes;
 
 #[derive(Debug, Args)]
@@ -40,10 +40,10 @@ pub fn run(args: PruneArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         false => None,
     };
     let registry = ctx.registry();
-    let confirm = removals::Confirm::new("wharf prune");
+    let confirm = prompt::Confirm::new("wharf prune");
     let ask = |preview: &Summary| {
         let question = format!("Remove {} ({})?", counts(preview), human_bytes(preview.reclaimed_bytes));
-        confirm.ask(preview, &question)
+        confirm.ask(&removals::going(preview), &question)
     };
     let confirm_fn: Option<&dyn Fn(&Summary) -> bool> = if args.yes || args.dry_run { None } else { Some(&ask) };
     let Some(summary) = prune::run(&registry, &ctx.layout().envs_dir, store.as_ref(), opts, confirm_fn)? else {

@@ -1,14 +1,11 @@
 //! The rows of a deleting command (`prune`, `remove`), shared: the list shown before the
-//! question, and the report table. A dry run's rows read "would remove" / "would skip"; its JSON
+//! question (asked by `prompt::Confirm`), and the report table. A dry run's rows read "would remove" / "would skip"; its JSON
 //! keeps the actions a real run would report (see the README's JSON contract).
-
-use std::cell::Cell;
 
 use wharf::ops::prune::{Outcome, Summary, Target};
 
 use super::output::{human_bytes, Output};
-use super::prompt;
-use super::CliError;
+use super::prompt::Going;
 
 /// The word for a row's kind.
 pub fn kind(k: Target) -> &'static str {
@@ -32,44 +29,10 @@ fn action(a: Outcome, dry_run: bool) -> &'static str {
     }
 }
 
-/// The question a deleting command asks before it removes anything. Nothing to remove needs no
-/// answer (so `wharf prune` with nothing orphaned exits 0 off a terminal); something to remove needs
-/// a yes on a terminal, and without one it is refused with the hint to pass `--yes`.
-pub struct Confirm {
-    command: &'static str,
-    no_terminal: Cell<bool>,
-}
-
-impl Confirm {
-    pub fn new(command: &'static str) -> Confirm {
-        Confirm { command, no_terminal: Cell::new(false) }
-    }
-
-    /// Show what would go and ask `question`; true when nothing would go or the answer was yes.
-    pub fn ask(&self, preview: &Summary, question: &str) -> bool {
-        let going: Vec<_> = preview.items.iter().filter(|i| i.action == Outcome::Removed).collect();
-        if going.is_empty() {
-            return true;
-        }
-        if !prompt::interactive() {
-            self.no_terminal.set(true);
-            return false;
-        }
-        eprintln!("wharf will remove:");
-        for i in &going {
-            let bytes = if i.bytes > 0 { human_bytes(i.bytes) } else { String::new() };
-            eprintln!("  {:<6} {} {bytes}", kind(i.kind), i.path);
-        }
-        prompt::ask(question)
-    }
-
-    /// Why nothing was removed: no terminal to ask on (exit 2), or the answer was no (exit 1).
-    pub fn refused(&self) -> CliError {
-        match self.no_terminal.get() {
-            true => prompt::needs_yes(self.command),
-            false => prompt::declined(self.command),
-        }
-    }
+/// What a preview would remove, as the question shows it (see `prompt::Confirm`).
+pub fn going(preview: &Summary) -> Vec<Going> {
+    let going = preview.items.iter().filter(|i| i.action == Outcome::Removed);
+    going.map(|i| Going { kind: kind(i.kind), what: i.path.clone(), bytes: i.bytes }).collect()
 }
 
 /// The report table (human output only); false when there were no rows.

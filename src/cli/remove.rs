@@ -9,7 +9,7 @@ use clap::Args;
 use wharf::ops::prune::Summary;
 use wharf::ops::remove::{self, RemoveError, RemoveOptions, Which};
 
-use super::{removals, CliError, Ctx};
+use super::{prompt, removals, CliError, Ctx};
 use crate::cli::output::human_bytes;
 
 #[derive(Debug, Args)]
@@ -35,10 +35,10 @@ pub fn run(args: RemoveArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         None => Which::Around(cwd),
     };
     let registry = ctx.registry();
-    let asker = removals::Confirm::new("wharf remove");
+    let asker = prompt::Confirm::new("wharf remove");
     let ask = |preview: &Summary| {
         let question = format!("Unregister this project ({})?", human_bytes(preview.reclaimed_bytes));
-        asker.ask(preview, &question)
+        asker.ask(&removals::going(preview), &question)
     };
     let confirm: Option<&dyn Fn(&Summary) -> bool> = if args.yes || args.dry_run { None } else { Some(&ask) };
     let opts = RemoveOptions { keep_env: args.keep_env, dry_run: args.dry_run };

@@ -137,22 +137,32 @@ fn unreferenced(doc: &RegistryDoc, key: &str, env: &Env) -> usize {
     let mut others = doc.clone();
     others.projects.remove(key);
     let used = Usage::of(&others, env);
-    let path_used = |p: &Option<String>| {
-        let p = p.as_ref().and_then(|p| HomePath::from_stored(p.clone()).expand(env).ok());
-        p.is_some_and(|p| used.by_path.contains_key(&fsx::same_place(&p)))
+    let unused = |m: &&crate::registry::ModelRef| {
+        let path = m.path.as_ref().and_then(|p| HomePath::from_stored(p.clone()).expand(env).ok());
+        used.users_of(path.as_deref(), m.sha256.as_deref()).is_empty()
     };
-    let sha_used =
-        |h: &Option<String>| h.as_ref().is_some_and(|h| used.by_sha256.contains_key(&h.to_ascii_lowercase()));
-    entry.models.iter().filter(|m| !path_used(&m.path) && !sha_used(&m.sha256)).count()
+    entry.models.iter().filter(unused).count()
 }
 
 /// The row for the environment of `key`'s entry.
-/// `agreed`: the question (if one was asked) showed it going.
+/// `held_back`: why the question (if one was asked) did not show it going; it is kept for that
+/// reason, whatever changed since.
 struct EnvJob<'a> {
     envs_dir: &'a Path,
     keep: bool,
-    agreed: bool,
+    held_back: Option<String>,
     dry_run: bool,
+}
+
+/// Why the preview the question showed did not have the environment going (`None`: it did, or
+/// nobody was asked).
+fn held_back(preview: Option<&Summary>) -> Option<String> {
+    let row = preview?.items.iter().find(|i| i.kind == Target::Env);
+    match row {
+        Some(r) if r.action == Action::Removed => None,
+        Some(Removal { reason: Some(why), .. }) => Some(why.clone()),
+        _ => Some("not shown as going when you were asked".into()),
+    }
 }
 
 fn env_row(doc: &RegistryDoc, key: &str, project: &Path, env: &Env, job: EnvJob) -> Option<Removal> {
@@ -163,8 +173,8 @@ fn env_row(doc: &RegistryDoc, key: &str, project: &Path, env: &Env, job: EnvJob)
         HomePath::from_stored(e.env.path.clone()).expand(env).is_ok_and(|p| fsx::resolve_parent(&p) == dir)
     });
     let mut skip = user.map(|(k, _)| format!("in use by project `{k}`"));
-    if !job.agreed {
-        skip.get_or_insert_with(|| "not shown as going when you were asked".into());
+    if let Some(why) = job.held_back {
+        skip.get_or_insert(why);
     }
     let candidate = EnvCandidate { path: dir.clone(), project: Some(shown.clone()), skip };
     if !job.keep {
@@ -211,12 +221,10 @@ fn marker_row(doc: &RegistryDoc, key: &str, project: &Path, dry_run: bool) -> Re
         reason,
         bytes: 0,
     };
-    let marker_id = project::read_marker(project, false).ok().flatten().and_then(|m| m.id);
-    let entry_id = doc.projects.get(key).and_then(|e| e.id.clone());
-    if let (Some(found), Some(ours)) = (&marker_id, &entry_id) {
-        if found != ours {
-            return row(Action::Skipped, Some(format!("it names another project (id `{found}`)")));
-        }
+    let marker = project::read_marker(project, false).ok().flatten();
+    let entry_id = doc.projects.get(key).and_then(|e| e.id.as_deref());
+    if let Some(found) = marker.as_ref().and_then(|m| m.contradicting_id(entry_id)) {
+        return row(Action::Skipped, Some(format!("it names another project (id `{found}`)")));
     }
     match project::strip_marker(project, dry_run) {
         Ok(Stripped::Rewritten) => row(Action::Removed, Some("wharf's keys removed; your lines stay".into())),
@@ -243,9 +251,7 @@ pub fn run(
     let real_envs_dir = fsx::same_place(envs_dir);
     let compute = |doc: &mut RegistryDoc, dry_run: bool, preview: Option<&Summary>| {
         let mut items = Vec::new();
-        let agreed =
-            preview.is_none_or(|p| p.items.iter().any(|i| i.kind == Target::Env && i.action == Action::Removed));
-        let job = EnvJob { envs_dir, keep: opts.keep_env, agreed, dry_run };
+        let job = EnvJob { envs_dir, keep: opts.keep_env, held_back: held_back(preview), dry_run };
         items.extend(env_row(doc, &key, &project, env, job));
         items.push(marker_row(doc, &key, &project, dry_run));
         let gone = match dry_run {

@@ -170,6 +170,15 @@ pub struct MarkerInfo {
     pub id: Option<String>,
 }
 
+impl MarkerInfo {
+    /// The marker's project id when it contradicts `entry_id` (the registry entry's): the marker
+    /// then belongs to another project. A marker or an entry without an id contradicts nothing.
+    /// The one comparison of the two ids (validate, activate and remove ask it).
+    pub fn contradicting_id(&self, entry_id: Option<&str>) -> Option<&str> {
+        self.id.as_deref().filter(|found| entry_id.is_some_and(|ours| ours != *found))
+    }
+}
+
 /// Read the marker of a project: `.env.wharf`, or when `legacy` is allowed and it is absent, `.env.uve`.
 pub fn read_marker(project: &Path, legacy: bool) -> Result<Option<MarkerInfo>, FsError> {
     let names: &[&str] = if legacy { &[MARKER, LEGACY_MARKER] } else { &[MARKER] };
@@ -297,6 +306,15 @@ pub fn write_backlink(env_dir: &Path, link: &BackLink) -> Result<(), FsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_marker_contradicts_an_entry_only_when_both_have_ids_that_differ() {
+        let m = |id: Option<&str>| MarkerInfo { id: id.map(str::to_owned), ..MarkerInfo::default() };
+        assert_eq!(m(Some("a")).contradicting_id(Some("b")), Some("a"));
+        assert_eq!(m(Some("a")).contradicting_id(Some("a")), None);
+        assert_eq!(m(Some("a")).contradicting_id(None), None);
+        assert_eq!(m(None).contradicting_id(Some("b")), None);
+    }
 
     #[test]
     fn names_are_sanitised() {

@@ -108,23 +108,39 @@ pub enum Selector {
         /// The pinned digest.
         sha256: Sha256,
     },
+    /// A model name of the project not pinned in `wharf.lock` yet: the files any of these name
+    /// (its source, its fallbacks, the SHA-256 `wharf.toml` asks for).
+    AnyOf {
+        /// What was given (the model name).
+        given: String,
+        /// What it stands for.
+        of: Vec<Selector>,
+    },
 }
 
 impl Selector {
     /// Read an argument: a source spec when it has a scheme, else an id or a prefix of one.
     pub fn parse(arg: &str) -> Selector {
         if arg.contains("://") {
-            let normal = Source::parse(arg).ok().map(|s| s.to_string());
-            Selector::Source { given: arg.to_string(), normal }
+            Selector::source(arg)
         } else {
             Selector::Id(arg.to_string())
         }
     }
 
+    /// The files pulled from the source `spec`.
+    pub fn source(spec: &str) -> Selector {
+        let normal = Source::parse(spec).ok().map(|s| s.to_string());
+        Selector::Source { given: spec.to_string(), normal }
+    }
+
     /// The argument as given.
     pub fn given(&self) -> &str {
         match self {
-            Selector::Id(s) | Selector::Source { given: s, .. } | Selector::Sha256 { given: s, .. } => s,
+            Selector::Id(s)
+            | Selector::Source { given: s, .. }
+            | Selector::Sha256 { given: s, .. }
+            | Selector::AnyOf { given: s, .. } => s,
         }
     }
 
@@ -136,6 +152,7 @@ impl Selector {
                 sources.iter().any(|src| src == given || normal.as_ref().is_some_and(|n| n == src))
             }
             Selector::Sha256 { sha256: want, .. } => sha256.is_some_and(|h| h.eq_ignore_ascii_case(want.as_str())),
+            Selector::AnyOf { of, .. } => of.iter().any(|sel| sel.matches(id, sources, sha256)),
         }
     }
 

@@ -80,8 +80,7 @@ impl Usage {
                 HomePath::from_stored(key.clone()).expand(env).map_or(key.clone(), |p| p.display().to_string());
             for m in &entry.models {
                 if let Some(p) = m.path.as_ref().and_then(|p| HomePath::from_stored(p.clone()).expand(env).ok()) {
-                    let p = std::fs::canonicalize(&p).unwrap_or(p);
-                    u.by_path.entry(p).or_default().push(project.clone());
+                    u.by_path.entry(crate::fsx::same_place(&p)).or_default().push(project.clone());
                 }
                 if let Some(h) = &m.sha256 {
                     u.by_sha256.entry(h.to_ascii_lowercase()).or_default().push(project.clone());
@@ -89,6 +88,17 @@ impl Usage {
             }
         }
         u
+    }
+
+    /// The projects that use the file at `path` (any spelling of it) or with the SHA-256
+    /// `sha256` (any case), sorted, each once: the one rule for "is this file used".
+    pub fn users_of(&self, path: Option<&Path>, sha256: Option<&str>) -> Vec<String> {
+        let by_path = path.and_then(|p| self.by_path.get(&crate::fsx::same_place(p)));
+        let by_sha = sha256.and_then(|h| self.by_sha256.get(&h.to_ascii_lowercase()));
+        let mut users: Vec<String> = by_path.into_iter().chain(by_sha).flatten().cloned().collect();
+        users.sort();
+        users.dedup();
+        users
     }
 
     /// What the projects registered in `registry` use. Whatever removes files needs this exactly:
@@ -154,6 +164,28 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// A file the store should hold and does not (see [`Inventory::missing`]).
+#[derive(Debug, Clone, Default)]
+pub struct Missing {
+    /// Its SHA-256, when its record or its blob name says it: a model name pinned in
+    /// `wharf.lock` names it.
+    pub sha256: Option<String>,
+    /// Where wharf fetched it from (its record's sources).
+    pub sources: Vec<String>,
+    /// Its record's blob path and the snapshot links to it: what `verify --fix` forgets.
+    pub paths: Vec<PathBuf>,
+}
+
+/// What is gone from the store: the files by id, and the dangling snapshot links that belong to
+/// no file (a folder that is no `models--` repo, a target without a name), by path.
+#[derive(Debug, Clone, Default)]
+pub struct Gone {
+    /// One entry per file.
+    pub files: BTreeMap<StoreId, Missing>,
+    /// Links that name no file of the store.
+    pub odd_links: Vec<PathBuf>,
+}
+
 /// A file found in a store, before the index and the registry say more about it.
 struct OnDisk {
     id: StoreId,
@@ -206,12 +238,7 @@ impl Inventory<'_> {
         let canon = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         let rec = records.get(&canon).or_else(|| records.get(&path));
         let sha256 = sha256.or_else(|| rec.map(|r| r.sha256.clone()));
-        let mut used_by: Vec<String> = usage.by_path.get(&canon).cloned().unwrap_or_default();
-        if let Some(users) = sha256.as_ref().and_then(|h| usage.by_sha256.get(h)) {
-            used_by.extend(users.iter().cloned());
-        }
-        used_by.sort();
-        used_by.dedup();
+        let used_by = usage.users_of(Some(&canon), sha256.as_deref());
         Item {
             id,
             kind,
@@ -229,36 +256,44 @@ impl Inventory<'_> {
 
     /// Records whose blob is gone, and snapshot links that point at nothing: one entry per file
     /// (a record and the links to its blob share its id), with every path that `verify --fix`
-    /// forgets for it.
-    pub fn missing(&self) -> BTreeMap<StoreId, Vec<PathBuf>> {
-        let mut out: BTreeMap<StoreId, Vec<PathBuf>> = BTreeMap::new();
+    /// forgets for it; a link that names no file of the store is kept apart, by its path.
+    pub fn missing(&self) -> Gone {
+        let mut out = Gone::default();
         for r in self.index.all().into_iter().filter(|r| is_gone(&r.blob)) {
-            out.entry(StoreId::of_record(&r)).or_default().push(r.blob);
+            let m = out.files.entry(StoreId::of_record(&r)).or_default();
+            m.sha256 = Some(r.sha256.to_ascii_lowercase());
+            m.sources.extend(r.sources);
+            m.paths.push(r.blob);
         }
         for e in walkdir::WalkDir::new(&self.hub.root).into_iter().filter_map(Result::ok) {
-            if e.path_is_symlink()
+            if !(e.path_is_symlink()
                 && is_gone_through(e.path())
-                && e.path().components().any(|c| c.as_os_str() == "snapshots")
+                && e.path().components().any(|c| c.as_os_str() == "snapshots"))
             {
-                out.entry(self.link_id(e.path())).or_default().push(e.path().to_path_buf());
+                continue;
+            }
+            match self.link_target(e.path()) {
+                Some((repo, etag)) => {
+                    let m = out.files.entry(StoreId::hf(&repo, &etag)).or_default();
+                    if let Expected::Sha256(h) = Expected::from_etag(&etag) {
+                        m.sha256.get_or_insert(h);
+                    }
+                    m.paths.push(e.path().to_path_buf());
+                }
+                None => out.odd_links.push(e.path().to_path_buf()),
             }
         }
         out
     }
 
-    /// The id of the blob a snapshot link points at: its repo folder and the link target's name.
-    fn link_id(&self, link: &Path) -> StoreId {
-        let repo = link
-            .strip_prefix(&self.hub.root)
-            .ok()
-            .and_then(|rel| rel.components().next())
-            .and_then(|c| c.as_os_str().to_str()?.strip_prefix("models--").map(|r| r.replacen("--", "/", 1)));
-        let target = std::fs::read_link(link).ok();
-        let etag = target.as_deref().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
-        match (repo, etag) {
-            (Some(repo), Some(etag)) => StoreId::hf(&repo, &etag),
-            _ => StoreId::hf("?", &link.display().to_string()),
-        }
+    /// The repo folder and blob name a snapshot link points at, as [`Inventory::items`] reads
+    /// them for the blob itself; `None` outside a `models--` folder or for a target without a name.
+    fn link_target(&self, link: &Path) -> Option<(String, String)> {
+        let rel = link.strip_prefix(&self.hub.root).ok()?;
+        let folder = rel.components().next()?.as_os_str().to_str()?;
+        let repo = folder.strip_prefix("models--")?.replacen("--", "/", 1);
+        let target = std::fs::read_link(link).ok()?;
+        Some((repo, target.file_name()?.to_string_lossy().into_owned()))
     }
 
     /// Every unfinished download in both caches.
@@ -369,4 +404,23 @@ fn is_gone(path: &Path) -> bool {
 /// The same for what a link points at.
 fn is_gone_through(link: &Path) -> bool {
     std::fs::metadata(link).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_used_by_its_path_in_any_spelling_or_by_its_digest_in_any_case() {
+        let d = tempfile::tempdir().unwrap();
+        let blob = d.path().join("blob");
+        std::fs::write(&blob, b"x").unwrap();
+        std::os::unix::fs::symlink(&blob, d.path().join("link")).unwrap();
+        let mut u = Usage::default();
+        u.by_path.insert(crate::fsx::same_place(&blob), vec!["/p".into()]);
+        u.by_sha256.insert("ab".repeat(32), vec!["/q".into(), "/p".into()]);
+        assert_eq!(u.users_of(Some(&d.path().join("link")), None), ["/p"]);
+        assert_eq!(u.users_of(Some(&blob), Some(&"AB".repeat(32))), ["/p", "/q"], "sorted, each once");
+        assert!(u.users_of(Some(&d.path().join("other")), Some(&"cd".repeat(32))).is_empty());
+    }
 }

@@ -23,6 +23,7 @@ use crate::fsx::{Context, Existing, FsError};
 use crate::ids::Sha256;
 use crate::lock::{self, Mode};
 use crate::transfer::hash::{self, CopyError, Expected, Hasher};
+use crate::transfer::http::Asked;
 use crate::transfer::progress::Progress;
 use crate::transfer::worker::blocking;
 use crate::transfer::FetchError;
@@ -148,7 +149,9 @@ impl ModelStore {
         };
         let expected = pin.as_ref().map_or(Expected::Nothing, |h| Expected::Sha256(h.to_string()));
         let credential = self.hub_credential();
-        let d = Download { id: url, url: parsed, credential, size: None, expected: &expected, temp: &temp };
+        // A URL on the hub's own origin goes with the token, so the hub's hints apply to it.
+        let asked = Asked::of(&parsed, credential);
+        let d = Download { id: url, url: parsed, credential, asked, size: None, expected: &expected, temp: &temp };
         let got = self.http.download(&d, progress).await?;
         let sha256: Sha256 =
             got.sha256.parse().map_err(|e| FetchError::Protocol { url: url.to_string(), why: format!("{e}") })?;

@@ -29,7 +29,7 @@ use crate::remote::filter::Filter;
 use crate::remote::hf::{self, Hub};
 use crate::remote::mirrors::Mirrors;
 use crate::transfer::hash::Expected;
-use crate::transfer::http::Http;
+use crate::transfer::http::{Asked, Http};
 use crate::transfer::progress::{Event, Progress};
 use crate::transfer::worker::blocking;
 use crate::transfer::FetchError;
@@ -313,6 +313,7 @@ impl ModelStore {
             id: &label,
             url: meta.download.clone(),
             credential: hub.credential.as_ref(),
+            asked: Asked::Hub { token: hub.credential.is_some() },
             size: meta.size,
             expected: &expected,
             temp: &temp,

@@ -43,11 +43,13 @@ pub struct Unreadable {
     pub error: String,
 }
 
-/// What `--fix` removed: a corrupted file, or the record and links of a missing one.
+/// What `--fix` removed: a corrupted file, the record and links of a missing one, or a dangling
+/// link that names no file (no id).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Fixed {
     /// Its id, as `models list` shows it.
-    pub id: StoreId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<StoreId>,
     /// The file, record or link removed (the first, when there were several).
     pub path: PathBuf,
 }
@@ -63,6 +65,9 @@ pub struct Verified {
     pub unreadable: Vec<Unreadable>,
     /// Index records whose blob is gone, snapshot links to nothing (one id per file).
     pub missing: Vec<StoreId>,
+    /// Snapshot links to nothing that name no file of the store (outside a `models--` folder):
+    /// by path, as they have no id.
+    pub dangling_links: Vec<PathBuf>,
     /// With [`Repair::Yes`]: what was removed.
     pub removed: Vec<Fixed>,
 }
@@ -70,7 +75,10 @@ pub struct Verified {
 impl Verified {
     /// Corrupted or missing files that were not removed: `verify --fix` would remove them.
     pub fn repairable(&self) -> bool {
-        self.corrupted.iter().chain(&self.missing).any(|id| !self.removed.iter().any(|f| &f.id == id))
+        let fixed = |id: &StoreId| self.removed.iter().any(|f| f.id.as_ref() == Some(id));
+        let link_fixed = |p: &PathBuf| self.removed.iter().any(|f| f.id.is_none() && &f.path == p);
+        self.corrupted.iter().chain(&self.missing).any(|id| !fixed(id))
+            || self.dangling_links.iter().any(|p| !link_fixed(p))
     }
 
     /// Something is not known to be right (the command's exit status): corrupted or missing files
@@ -151,12 +159,13 @@ fn hidden_records(inv: &Inventory, items: &[Item]) -> Vec<Unreadable> {
 /// entries.
 pub fn run(inv: &Inventory, repair: Repair, only: &[Selector]) -> Result<Verified, InventoryError> {
     let mut items = inv.items(&Usage::default());
-    let mut missing = inv.missing();
+    let gone = inv.missing();
+    let mut missing = gone.files;
     if !only.is_empty() {
         let candidates: Vec<Candidate> = items
             .iter()
             .map(|i| Candidate { id: &i.id, sources: &i.sources, sha256: i.sha256.as_deref() })
-            .chain(missing.keys().map(|id| Candidate { id, sources: &[], sha256: None }))
+            .chain(missing.iter().map(|(id, m)| Candidate { id, sources: &m.sources, sha256: m.sha256.as_deref() }))
             .collect();
         let chosen = id::pick(only, &candidates)?;
         items.retain(|i| chosen.contains(&i.id));
@@ -165,6 +174,7 @@ pub fn run(inv: &Inventory, repair: Repair, only: &[Selector]) -> Result<Verifie
     let mut v = classify(&items);
     if only.is_empty() {
         v.unreadable.extend(hidden_records(inv, &items));
+        v.dangling_links = gone.odd_links;
     }
     v.missing = missing.keys().cloned().collect();
     if repair == Repair::No {
@@ -172,14 +182,18 @@ pub fn run(inv: &Inventory, repair: Repair, only: &[Selector]) -> Result<Verifie
     }
     for it in items.iter().filter(|i| v.corrupted.contains(&i.id)) {
         inv.remove(it)?;
-        v.removed.push(Fixed { id: it.id.clone(), path: it.path.clone() });
+        v.removed.push(Fixed { id: Some(it.id.clone()), path: it.path.clone() });
     }
-    for (id, paths) in &missing {
+    for (id, m) in &missing {
         // A dangling snapshot link, or the record of a blob that is gone.
-        for path in paths {
+        for path in &m.paths {
             inv.index.forget(path)?;
         }
-        v.removed.push(Fixed { id: id.clone(), path: paths.first().cloned().unwrap_or_default() });
+        v.removed.push(Fixed { id: Some(id.clone()), path: m.paths.first().cloned().unwrap_or_default() });
+    }
+    for link in &v.dangling_links {
+        inv.index.forget(link)?;
+        v.removed.push(Fixed { id: None, path: link.clone() });
     }
     Ok(v)
 }

@@ -23,7 +23,7 @@ use reqwest::header::{ACCEPT_ENCODING, RANGE};
 use reqwest::StatusCode;
 
 use super::hash::{self, Hasher};
-use super::http::{protocol, status_failure, Asked, ContentRange, Http, Pace};
+use super::http::{protocol, status_failure, ContentRange, Http, Pace};
 use super::progress::{Event, Progress};
 use super::request::{Download, Downloaded};
 use super::retry::Failure;
@@ -200,7 +200,7 @@ async fn piece(
         StatusCode::PARTIAL_CONTENT => {}
         StatusCode::OK if first => return Ok(Piece::NoRanges),
         StatusCode::OK => return Err(Failure::transient("the server stopped honouring ranges")),
-        _ => return Err(status_failure(&d.url, &resp, Asked::of(&d.url, d.credential))),
+        _ => return Err(status_failure(&d.url, &resp, d.asked)),
     }
     check_range(d, &resp, start, end)?;
     let mut stream = resp.bytes_stream();

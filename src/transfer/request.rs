@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use reqwest::Url;
 
 use super::hash::{self, Expected};
-use super::http::Credential;
+use super::http::{Asked, Credential};
 use super::FetchError;
 use crate::fsx::{self, Context};
 
@@ -22,6 +22,9 @@ pub struct Download<'a> {
     pub url: Url,
     /// A token, sent only to its own origin.
     pub credential: Option<&'a Credential>,
+    /// What kind of source the file is, for the hint of a refusal: a hub file stays the hub's
+    /// even when a redirect leads to a CDN (whose 403 is still about `HF_TOKEN`).
+    pub asked: Asked,
     /// The announced size: nothing past it is read.
     pub size: Option<u64>,
     /// What the bytes must hash to.

@@ -24,7 +24,7 @@ use reqwest::header::{ACCEPT_ENCODING, RANGE};
 use reqwest::StatusCode;
 
 use super::hash::{self, Expected, Hasher};
-use super::http::{protocol, status_failure, Asked, ContentRange, Http, Pace};
+use super::http::{protocol, status_failure, ContentRange, Http, Pace};
 use super::progress::{Event, Progress};
 use super::request::{Download, Downloaded};
 use super::retry::Failure;
@@ -213,7 +213,7 @@ fn answer(d: &Download<'_>, resp: &reqwest::Response, offset: u64) -> Result<Ans
         }
         StatusCode::PARTIAL_CONTENT => Ok(Answer::Restart),
         StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 && d.size == Some(offset) => Ok(Answer::Complete),
-        _ => Err(status_failure(&d.url, resp, Asked::of(&d.url, d.credential))),
+        _ => Err(status_failure(&d.url, resp, d.asked)),
     }
 }
 
