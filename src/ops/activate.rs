@@ -133,10 +133,9 @@ fn locate(registry: &Registry, start: &Path) -> Result<(PathBuf, PathBuf), Activ
         let named = named.unwrap_or_else(|| "no environment".into());
         return Err(disagree(&marker.file, format!("names `{named}`, the registry has `{}`", env_dir.display())));
     }
-    if let (Some(mine), Some(theirs)) = (&entry.id, &marker.id) {
-        if mine != theirs {
-            return Err(disagree(&marker.file, format!("has project id {theirs}, the registry has {mine}")));
-        }
+    if let Some(theirs) = marker.contradicting_id(entry.id.as_deref()) {
+        let mine = entry.id.as_deref().unwrap_or_default();
+        return Err(disagree(&marker.file, format!("has project id {theirs}, the registry has {mine}")));
     }
     if !env_dir.is_dir() {
         return Err(ActivateError::EnvMissing(env_dir));

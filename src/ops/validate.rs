@@ -174,13 +174,10 @@ fn check_marker(
             _ => {}
         },
     }
-    if let (Some(mine), Some(theirs)) = (&entry.id, &marker.id) {
-        if mine != theirs {
-            reasons.push(Reason {
-                code: Code::MarkerMismatch,
-                message: format!("`{file}` has project id {theirs}, the registry has {mine}"),
-            });
-        }
+    if let Some(theirs) = marker.contradicting_id(entry.id.as_deref()) {
+        let mine = entry.id.as_deref().unwrap_or_default();
+        let message = format!("`{file}` has project id {theirs}, the registry has {mine}");
+        reasons.push(Reason { code: Code::MarkerMismatch, message });
     }
 }
 
