@@ -62,7 +62,7 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     if ctx.out.json {
         ctx.out.json(&CheckDoc { ok, projects: views });
     } else {
-        print_table(&ctx.out, &views, false, ctx.wharf.env().home());
+        print_table(&ctx.out, &views, false, ctx.wharf.env());
         let bad = views.iter().filter(|p| p.status != Status::Valid).count();
         ctx.out.status(format!(
             "{} checked: {} valid, {bad} not{}",

@@ -53,7 +53,7 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     } else if views.is_empty() {
         ctx.out.status("no projects registered yet; run `wharf init` in a project");
     } else {
-        print_table(&ctx.out, &views, args.sizes, ctx.wharf.env().home());
+        print_table(&ctx.out, &views, args.sizes, ctx.wharf.env());
     }
     Ok(ExitCode::SUCCESS)
 }

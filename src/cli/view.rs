@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use wharf::home_path::HomePath;
+use wharf::home_path::{HomePath, HOME_VAR};
 use wharf::Env;
 
 use wharf::ops::validate::{Judged, Reason};
@@ -84,18 +84,18 @@ pub fn project_view(j: &Judged, e: &ProjectEntry, env: &Env) -> ProjectView {
     }
 }
 
-/// A path as a table shows it: expanded, with `~` for the home folder.
-pub fn shown(path: &str, home: &Path) -> String {
-    match Path::new(path).strip_prefix(home) {
-        Ok(rest) if !home.as_os_str().is_empty() && rest.as_os_str().is_empty() => "~".into(),
-        Ok(rest) if !home.as_os_str().is_empty() => format!("~/{}", rest.display()),
-        _ => path.to_string(),
-    }
+/// A path as a table shows it: expanded, with `~` for the home folder (by the rule the registry
+/// stores `${HOME}` with, so a home reached through a symlink is `~` too).
+pub fn shown(path: &str, env: &Env) -> String {
+    HomePath::from_path_in(Path::new(path), env)
+        .ok()
+        .and_then(|h| h.as_str().strip_prefix(HOME_VAR).map(|rest| format!("~{rest}")))
+        .unwrap_or_else(|| path.to_string())
 }
 
 /// The table `list` and `check` print. Paths are expanded (`~/…`); when two projects share a
 /// name, an ID column tells them apart.
-pub fn print_table(out: &Output, views: &[ProjectView], sizes: bool, home: &Path) {
+pub fn print_table(out: &Output, views: &[ProjectView], sizes: bool, env: &Env) {
     let mut names = std::collections::HashSet::new();
     let ids = views.iter().any(|v| !names.insert(v.name.as_str()));
     let mut header = vec!["STATUS", "NAME"];
@@ -114,8 +114,8 @@ pub fn print_table(out: &Output, views: &[ProjectView], sizes: bool, home: &Path
                 row.push(v.id.as_deref().map_or("-".into(), |id| id.chars().take(8).collect()));
             }
             row.extend([
-                shown(&v.path, home),
-                v.env.as_ref().map_or("-".into(), |e| shown(&e.expanded, home)),
+                shown(&v.path, env),
+                v.env.as_ref().map_or("-".into(), |e| shown(&e.expanded, env)),
                 v.models.len().to_string(),
             ]);
             if sizes {
@@ -129,7 +129,7 @@ pub fn print_table(out: &Output, views: &[ProjectView], sizes: bool, home: &Path
         out.line(format!(
             "\n{} {}",
             out.paint(v.status.as_str(), super::status_color(v.status.as_str())),
-            shown(&v.path, home)
+            shown(&v.path, env)
         ));
         for r in &v.reasons {
             out.line(format!(

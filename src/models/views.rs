@@ -206,7 +206,7 @@ pub fn sync_registered(registry: &Registry, dir: &Path) -> Result<Option<Synced>
     let Ok(key) = HomePath::from_path_in(dir, env) else { return Ok(None) };
     let doc = registry.read()?.doc;
     let Some(entry) = doc.projects.get(key.as_str()) else { return Ok(None) };
-    let Ok(env_dir) = HomePath::from_stored(entry.env.path.as_str()).expand(env) else { return Ok(None) };
+    let Ok(env_dir) = entry.env_dir(env) else { return Ok(None) };
     if !env_dir.is_dir() {
         return Ok(None);
     }

@@ -120,7 +120,7 @@ fn locate(registry: &Registry, start: &Path) -> Result<(PathBuf, PathBuf), Activ
     let key = HomePath::from_path_in(&root, env)?;
     let doc = registry.read()?.doc;
     let entry = doc.projects.get(key.as_str()).ok_or_else(|| ActivateError::NotRegistered(root.clone()))?;
-    let env_dir = HomePath::from_stored(entry.env.path.as_str()).expand(env)?;
+    let env_dir = entry.env_dir(env)?;
     let disagree = |marker: &Path, what: String| ActivateError::MarkerDisagrees {
         project: root.clone(),
         marker: marker.to_path_buf(),

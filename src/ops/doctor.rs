@@ -67,7 +67,7 @@ pub struct Report {
 /// Back-linked env folders under `envs_dir` whose project is not a key of `doc`.
 fn unregistered(doc: &RegistryDoc, envs_dir: &Path, env: &Env) -> Vec<(PathBuf, BackLink, String)> {
     let registered_envs: std::collections::HashSet<PathBuf> =
-        doc.projects.values().filter_map(|e| HomePath::from_stored(e.env.path.clone()).expand(env).ok()).collect();
+        doc.projects.values().filter_map(|e| e.env_dir(env).ok()).collect();
     crate::ops::prune::scan_envs_dir(envs_dir)
         .into_iter()
         .filter(|d| !d.is_symlink() && !registered_envs.contains(d))

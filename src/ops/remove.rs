@@ -167,11 +167,13 @@ fn held_back(preview: Option<&Summary>) -> Option<String> {
 
 fn env_row(doc: &RegistryDoc, key: &str, project: &Path, env: &Env, job: EnvJob) -> Option<Removal> {
     let entry = doc.projects.get(key)?;
-    let dir = fsx::resolve_parent(&HomePath::from_stored(entry.env.path.clone()).expand(env).ok()?);
+    let dir = fsx::resolve_parent(&entry.env_dir(env).ok()?);
     let shown = project.display().to_string();
-    let user = doc.projects.iter().filter(|(k, _)| k.as_str() != key).find(|(_, e)| {
-        HomePath::from_stored(e.env.path.clone()).expand(env).is_ok_and(|p| fsx::resolve_parent(&p) == dir)
-    });
+    let user = doc
+        .projects
+        .iter()
+        .filter(|(k, _)| k.as_str() != key)
+        .find(|(_, e)| e.env_dir(env).is_ok_and(|p| fsx::resolve_parent(&p) == dir));
     let mut skip = user.map(|(k, _)| format!("in use by project `{k}`"));
     if let Some(why) = job.held_back {
         skip.get_or_insert(why);

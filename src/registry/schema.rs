@@ -86,6 +86,13 @@ pub struct ProjectEntry {
     pub extra: Extra,
 }
 
+impl ProjectEntry {
+    /// Its environment folder with the current home (the stored `${HOME}/…` form expanded).
+    pub fn env_dir(&self, env: &crate::env::Env) -> Result<std::path::PathBuf, crate::home_path::HomePathError> {
+        crate::home_path::HomePath::from_stored(self.env.path.as_str()).expand(env)
+    }
+}
+
 /// Where a project's environment is.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct EnvRef {
