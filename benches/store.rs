@@ -79,7 +79,7 @@ fn bench_check_with_models(c: &mut Criterion) {
     let pull_opts = store::PullOptions { now: chrono::Utc::now(), ..Default::default() };
     let pulled =
         rt.block_on(resolve::pull(&store, &proj, false, &pull_opts, &wharf::transfer::progress::Silent)).unwrap();
-    assert!(resolve::record_in_registry(&registry, &proj, &pulled.models).unwrap());
+    assert!(resolve::record_in_registry(&registry, &proj, &pulled.models).unwrap().is_some());
 
     c.bench_function("check_project_with_5_models", |b| {
         b.iter(|| {

@@ -354,7 +354,7 @@ fn lock_changes(specs: &[ModelSpec], old: Option<&Lock>) -> Vec<String> {
 
 /// What `wharf pull` does in a project (and `wharf init` in one with a `wharf.toml`): [`pull`]
 /// every model and write the lock, then record the models in the project's registry entry, when
-/// it has one, and bring its model views in step ([`views::sync_registered`]). Returns the pull and
+/// it has one, and bring its model views in step ([`views::sync_entry`]). Returns the pull and
 /// whether the project is registered.
 pub async fn pull_project(
     store: &ModelStore,
@@ -370,11 +370,10 @@ pub async fn pull_project(
         // Offline writes nothing (no registry, no views): only say whether the project is registered.
         true => Ok((is_registered(&registry, &d)?, Vec::new())),
         false => {
-            let registered = record_in_registry(&registry, &d, &models)?;
-            Ok::<_, crate::registry::RegistryError>((
-                registered,
-                views::warnings(views::sync_registered(&registry, &d)),
-            ))
+            // The entry as recorded serves the views: no second read of the registry.
+            let entry = record_in_registry(&registry, &d, &models)?;
+            let warnings = entry.as_ref().map(|e| views::warnings(views::sync_entry(e, &d, registry.env())));
+            Ok::<_, crate::registry::RegistryError>((entry.is_some(), warnings.unwrap_or_default()))
         }
     })
     .await
@@ -389,14 +388,14 @@ fn is_registered(registry: &crate::Registry, dir: &Path) -> Result<bool, crate::
 }
 
 /// Record `models` in the registry entry of the project at `dir`, if it is registered.
-/// Returns whether it was.
+/// Returns the entry as recorded (`None`: not registered).
 pub fn record_in_registry(
     registry: &crate::Registry,
     dir: &Path,
     models: &[Resolved],
-) -> Result<bool, crate::registry::RegistryError> {
+) -> Result<Option<crate::registry::ProjectEntry>, crate::registry::RegistryError> {
     let env = registry.env();
-    let Ok(key) = crate::home_path::HomePath::from_path_in(dir, env) else { return Ok(false) };
+    let Ok(key) = crate::home_path::HomePath::from_path_in(dir, env) else { return Ok(None) };
     let refs: Vec<crate::registry::ModelRef> = models
         .iter()
         .map(|m| crate::registry::ModelRef {
@@ -411,12 +410,9 @@ pub fn record_in_registry(
         })
         .collect();
     registry.update(|doc, _| {
-        Ok::<_, crate::registry::RegistryError>(match doc.projects.get_mut(key.as_str()) {
-            Some(e) => {
-                e.models = refs;
-                true
-            }
-            None => false,
-        })
+        Ok::<_, crate::registry::RegistryError>(doc.projects.get_mut(key.as_str()).map(|e| {
+            e.models = refs;
+            e.clone()
+        }))
     })
 }

@@ -28,7 +28,7 @@ use crate::fsx::{self, Context, FsError};
 use crate::home_path::HomePath;
 use crate::ids::{IdError, ModelName};
 use crate::models::manifest::{self, ManifestError, ModelSpec};
-use crate::registry::{ModelRef, Registry, RegistryError};
+use crate::registry::{ModelRef, ProjectEntry};
 use crate::store::layout::join_within;
 
 /// The views' folder inside an environment.
@@ -56,9 +56,6 @@ pub enum ViewsError {
     /// A file could not be read or written.
     #[error(transparent)]
     Fs(#[from] FsError),
-    /// The registry could not be read.
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
 }
 
 /// A view left alone, and why.
@@ -199,13 +196,9 @@ pub fn sync(env_dir: &Path, project: &Path, models: &[ModelRef], env: &Env) -> R
     Ok(done)
 }
 
-/// [`sync`] for the registered project at `dir` (as its registry entry records it); `None` when
-/// it is not registered or its environment folder is gone.
-pub fn sync_registered(registry: &Registry, dir: &Path) -> Result<Option<Synced>, ViewsError> {
-    let env = registry.env();
-    let Ok(key) = HomePath::from_path_in(dir, env) else { return Ok(None) };
-    let doc = registry.read()?.doc;
-    let Some(entry) = doc.projects.get(key.as_str()) else { return Ok(None) };
+/// [`sync`] for the project at `dir` as its registry `entry` records it; `None` when its
+/// environment folder is gone.
+pub fn sync_entry(entry: &ProjectEntry, dir: &Path, env: &Env) -> Result<Option<Synced>, ViewsError> {
     let Ok(env_dir) = entry.env_dir(env) else { return Ok(None) };
     if !env_dir.is_dir() {
         return Ok(None);
