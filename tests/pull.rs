@@ -158,20 +158,20 @@ fn four_processes_pulling_one_model_cause_one_transfer() {
         let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(doc["models"][0]["sha256"], sha256_hex(&body));
     }
-    assert_eq!(cdn.body_bytes(), body.len() as u64, "the CDN sent the file once");
-    // One transfer: its pieces cover the file once, no range asked twice.
-    let mut ranges: Vec<String> = cdn
+    // One transfer: one stream from the start (a GET without a range), helpers on ranges. A stream
+    // cut where a helper took over may have had more in flight than it read, never a second copy.
+    let sent = cdn.body_bytes();
+    assert!(sent < 2 * body.len() as u64, "the CDN sent {sent} bytes for a file of {}", body.len());
+    let gets: Vec<String> = cdn
         .requests()
         .into_iter()
         .filter(|r| r.method == "GET")
         .map(|r| r.headers.get("range").cloned().unwrap_or_default())
         .collect();
-    let n = ranges.len();
-    ranges.sort();
-    ranges.dedup();
-    assert_eq!(ranges.len(), n, "a range was fetched twice: {ranges:?}");
-    assert_eq!(n, 8, "64 MiB in 8 MiB pieces");
+    assert_eq!(gets.iter().filter(|r| r.is_empty()).count(), 1, "one transfer from the start: {gets:?}");
+    assert!(gets.len() > 1, "helpers with ranges: {gets:?}");
 }
+
 
 #[test]
 fn offline_uses_the_cache_with_zero_requests_and_names_what_is_missing() {
@@ -390,25 +390,29 @@ fn mirrors_are_tried_in_order_after_the_primary_and_get_no_token() {
 }
 
 #[test]
-fn a_large_file_comes_in_parallel_ranges_and_a_cut_piece_is_fetched_again() {
+fn a_large_file_comes_over_several_connections_and_a_cut_one_is_resumed() {
     let (hub, cdn) = Server::hub();
     let body = pattern(40 * MIB, 17);
     hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
-    cdn.faults().drop_after = Some(3 * MIB as u64); // the first piece answered is cut short
+    cdn.faults().drop_after = Some(3 * MIB as u64); // the first answer is cut short
     let mut t = TestHome::with_hub(&hub);
     t.extra_env.push(("WHARF_CONNECTIONS".into(), "4".into())); // ranges, even on loopback
     let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
     assert_eq!(doc["models"][0]["sha256"], sha256_hex(&body));
-    let gets: Vec<_> = cdn.requests().into_iter().filter(|r| r.method == "GET").collect();
-    assert!(
-        gets.iter().all(|r| r.headers.get("range").is_some_and(|v| v.starts_with("bytes=") && !v.ends_with('-'))),
-        "closed ranges"
-    );
-    assert_eq!(gets.len(), 5 + 1, "five 8 MiB pieces, one of them twice");
+    let gets: Vec<String> = cdn
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.headers.get("range").cloned().unwrap_or_default())
+        .collect();
+    // The cut stream is resumed where it stopped (`bytes=N-`), then helpers take closed ranges.
+    assert_eq!(gets[0], "", "{gets:?}");
+    assert!(gets[1].starts_with("bytes=") && gets[1].ends_with('-'), "{gets:?}");
+    assert!(gets.len() >= 4, "helpers with ranges: {gets:?}");
     let sent = cdn.body_bytes();
-    assert!(sent < (body.len() as f64 * 1.2) as u64, "sent {sent}");
+    assert!(sent < 2 * body.len() as u64, "sent {sent}");
     assert!(leftovers(&t.hub_cache()).is_empty());
     let ranged: Vec<_> = walkdir::WalkDir::new(t.hub_cache())
         .into_iter()

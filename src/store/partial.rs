@@ -27,7 +27,7 @@ use super::layout::{BlobStore, HubCache};
 use crate::ids::{Etag, RepoId};
 use crate::lock::{self, LockError, Mode};
 
-/// The suffixes of the temp names (`transfer::temp_path`, then `ranged::ranged_temp`).
+/// The suffixes of the temp names (`transfer::temp_path`, then `split::ranged_temp`).
 const SUFFIXES: [&str; 2] = [".incomplete.ranged", ".incomplete"];
 
 /// One unfinished download.

@@ -9,9 +9,10 @@ pub mod error;
 pub mod hash;
 pub mod http;
 pub mod progress;
-pub mod ranged;
 pub mod request;
 pub mod retry;
+pub mod sink;
+pub mod split;
 pub mod stream;
 pub mod worker;
 

@@ -17,7 +17,7 @@
 //!   is ever visible under a final name unverified, and a mismatch leaves nothing behind.
 
 use std::fs::File;
-use std::io::{self, Seek, Write};
+use std::io::{self, Seek};
 use std::path::Path;
 
 use reqwest::header::{ACCEPT_ENCODING, RANGE};
@@ -25,6 +25,8 @@ use reqwest::StatusCode;
 
 use super::hash::{self, Expected, Hasher};
 use super::http::{protocol, status_failure, ContentRange, Http, Pace};
+use super::sink::{self, Sink};
+use super::split::{self, Plan};
 use super::progress::{Event, Progress};
 use super::request::{Download, Downloaded};
 use super::retry::Failure;
@@ -87,8 +89,158 @@ impl Http {
     }
 
     /// Write the body of `resp` into `file` from `span.start` (emptying it first when that is 0)
-    /// while `hasher` hashes it, then check what arrived against what was announced.
+    /// while `hasher` hashes it, then check what arrived against what was announced. A body small
+    /// enough is held whole and written in one go; a larger one goes through the [`Sink`] threads,
+    /// over as many connections as pay (`split.rs`).
     async fn receive(
+        &self,
+        d: &Download<'_>,
+        resp: reqwest::Response,
+        (file, hasher): (File, Hasher),
+        span: Span,
+        progress: &dyn Progress,
+    ) -> Result<Downloaded, Failure> {
+        if span.total.is_some_and(|t| t - span.start <= WHOLE) {
+            return self.receive_whole(d, resp, (file, hasher), span, progress).await;
+        }
+        let ranges = split::accepts_ranges(&resp);
+        let plan = Plan::new(span.start, span.total, ranges && span.total.is_some_and(|t| t - span.start >= 2 * split::MIN_SPLIT));
+        let flush = span.total.is_none_or(|t| t - span.start >= 2 * sink::FLUSH_EVERY);
+        let sink = Sink::start(file, hasher, span.start, span.start == 0, flush);
+        let mode = match self.connections {
+            Some(n) if n <= 1 => None,
+            Some(n) => Some(split::Mode::Fixed(n.min(split::MAX_CONNECTIONS))),
+            None => Some(split::Mode::Adaptive),
+        };
+        let ran = self.connections_for(d, &plan, resp, &sink, mode, progress).await;
+        let sunk = sink.finish().await;
+        let renamed = if plan.split.load(std::sync::atomic::Ordering::SeqCst) {
+            // The temp file has holes: it was renamed to `.ranged`; back only when complete.
+            let (from, to) = (split::ranged_temp(d.temp), d.temp.to_path_buf());
+            let complete = ran.is_ok() && plan.complete() && sunk.written.is_ok();
+            blocking(move || {
+                if complete {
+                    std::fs::rename(&from, &to).ctx("cannot rename", &to)?;
+                } else {
+                    let _ = std::fs::remove_file(&from);
+                }
+                Ok::<_, Failure>(())
+            })
+            .await
+        } else {
+            Ok(())
+        };
+        if let Err(e) = sunk.written {
+            let (temp, need) = (d.temp.to_path_buf(), span.total.map(|t| t.saturating_sub(span.start)));
+            return Err(blocking(move || Err::<(), _>(write_failure(&temp, e, need))).await.unwrap_err());
+        }
+        if let Err(Failure::Final(e)) = ran {
+            if matches!(e, FetchError::Protocol { .. }) {
+                let _ = tokio::fs::remove_file(d.temp).await;
+            }
+            return Err(Failure::Final(e));
+        }
+        ran?;
+        renamed?;
+        let (hasher, hashed) = sunk.hashed.map_err(|e| Failure::Final(FsError::new("cannot hash", d.temp, e).into()))?;
+        let got = if plan.total == u64::MAX { hashed } else { plan.total };
+        if hashed != got {
+            return Err(Failure::transient(format!("connection closed after {hashed} of {got} bytes")));
+        }
+        let (sha256, git_sha1) = hasher.finish();
+        progress.event(Event::Done { id: d.id.to_string() });
+        Ok(Downloaded { sha256, git_sha1, size: got })
+    }
+
+    /// The first answer's connection and, when `mode` allows, more (see `split.rs`), until every
+    /// byte is claimed or one fails finally. Before a second connection starts, a failure of the
+    /// first is the caller's to retry (it resumes from the file); after, each connection retries its
+    /// own segment.
+    async fn connections_for(
+        &self,
+        d: &Download<'_>,
+        plan: &Plan,
+        resp: reqwest::Response,
+        sink: &Sink,
+        mode: Option<split::Mode>,
+        progress: &dyn Progress,
+    ) -> Result<(), Failure> {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let connection = |id: usize, seg: usize, first: Option<reqwest::Response>| {
+            let tx = sink.sender();
+            async move {
+                let mut seg = seg;
+                let mut first = first;
+                loop {
+                    if let Some(resp) = first.take() {
+                        match self.pump(d, plan, seg, (resp, 0), &tx, progress).await {
+                            Ok(split::Pumped::Done) => {}
+                            Ok(split::Pumped::Short) if !plan.split.load(std::sync::atomic::Ordering::SeqCst) => {
+                                let (at, end) = plan.left(seg);
+                                return Err(Failure::transient(format!("connection closed after {at} of {end} bytes")));
+                            }
+                            Err(f @ Failure::Transient { .. }) if !plan.split.load(std::sync::atomic::Ordering::SeqCst) => {
+                                return Err(f)
+                            }
+                            Err(Failure::Final(e)) => return Err(Failure::Final(e)),
+                            _ => {}
+                        }
+                    }
+                    self.policy
+                        .run(d.id, &d.url, progress, |_| self.fetch_rest(d, plan, seg, &tx, progress))
+                        .await
+                        .map_err(Failure::Final)?;
+                    if !split::Control::may_continue(plan, id) {
+                        return Ok(());
+                    }
+                    match plan.steal(None) {
+                        Some(s) => seg = s,
+                        None => return Ok(()),
+                    }
+                }
+            }
+        };
+        let mut running = FuturesUnordered::new();
+        running.push(Box::pin(connection(0, 0, Some(resp))));
+        let Some(mode) = mode else {
+            return running.next().await.unwrap_or(Ok(()));
+        };
+        let mut ctl = split::Control::new(mode, 0);
+        let mut tick = tokio::time::interval(ctl.window());
+        tick.tick().await;
+        let mut next_id = 1;
+        loop {
+            tokio::select! {
+                done = running.next() => match done {
+                    None => return Ok(()),
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => {
+                        plan.failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return Err(e);
+                    }
+                },
+                _ = tick.tick(), if ctl.live() => {
+                    let (add, cap) = ctl.tick(plan, running.len(), next_id);
+                    for _ in 0..add {
+                        let first_split = !plan.split.load(std::sync::atomic::Ordering::SeqCst);
+                        let Some(seg) = plan.steal(cap) else { break };
+                        if first_split {
+                            // Holes from now on: never under the resumable name.
+                            let (from, to) = (d.temp.to_path_buf(), split::ranged_temp(d.temp));
+                            blocking(move || std::fs::rename(&from, &to).ctx("cannot rename", &from).map_err(Failure::from)).await?;
+                        }
+                        running.push(Box::pin(connection(next_id, seg, None)));
+                        next_id += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A body of at most [`WHOLE`] bytes: held whole, then hashed, written and synced in one
+    /// blocking call (no thread per stage for a small file). What arrived before a cut is written
+    /// too, so the next attempt resumes after it.
+    async fn receive_whole(
         &self,
         d: &Download<'_>,
         resp: reqwest::Response,
@@ -96,81 +248,66 @@ impl Http {
         span: Span,
         progress: &dyn Progress,
     ) -> Result<Downloaded, Failure> {
-        // Writing and hashing each get a thread, fed the same (reference-counted) chunks: SHA-256
-        // runs at about the speed of the network on loopback, so doing both in one thread would
-        // make the transfer take their sum.
-        let (wtx, mut wrx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
-        let (htx, mut hrx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
-        let restart = span.start == 0;
-        let writer = tokio::task::spawn_blocking(move || write_all(file, restart, &mut wrx));
-        let digest = tokio::task::spawn_blocking(move || {
-            while let Some(chunk) = hrx.blocking_recv() {
-                hasher.update(&chunk);
+        let total = span.total.unwrap_or(0);
+        let mut body = Vec::with_capacity((total - span.start) as usize);
+        let mut stream = resp.bytes_stream();
+        let mut pace = Pace::start();
+        let mut cut = None;
+        let mut over = false;
+        loop {
+            match self.next_chunk(&mut stream, &mut pace).await {
+                Err(why) => {
+                    cut = Some(why);
+                    break;
+                }
+                Ok(None) => break,
+                Ok(Some(chunk)) => {
+                    if span.start + (body.len() + chunk.len()) as u64 > total {
+                        over = true;
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                    progress.event(Event::Bytes { id: d.id.to_string(), n: chunk.len() as u64 });
+                }
             }
-            hasher
-        });
-        let (cut, got) = self.pump(d, resp, [wtx, htx], span, progress).await;
-        let hasher = digest.await.map_err(|e| Failure::transient(format!("hasher stopped: {e}")))?;
-        let written = match writer.await {
-            Ok(Ok(done)) => done,
-            Ok(Err(e)) => {
-                let (temp, need) = (d.temp.to_path_buf(), d.size.map(|s| s.saturating_sub(span.start)));
-                return Err(blocking(move || Err::<(), _>(write_failure(&temp, e, need))).await.unwrap_err());
-            }
-            Err(e) => return Err(Failure::transient(format!("writer stopped: {e}"))),
-        };
-        if let Some(want) = span.total.filter(|&t| got > t) {
+        }
+        if over {
             let _ = tokio::fs::remove_file(d.temp).await;
             return Err(Failure::Final(protocol(
                 &d.url,
-                &format!("sent more than the {want} bytes announced; stopped reading and deleted the download"),
+                &format!("sent more than the {total} bytes announced; stopped reading and deleted the download"),
             )));
         }
+        let (start, temp) = (span.start, d.temp.to_path_buf());
+        let need = Some(total - span.start);
+        let hasher = blocking(move || {
+            hasher.update(&body);
+            let wrote = (|| {
+                if start == 0 {
+                    file.set_len(0)?;
+                }
+                sink::write_at(&file, &body, start)?;
+                file.sync_data()
+            })();
+            wrote.map_err(|e| write_failure(&temp, e, need))?;
+            Ok::<_, Failure>((hasher, start + body.len() as u64))
+        })
+        .await;
+        let (hasher, got) = hasher?;
         if let Some(why) = cut {
             return Err(Failure::transient(why));
         }
-        let got = span.start + written;
-        if let Some(want) = span.total.filter(|&t| got < t) {
-            return Err(Failure::transient(format!("connection closed after {got} of {want} bytes")));
+        if got < total {
+            return Err(Failure::transient(format!("connection closed after {got} of {total} bytes")));
         }
         let (sha256, git_sha1) = hasher.finish();
         progress.event(Event::Done { id: d.id.to_string() });
         Ok(Downloaded { sha256, git_sha1, size: got })
     }
-
-    /// Read the body, sending every chunk to the writer and the hasher, until its end, a failure
-    /// (returned as why it was cut), a writer that stopped, or one byte past the announced size
-    /// (not one more is read). Also returns the file's length as counted, from `span.start`.
-    async fn pump(
-        &self,
-        d: &Download<'_>,
-        resp: reqwest::Response,
-        to: [tokio::sync::mpsc::Sender<bytes::Bytes>; 2],
-        span: Span,
-        progress: &dyn Progress,
-    ) -> (Option<String>, u64) {
-        let [wtx, htx] = to;
-        let mut stream = resp.bytes_stream();
-        let mut pace = Pace::start();
-        let mut got = span.start;
-        loop {
-            let chunk = match self.next_chunk(&mut stream, &mut pace).await {
-                Err(why) => return (Some(why), got),
-                Ok(None) => return (None, got),
-                Ok(Some(chunk)) => chunk,
-            };
-            let n = chunk.len() as u64;
-            got += n;
-            if span.total.is_some_and(|t| got > t) {
-                return (None, got); // more than announced: the caller refuses the download
-            }
-            if wtx.send(chunk.clone()).await.is_err() || htx.send(chunk).await.is_err() {
-                return (None, got); // the writer failed; the caller reports its error
-            }
-            progress.event(Event::Bytes { id: d.id.to_string(), n });
-        }
-    }
 }
+
+/// A body up to this size is held whole (see [`Http::receive_whole`]).
+pub const WHOLE: u64 = 2 << 20;
 
 /// The part of a file a body carries: from byte `start` of a file of `total` bytes (if known).
 #[derive(Debug, Clone, Copy)]
@@ -233,23 +370,6 @@ fn open_for_resume(temp: &Path, expected: &Expected, size: Option<u64>) -> Resul
         return Ok((file, Hasher::new(expected, size), 0));
     }
     Ok((file, hasher, len))
-}
-
-/// The writer thread: write every chunk, then flush and sync. Returns bytes written.
-fn write_all(mut file: File, restart: bool, rx: &mut tokio::sync::mpsc::Receiver<bytes::Bytes>) -> io::Result<u64> {
-    if restart {
-        file.set_len(0)?;
-        file.rewind()?;
-    }
-    let mut out = io::BufWriter::with_capacity(1 << 20, file);
-    let mut written = 0u64;
-    while let Some(chunk) = rx.blocking_recv() {
-        out.write_all(&chunk)?;
-        written += chunk.len() as u64;
-    }
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    Ok(written)
 }
 
 /// A write that failed: disk full (the temp file is deleted, so the space comes back) or another

@@ -1,0 +1,450 @@
+//! One file over as many connections as make it faster, and no more.
+//!
+//! A transfer starts as one stream (see `stream.rs`). The part still to fetch is a list of
+//! **segments**, each owned by one connection; at first one segment runs to the end of the file.
+//! A new connection **steals** half of the largest remaining segment (its owner stops where the
+//! thief starts, dropping the rest of its answer), asks `Range: bytes=A-B` for it, and when done
+//! steals again, so every connection keeps busy until the end. Bytes go to the [`Sink`] at their
+//! offset; a segment's bytes are claimed under one lock before they are sent, so no byte is
+//! written twice and none is skipped.
+//!
+//! **How many connections.** With `WHARF_CONNECTIONS=N` (an override), N from the start. Without
+//! it, the aggregate rate decides, on any host: after a warm-up window one probe connection is
+//! added with a small share ([`PROBE`]); when the rate grew by at least [`GAIN`] over the next
+//! window the connections double, and so on up to [`MAX_CONNECTIONS`]; the first step that does
+//! not pay stops the growth and its connections retire after their share. On loopback, where one
+//! stream is not held back, that costs one probe; behind a per-connection cap (a CDN serving each
+//! connection ~40 MB/s) it grows to the number the link carries.
+//!
+//! **Ranges.** Helpers start only when the first answer says the server does ranges (`206`, or
+//! `Accept-Ranges: bytes`); the first helper's answer confirms it before more start. A helper
+//! answered with a `200` gives its segment back to the stream it came from (that stream's answer
+//! still covers it) and no more helpers start. A `206` must be exactly the range asked, of a file
+//! of the announced size (else the bytes would land at the wrong offset: final).
+//!
+//! **Holes.** Once a second connection writes, the temp file has holes: it is renamed to
+//! `<name>.incomplete.ranged` first, so that a file with holes is never taken for a resumable
+//! prefix; a killed transfer leaves it for `prune --models`/`gc` and starts over. When every byte is
+//! in, it is renamed back.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{ACCEPT_ENCODING, ACCEPT_RANGES, RANGE};
+use reqwest::StatusCode;
+
+use super::http::{protocol, status_failure, ContentRange, Http, Pace};
+use super::progress::{Event, Progress};
+use super::request::Download;
+use super::retry::Failure;
+use super::sink::Chunk;
+
+/// The most connections one file uses.
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// A segment is split only when at least twice this much of it is left.
+pub const MIN_SPLIT: u64 = 4 << 20;
+
+/// The probe connection's share: what it costs where more connections do not help.
+pub const PROBE: u64 = 32 << 20;
+
+/// How much the aggregate rate must grow for a step to count as paying.
+pub const GAIN: f64 = 1.25;
+
+/// One measuring window of the controller.
+const WINDOW: Duration = Duration::from_millis(120);
+
+/// `<temp>.ranged`: the name of a temp file with holes.
+pub fn ranged_temp(temp: &Path) -> PathBuf {
+    let mut name = temp.file_name().unwrap_or_default().to_os_string();
+    name.push(".ranged");
+    temp.with_file_name(name)
+}
+
+/// One connection's part of the file: bytes `claimed..end` are still to come.
+#[derive(Debug, Clone, Copy)]
+struct Seg {
+    claimed: u64,
+    end: u64,
+    /// The segment this one was stolen from (to give it back to, see the module doc).
+    from: Option<usize>,
+    done: bool,
+}
+
+const RANGES_UNKNOWN: u8 = 0;
+const RANGES_YES: u8 = 1;
+const RANGES_NO: u8 = 2;
+
+/// The shared state of one transfer's connections.
+pub struct Plan {
+    segs: Mutex<Vec<Seg>>,
+    /// The file's size (`u64::MAX` when unknown: then there is one connection).
+    pub total: u64,
+    /// Bytes claimed so far, for the rate.
+    pub claimed: AtomicU64,
+    /// Whether the server does ranges.
+    ranges: AtomicU8,
+    /// Set when a connection failed finally: the others stop at their next chunk.
+    pub failed: AtomicBool,
+    /// Connections numbered from this one on do not steal (they retire after their share).
+    keep: AtomicUsize,
+    /// Set once a second connection was started (the temp file then has holes).
+    pub split: AtomicBool,
+}
+
+/// What claiming room for a chunk gave.
+pub struct Claim {
+    /// Where the chunk goes.
+    pub at: u64,
+    /// How many of its bytes belong to the segment.
+    pub take: u64,
+    /// The segment is complete with them.
+    pub last: bool,
+}
+
+impl Plan {
+    /// One segment from `start` to `total` (unknown: to the end of the body).
+    pub fn new(start: u64, total: Option<u64>, ranges: bool) -> Plan {
+        let total = total.unwrap_or(u64::MAX);
+        Plan {
+            segs: Mutex::new(vec![Seg { claimed: start, end: total, from: None, done: start >= total }]),
+            total,
+            claimed: AtomicU64::new(0),
+            ranges: AtomicU8::new(if ranges && total != u64::MAX { RANGES_UNKNOWN } else { RANGES_NO }),
+            failed: AtomicBool::new(false),
+            keep: AtomicUsize::new(usize::MAX),
+            split: AtomicBool::new(false),
+        }
+    }
+
+    fn segs(&self) -> std::sync::MutexGuard<'_, Vec<Seg>> {
+        // A poisoned lock means a connection panicked; its segment state is still consistent
+        // (every update is one assignment), and the digest check guards the result anyway.
+        self.segs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Room for `n` more bytes of segment `i`, at its claimed offset.
+    pub fn claim(&self, i: usize, n: u64) -> Claim {
+        let mut segs = self.segs();
+        let s = &mut segs[i];
+        let take = n.min(s.end - s.claimed);
+        let at = s.claimed;
+        s.claimed += take;
+        let last = s.claimed == s.end;
+        s.done |= last;
+        drop(segs);
+        self.claimed.fetch_add(take, Ordering::Relaxed);
+        Claim { at, take, last }
+    }
+
+    /// Segment `i` from where it is claimed to its end (exclusive).
+    pub fn left(&self, i: usize) -> (u64, u64) {
+        let s = self.segs()[i];
+        (s.claimed, s.end)
+    }
+
+    /// The body of segment `i` ended (no total was known): the file ends here.
+    pub fn ended(&self, i: usize) {
+        let mut segs = self.segs();
+        segs[i].end = segs[i].claimed;
+        segs[i].done = true;
+    }
+
+    /// Whether more connections may start.
+    fn may_split(&self) -> bool {
+        self.ranges.load(Ordering::SeqCst) != RANGES_NO && !self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Whether the first helper confirmed that the server does ranges.
+    pub fn confirmed(&self) -> bool {
+        self.ranges.load(Ordering::SeqCst) == RANGES_YES
+    }
+
+    /// Take the second half of the largest segment left (at most `cap` bytes of its end) as a new
+    /// segment; `None` when none is large enough or splitting stopped.
+    pub fn steal(&self, cap: Option<u64>) -> Option<usize> {
+        if !self.may_split() {
+            return None;
+        }
+        let mut segs = self.segs();
+        let (victim, left) = segs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.done)
+            .map(|(i, s)| (i, s.end - s.claimed))
+            .max_by_key(|&(_, left)| left)?;
+        if left < 2 * MIN_SPLIT {
+            return None;
+        }
+        let end = segs[victim].end;
+        let mut mid = segs[victim].claimed + left / 2;
+        if let Some(cap) = cap {
+            mid = mid.max(end - cap);
+        }
+        mid &= !0xffff; // whole 64 KiB blocks
+        if mid <= segs[victim].claimed {
+            return None;
+        }
+        segs[victim].end = mid;
+        segs.push(Seg { claimed: mid, end, from: Some(victim), done: false });
+        self.split.store(true, Ordering::SeqCst);
+        Some(segs.len() - 1)
+    }
+
+    /// The server answered a range with the whole file: give segment `i` back to the one it came
+    /// from if that is still streaming an answer that covers it. `false`: it cannot be given back.
+    fn give_back(&self, i: usize) -> bool {
+        self.ranges.store(RANGES_NO, Ordering::SeqCst);
+        let mut segs = self.segs();
+        let s = segs[i];
+        match s.from {
+            Some(v) if !segs[v].done && segs[v].end == s.claimed => {
+                segs[v].end = s.end;
+                segs[i].done = true;
+                segs[i].end = segs[i].claimed;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every segment is complete.
+    pub fn complete(&self) -> bool {
+        self.segs().iter().all(|s| s.done && s.claimed == s.end)
+    }
+}
+
+/// How many connections to run.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    /// Exactly this many (`WHARF_CONNECTIONS`).
+    Fixed(usize),
+    /// As many as make it faster (see the module doc).
+    Adaptive,
+}
+
+/// The controller of [`Mode::Adaptive`]: called every [`WINDOW`], it says how many connections to
+/// add.
+pub struct Control {
+    mode: Mode,
+    last: (Instant, u64),
+    /// The rate before the step being measured.
+    base: Option<f64>,
+    /// Windows left before the next decision.
+    wait: u32,
+    /// Connections added by the step being measured (0: none is).
+    added: usize,
+    stopped: bool,
+}
+
+impl Control {
+    /// A controller for `mode`, started now.
+    pub fn new(mode: Mode, claimed: u64) -> Control {
+        Control { mode, last: (Instant::now(), claimed), base: None, wait: 1, added: 0, stopped: false }
+    }
+
+    /// How often [`Control::tick`] wants to be called.
+    pub fn window(&self) -> Duration {
+        match self.mode {
+            Mode::Fixed(_) => WINDOW / 6,
+            Mode::Adaptive => WINDOW,
+        }
+    }
+
+    /// Whether it may still add connections.
+    pub fn live(&self) -> bool {
+        !self.stopped
+    }
+
+    /// The window ended with `claimed` bytes in, `running` connections: how many to add, and the
+    /// share cap of each new one.
+    pub fn tick(&mut self, plan: &Plan, running: usize, next_id: usize) -> (usize, Option<u64>) {
+        let now = Instant::now();
+        let bytes = plan.claimed.load(Ordering::Relaxed);
+        let rate = (bytes - self.last.1) as f64 / now.duration_since(self.last.0).as_secs_f64().max(1e-3);
+        self.last = (now, bytes);
+        if !plan.may_split() {
+            self.stopped = true;
+            return (0, None);
+        }
+        match self.mode {
+            Mode::Fixed(n) => {
+                // One helper first; the rest once it confirmed that ranges work.
+                if next_id == 1 {
+                    return (1, None);
+                }
+                if plan.confirmed() {
+                    self.stopped = true;
+                    return (n.saturating_sub(running), None);
+                }
+                (0, None)
+            }
+            Mode::Adaptive => {
+                if self.wait > 0 {
+                    self.wait -= 1;
+                    return (0, None);
+                }
+                match self.base {
+                    None => {
+                        // The first stream has warmed up: probe with one more.
+                        self.base = Some(rate);
+                        self.added = 1;
+                        self.wait = 1;
+                        (1, Some(PROBE))
+                    }
+                    Some(base) if rate >= base * GAIN && plan.confirmed() => {
+                        // The step paid: keep its connections and double.
+                        self.base = Some(rate);
+                        let add = running.max(1).min(MAX_CONNECTIONS.saturating_sub(running));
+                        self.added = add;
+                        self.wait = 1;
+                        if add == 0 {
+                            self.stopped = true;
+                        }
+                        (add, None)
+                    }
+                    Some(_) => {
+                        // It did not: the connections it added retire after their share.
+                        plan.keep.store(next_id - self.added, Ordering::SeqCst);
+                        self.stopped = true;
+                        (0, None)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether connection `id` may steal more work once its share is done.
+    pub fn may_continue(plan: &Plan, id: usize) -> bool {
+        id < plan.keep.load(Ordering::SeqCst) && !plan.failed.load(Ordering::SeqCst)
+    }
+}
+
+/// Whether the first answer allows more connections.
+pub fn accepts_ranges(resp: &reqwest::Response) -> bool {
+    resp.status() == StatusCode::PARTIAL_CONTENT
+        || resp.headers().get(ACCEPT_RANGES).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "bytes")
+}
+
+/// How a connection's answer ended.
+pub enum Pumped {
+    /// Its segment is complete.
+    Done,
+    /// The body ended first; the rest must be asked for again.
+    Short,
+}
+
+impl Http {
+    /// Read `resp`'s body into segment `i` (after discarding its first `skip` bytes), claiming
+    /// room for each chunk and sending it to the sink. Stops at the segment's end (which a thief
+    /// may move), when another connection failed, or at a failure of its own.
+    pub async fn pump(
+        &self,
+        d: &Download<'_>,
+        plan: &Plan,
+        i: usize,
+        (resp, mut skip): (reqwest::Response, u64),
+        tx: &tokio::sync::mpsc::Sender<Chunk>,
+        progress: &dyn Progress,
+    ) -> Result<Pumped, Failure> {
+        let mut stream = resp.bytes_stream();
+        let mut pace = Pace::start();
+        loop {
+            if plan.failed.load(Ordering::Relaxed) {
+                return Err(Failure::transient("another connection failed"));
+            }
+            let Some(mut chunk) = self.next_chunk(&mut stream, &mut pace).await.map_err(Failure::transient)? else {
+                if plan.total == u64::MAX {
+                    plan.ended(i);
+                    return Ok(Pumped::Done);
+                }
+                return Ok(if plan.left(i).0 >= plan.left(i).1 { Pumped::Done } else { Pumped::Short });
+            };
+            if skip > 0 {
+                let n = skip.min(chunk.len() as u64);
+                skip -= n;
+                chunk = chunk.slice(n as usize..);
+                if chunk.is_empty() {
+                    continue;
+                }
+            }
+            let n = chunk.len() as u64;
+            let c = plan.claim(i, n);
+            if c.take < n && c.at + c.take == plan.total {
+                return Err(Failure::Final(protocol(
+                    &d.url,
+                    &format!("sent more than the {} bytes announced; stopped reading", plan.total),
+                )));
+            }
+            if c.take > 0 {
+                if tx.send((c.at, chunk.slice(..c.take as usize))).await.is_err() {
+                    return Err(Failure::transient("the writer stopped"));
+                }
+                progress.event(Event::Bytes { id: d.id.to_string(), n: c.take });
+            }
+            if c.last || c.take < n {
+                return Ok(Pumped::Done);
+            }
+        }
+    }
+
+    /// Ask for the rest of segment `i` (`Range`) and pump it; the attempt of a retry loop.
+    pub async fn fetch_rest(
+        &self,
+        d: &Download<'_>,
+        plan: &Plan,
+        i: usize,
+        tx: &tokio::sync::mpsc::Sender<Chunk>,
+        progress: &dyn Progress,
+    ) -> Result<(), Failure> {
+        let (from, end) = plan.left(i);
+        if from >= end {
+            return Ok(());
+        }
+        // Open-ended to the file's end (as a resume asks), else exactly the segment.
+        let range = if end == plan.total { format!("bytes={from}-") } else { format!("bytes={from}-{}", end - 1) };
+        let resp = self
+            .get_following(&d.url, d.credential, |u| {
+                self.client.get(u.clone()).header(ACCEPT_ENCODING, "identity").header(RANGE, range.clone())
+            })
+            .await?;
+        let skip = match resp.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                let want = ContentRange { start: from, end: end.min(plan.total) - 1, total: Some(plan.total) };
+                if ContentRange::of(&resp) != Some(want) || resp.content_length().is_some_and(|n| n != want.bytes()) {
+                    let got = resp
+                        .headers()
+                        .get(reqwest::header::CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("none");
+                    let why = format!(
+                        "asked for bytes {from}-{}/{}, the answer's Content-Range is `{got}`",
+                        want.end, plan.total
+                    );
+                    return Err(Failure::Final(protocol(&d.url, &why)));
+                }
+                plan.ranges.compare_exchange(RANGES_UNKNOWN, RANGES_YES, Ordering::SeqCst, Ordering::SeqCst).ok();
+                0
+            }
+            StatusCode::OK if resp.content_length().is_none_or(|n| n == plan.total) => {
+                if plan.give_back(i) {
+                    return Ok(());
+                }
+                from // no one else covers it: read the whole answer up to it
+            }
+            StatusCode::OK => {
+                return Err(Failure::Final(protocol(&d.url, "the size of the answer changed between requests")))
+            }
+            _ => return Err(status_failure(&d.url, &resp, d.asked)),
+        };
+        match self.pump(d, plan, i, (resp, skip), tx, progress).await? {
+            Pumped::Done => Ok(()),
+            Pumped::Short => {
+                let (at, end) = plan.left(i);
+                Err(Failure::transient(format!("range closed at byte {at} of {end}")))
+            }
+        }
+    }
+}
