@@ -172,7 +172,6 @@ fn four_processes_pulling_one_model_cause_one_transfer() {
     assert!(gets.len() > 1, "helpers with ranges: {gets:?}");
 }
 
-
 #[test]
 fn offline_uses_the_cache_with_zero_requests_and_names_what_is_missing() {
     let (hub, cdn) = Server::hub();

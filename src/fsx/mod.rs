@@ -168,6 +168,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
 pub fn write_atomic_at(path: &Path, bytes: &[u8], now: SystemTime) -> Result<(), FsError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     create_dir_private(dir)?;
+    replace(path, bytes, true)?;
+    sync_dir(dir);
+    sweep_stale_temps(dir, now, STALE_AFTER);
+    Ok(())
+}
+
+/// Replace `path` (whose folder exists) by a temp file renamed over it, like [`write_atomic`],
+/// but without a sync: a reader sees the old file or the new one, while a crash may lose the new
+/// one. For records that are advisory and written by the hundred (the store's index); the caller
+/// sweeps stale temp files once for the batch ([`sweep_stale_temps`]).
+pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FsError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = temp_path(dir, &name);
     let result = (|| {
@@ -176,15 +192,14 @@ pub fn write_atomic_at(path: &Path, bytes: &[u8], now: SystemTime) -> Result<(),
         if let Ok(old) = fs::metadata(path) {
             f.set_permissions(old.permissions()).ctx("cannot set permissions of", &tmp)?;
         }
-        f.sync_all().ctx("cannot sync", &tmp)?;
+        if durable {
+            f.sync_all().ctx("cannot sync", &tmp)?;
+        }
         fs::rename(&tmp, path).ctx("cannot replace", path)?;
-        sync_dir(dir);
         Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
-    } else {
-        sweep_stale_temps(dir, now, STALE_AFTER);
     }
     result
 }

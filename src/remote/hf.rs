@@ -67,6 +67,16 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// Where the bytes of `file` are at `rev`: `{endpoint}/{repo}/resolve/{rev}/{path}`.
+    pub fn resolve_url(&self, file: &HfFile, rev: &str) -> Result<Url, FetchError> {
+        let (org, name) = file.repo.parts();
+        let mut segments = vec![org, name, "resolve", rev];
+        segments.extend(file.path.split('/'));
+        self.url(&segments, None)
+    }
+}
+
 /// What a hub says about one file when asked to resolve it: which commit, which blob, how large,
 /// and where its bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,10 +107,7 @@ const MAX_RELATIVE_REDIRECTS: usize = 5;
 
 /// Ask `hub` what `file` is (see the module doc), retrying what is transient.
 pub async fn resolve(http: &Http, hub: &Hub, file: &HfFile, progress: &dyn Progress) -> Result<FileMeta, FetchError> {
-    let (org, name) = file.repo.parts();
-    let mut segments = vec![org, name, "resolve", file.revision.as_str()];
-    segments.extend(file.path.split('/'));
-    let start = hub.url(&segments, None)?;
+    let start = hub.resolve_url(file, file.revision.as_str())?;
     source::check_scheme(&start, http.allow_http)?;
     http.policy
         .run(&file.path, &start, progress, |_| async {

@@ -10,7 +10,11 @@
 //! ```
 //!
 //! One file per blob keeps concurrent pulls of different models from contending; a record is
-//! rewritten atomically. A record whose blob is gone is stale and is dropped by `verify --fix`.
+//! replaced atomically (a reader sees the old record or the new one) but not synced: records are
+//! advisory and written by the hundred (a cached repo of 200 files notes 200 uses), and a sync per
+//! record would cost more than the pull. A crash may lose the newest `last_used`, or a new record,
+//! whose blob then counts as another tool's and is never evicted: the safe side. A record whose
+//! blob is gone is stale and is dropped by `verify --fix`.
 
 use std::path::{Path, PathBuf};
 
@@ -76,7 +80,7 @@ impl Index {
 
     fn put(&self, r: &Record) -> Result<(), FsError> {
         let text = serde_json::to_string_pretty(r).unwrap_or_default();
-        fsx::write_atomic(&self.file(&r.blob), text.as_bytes())
+        fsx::write_replace(&self.file(&r.blob), text.as_bytes())
     }
 
     fn remove(&self, blob: &Path) -> Result<(), FsError> {
@@ -98,22 +102,46 @@ impl Index {
         self.remove(&canon)
     }
 
-    /// Record a fetch (a new record) or a use (an existing record gets `last_used` and the source).
-    /// A cached file with no record was put there by another tool and stays unrecorded.
-    pub fn note(&self, r: Record, fetched: bool) -> Result<(), FsError> {
-        match (self.get(&r.blob), fetched) {
-            (Some(mut old), _) => {
-                old.last_used = r.last_used;
-                for s in r.sources {
-                    if !old.sources.contains(&s) {
-                        old.sources.push(s);
-                    }
-                }
-                self.put(&old)
-            }
-            (None, true) => self.put(&r),
-            (None, false) => Ok(()),
+    /// Record fetches (a new record) and uses (an existing record gets `last_used` and the source),
+    /// each `(record, fetched)`, in parallel. A cached file with no record was put there by another
+    /// tool and stays unrecorded. Temp files a killed writer left (older than an hour at `now`)
+    /// are swept once for the batch.
+    pub fn note_many(&self, records: Vec<(Record, bool)>, now: std::time::SystemTime) -> Result<(), FsError> {
+        use rayon::prelude::*;
+        fsx::create_dir_private(&self.dir)?;
+        records.into_par_iter().try_for_each(|(r, fetched)| self.note(r, fetched, now))?;
+        fsx::sweep_stale_temps(&self.dir, now, fsx::STALE_AFTER);
+        Ok(())
+    }
+
+    fn note(&self, r: Record, fetched: bool, now: std::time::SystemTime) -> Result<(), FsError> {
+        let Some(mut old) = self.get(&r.blob) else {
+            return if fetched { self.put(&r) } else { Ok(()) };
+        };
+        let new: Vec<String> = r.sources.into_iter().filter(|s| !old.sources.contains(s)).collect();
+        if !fetched && new.is_empty() {
+            // A use that adds nothing but its time: the blob's access time says it (one metadata
+            // update, no record rewritten; see `last_used`). Best effort: a use not recorded only
+            // makes the file look older to `gc`.
+            let touched =
+                std::fs::File::open(&r.blob).and_then(|f| f.set_times(std::fs::FileTimes::new().set_accessed(now)));
+            drop(touched);
+            return Ok(());
         }
+        old.last_used = r.last_used;
+        old.sources.extend(new);
+        self.put(&old)
+    }
+
+    /// When the blob of `r` was last used: its record's `last_used`, or the blob's access time
+    /// when that is later (a pull that only used the blob sets it; reading the file, hashing
+    /// included, may too).
+    pub fn last_used(r: &Record) -> String {
+        let accessed = std::fs::metadata(&r.blob)
+            .and_then(|m| m.accessed())
+            .ok()
+            .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        accessed.filter(|a| *a > r.last_used).unwrap_or_else(|| r.last_used.clone())
     }
 
     /// Every record that can be read, in blob order (unreadable ones are skipped).

@@ -249,7 +249,7 @@ impl Inventory<'_> {
             sha256,
             sources: rec.map(|r| r.sources.clone()).unwrap_or_default(),
             wharf: rec.is_some(),
-            last_used: rec.map(|r| r.last_used.clone()),
+            last_used: rec.map(Index::last_used),
             used_by,
         }
     }

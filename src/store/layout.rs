@@ -63,6 +63,12 @@ impl HubCache {
         join_within(&self.root, &repo.cache_folder())
     }
 
+    /// The same cache named by its canonical path (when it exists), so that the paths it builds
+    /// are the ones the index records (its keys are canonical paths).
+    pub fn canonical(&self) -> HubCache {
+        HubCache { root: std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone()) }
+    }
+
     /// `models--ORG--NAME/blobs/<etag>`.
     pub fn blob(&self, repo: &RepoId, etag: &Etag) -> Result<PathBuf, FsError> {
         join_within(&self.root, &format!("{}/blobs/{etag}", repo.cache_folder()))

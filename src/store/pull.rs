@@ -21,7 +21,6 @@ use super::config::StoreConfig;
 use super::index::{Cache, Index, Record};
 use super::layout::{BlobStore, HubCache};
 use super::serve::Trust;
-use crate::fsx::Context;
 use crate::ids::source::Source;
 use crate::ids::{CommitId, Etag, HfFile, RepoPath, RepoRef, Revision, Sha256};
 use crate::lock::{self, LockGuard, Mode};
@@ -102,14 +101,6 @@ struct Known {
     size: Option<u64>,
 }
 
-/// An LFS etag is the file's SHA-256; any other file is hashed (they are small).
-fn sha256_for(etag: &Etag, file: &Path) -> Result<String, FetchError> {
-    match etag.sha256() {
-        Some(h) => Ok(h.to_string()),
-        None => Ok(transfer::hash::sha256_file(file).ctx("cannot hash", file)?),
-    }
-}
-
 impl ModelStore {
     /// Open the store described by `cfg` (nothing is touched until a method is called).
     pub fn new(cfg: StoreConfig) -> Result<ModelStore, FetchError> {
@@ -165,10 +156,10 @@ impl ModelStore {
         let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let (index, hub_root) = (self.index.clone(), self.hub_cache.root.clone());
         blocking(move || {
-            for p in &pulled {
-                index.note(record_for(p, &hub_root, &stamp), !p.cached)?;
-            }
-            Ok(())
+            use rayon::prelude::*;
+            let hub_root = std::fs::canonicalize(&hub_root).ok();
+            let records = pulled.par_iter().map(|p| (record_for(p, hub_root.as_deref(), &stamp), !p.cached)).collect();
+            Ok(index.note_many(records, now.into())?)
         })
         .await
     }
@@ -234,29 +225,50 @@ impl ModelStore {
         } else if self.cfg.offline {
             return Err(FetchError::Offline { what: file.to_string() });
         }
-        if let Some(known) = known {
-            if let Some(hit) = self.link_existing(file, known, trust).await? {
+        if let Some(known) = &known {
+            if let Some(hit) = self.link_existing(file, known.clone(), trust).await? {
                 return Ok(hit);
             }
         }
-        self.hubs.try_each(&file.to_string(), |hub| self.hf_fetch(hub, file, pin, trust, progress)).await
+        let label = file.to_string();
+        match known {
+            // A listing answered what a `HEAD` would: one GET at the listed commit, no more.
+            Some(Known { commit, etag, size: Some(size) }) => {
+                self.hubs
+                    .try_each(&label, |hub| {
+                        let meta = hub.resolve_url(file, commit.as_str()).map(|download| hf::FileMeta {
+                            commit: commit.clone(),
+                            etag: etag.clone(),
+                            size: Some(size),
+                            download,
+                        });
+                        async move { self.hf_fetch_meta(hub, file, meta?, pin, trust, progress).await }
+                    })
+                    .await
+            }
+            _ => self.hubs.try_each(&label, |hub| self.hf_fetch(hub, file, pin, trust, progress)).await,
+        }
     }
 
-    /// The file as the local cache has it for its revision, without any network call. Only a
-    /// snapshot entry that is exactly wharf's (and huggingface_hub's) relative link to a blob counts,
-    /// and only a blob `trust` accepts.
+    /// The file as the local cache has it for its revision, without any network call (see
+    /// [`cached_in`]).
     async fn hf_cached(&self, file: &HfFile, trust: &Trust) -> Result<Option<Pulled>, FetchError> {
         let (hub, file, trust) = (self.hub_cache.clone(), file.clone(), trust.clone());
+        blocking(move || cached_in(&hub.canonical(), file, &trust)).await
+    }
+
+    /// [`ModelStore::hf_cached`] for many files in one blocking call, in parallel (a cached repo is
+    /// served without a thread hop per file). Each file is held to its own listed size.
+    async fn hf_cached_many(
+        &self,
+        files: Vec<(HfFile, Option<u64>)>,
+        trust: &Trust,
+    ) -> Result<Vec<Option<Pulled>>, FetchError> {
+        use rayon::prelude::*;
+        let (hub, trust) = (self.hub_cache.clone(), trust.clone());
         blocking(move || {
-            let Some(commit) = hub.commit_for(&file.repo, &file.revision) else { return Ok(None) };
-            let Some(etag) = hub.linked_etag(&file.repo, &commit, &file.path) else { return Ok(None) };
-            let snap = hub.snapshot(&file.repo, &commit, &file.path)?;
-            let Ok(meta) = std::fs::metadata(&snap) else { return Ok(None) };
-            if !trust.sound(&snap, meta.len(), &Expected::from(&etag)) {
-                return Ok(None);
-            }
-            let sha256 = sha256_for(&etag, &snap)?;
-            Ok(Some(hf_pulled(file, snap, sha256, meta.len(), true, commit)))
+            let hub = hub.canonical();
+            files.into_par_iter().map(|(f, size)| cached_in(&hub, f, &trust.sized(size))).collect()
         })
         .await
     }
@@ -268,19 +280,19 @@ impl ModelStore {
             let Known { commit, etag, size } = known;
             let blob = hub.blob(&file.repo, &etag)?;
             let Ok(meta) = std::fs::metadata(&blob) else { return Ok(None) };
-            let unsound = || !trust.sound(&blob, meta.len(), &Expected::from(&etag));
-            if !meta.is_file() || size.is_some_and(|s| s != meta.len()) || unsound() {
+            if !meta.is_file() || size.is_some_and(|s| s != meta.len()) {
                 return Ok(None);
             }
+            let key = super::serve::canonical(&blob);
+            let Some(sha256) = trust.served_sha256(&blob, meta.len(), &etag, &key) else { return Ok(None) };
             let link = hub.link(&file.repo, &commit, &file.path, &etag)?;
             hub.write_ref(&file.repo, &file.revision, &commit)?;
-            let sha256 = sha256_for(&etag, &blob)?;
             Ok(Some(hf_pulled(file, link, sha256, meta.len(), true, commit)))
         })
         .await
     }
 
-    /// Resolve `file` at `hub`, then link what is here or download, verify and link it.
+    /// Resolve `file` at `hub` (a `HEAD`), then fetch it.
     async fn hf_fetch(
         &self,
         hub: &Hub,
@@ -290,6 +302,19 @@ impl ModelStore {
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
         let meta = hf::resolve(&self.http, hub, file, progress).await?;
+        self.hf_fetch_meta(hub, file, meta, pin, trust, progress).await
+    }
+
+    /// With what `hub` says of `file` (`meta`): link what is here or download, verify and link it.
+    async fn hf_fetch_meta(
+        &self,
+        hub: &Hub,
+        file: &HfFile,
+        meta: hf::FileMeta,
+        pin: Option<&Sha256>,
+        trust: &Trust,
+        progress: &dyn Progress,
+    ) -> Result<Pulled, FetchError> {
         // Asked at a commit, the answer must be for that commit (a mirror may not substitute one).
         if let Some(want) = file.revision.as_commit().filter(|c| *c != meta.commit) {
             return Err(FetchError::Protocol {
@@ -351,7 +376,18 @@ impl ModelStore {
         let files: Vec<_> = listing.files.into_iter().filter(|f| filter.keep(&f.name)).collect();
         // A pinned size is one file's: each file of a repo is held to its own record.
         let trust = &self.trust(&PullOptions { size: None, ..opts.clone() });
-        let mut pulled: Vec<Pulled> = stream::iter(files)
+        // What is here already, in one go; only the rest goes through the per-file path.
+        let here = self.hf_cached_many(files.iter().map(|f| (at_commit.file(f.name.clone()), f.size)).collect(), trust);
+        let mut pulled = Vec::with_capacity(files.len());
+        let mut missing = Vec::new();
+        for (f, hit) in files.into_iter().zip(here.await?) {
+            let asked = at.file(f.name.clone());
+            match hit {
+                Some(p) => pulled.push(Pulled { source: asked.to_string(), hf: Some(asked), ..p }),
+                None => missing.push(f),
+            }
+        }
+        let fetched: Vec<Pulled> = stream::iter(missing)
             .map(|f| {
                 let known = f.etag.map(|etag| Known { commit: commit.clone(), etag, size: f.size });
                 let (file, asked) = (at_commit.file(f.name.clone()), at.file(f.name));
@@ -363,6 +399,7 @@ impl ModelStore {
             .buffer_unordered(self.cfg.parallel_files.max(1))
             .try_collect()
             .await?;
+        pulled.extend(fetched);
         let (hub, at) = (self.hub_cache.clone(), at.clone());
         blocking(move || hub.write_ref(&at.repo, &at.revision, &commit).map_err(FetchError::from)).await?;
         pulled.sort_by(|a, b| a.source.cmp(&b.source));
@@ -395,13 +432,27 @@ impl ModelStore {
             return Err(FetchError::Offline { what: at.to_string() });
         }
         let at_commit = RepoRef { repo: at.repo.clone(), revision: Revision::from(commit) };
-        let mut out = Vec::new();
         let trust = self.trust(&PullOptions { size: None, ..opts.clone() });
-        for n in names {
-            out.push(self.hf_file(&at_commit.file(n), None, None, &trust, &crate::transfer::progress::Silent).await?);
-        }
-        Ok(out)
+        let files = names.into_iter().map(|n| (at_commit.file(n), None)).collect();
+        self.hf_cached_many(files, &trust)
+            .await?
+            .into_iter()
+            .map(|hit| hit.ok_or_else(|| FetchError::Offline { what: at.to_string() }))
+            .collect()
     }
+}
+
+/// Blocking: the file as `hub` (at its canonical path) has it for its revision, without any network
+/// call. Only a snapshot entry that is exactly wharf's (and huggingface_hub's) relative link to a
+/// blob counts, and only a blob `trust` accepts.
+fn cached_in(hub: &HubCache, file: HfFile, trust: &Trust) -> Result<Option<Pulled>, FetchError> {
+    let Some(commit) = hub.commit_for(&file.repo, &file.revision) else { return Ok(None) };
+    let Some(etag) = hub.linked_etag(&file.repo, &commit, &file.path) else { return Ok(None) };
+    let snap = hub.snapshot(&file.repo, &commit, &file.path)?;
+    let Ok(meta) = std::fs::metadata(&snap) else { return Ok(None) };
+    let blob = hub.blob(&file.repo, &etag)?;
+    let Some(sha256) = trust.served_sha256(&snap, meta.len(), &etag, &blob) else { return Ok(None) };
+    Ok(Some(hf_pulled(file, snap, sha256, meta.len(), true, commit)))
 }
 
 /// A Hugging Face file in the store, as pulled.
@@ -410,9 +461,11 @@ fn hf_pulled(file: HfFile, path: PathBuf, sha256: String, size: u64, cached: boo
 }
 
 /// The index record for a pulled file (its blob is the resolved target of a snapshot link).
-pub(super) fn record_for(p: &Pulled, hub_root: &Path, stamp: &str) -> Record {
-    let blob = std::fs::canonicalize(&p.path).unwrap_or_else(|_| p.path.clone());
-    let in_hub = std::fs::canonicalize(hub_root).is_ok_and(|root| blob.starts_with(root));
+/// `hub_root` is the hub cache's canonical path, if it exists.
+pub(super) fn record_for(p: &Pulled, hub_root: Option<&Path>, stamp: &str) -> Record {
+    let blob =
+        linked_blob(p, hub_root).unwrap_or_else(|| std::fs::canonicalize(&p.path).unwrap_or_else(|_| p.path.clone()));
+    let in_hub = hub_root.is_some_and(|root| blob.starts_with(root));
     Record {
         kind: if in_hub { Cache::Hf } else { Cache::Blob },
         etag: in_hub.then(|| blob.file_name().map(|n| n.to_string_lossy().into_owned())).flatten(),
@@ -424,6 +477,28 @@ pub(super) fn record_for(p: &Pulled, hub_root: &Path, stamp: &str) -> Record {
         fetched_at: stamp.to_string(),
         last_used: stamp.to_string(),
     }
+}
+
+/// The blob a Hugging Face snapshot link under the canonical `hub_root` points at, by one
+/// `readlink` and the link's own `../` steps (the folders between are wharf's, never links):
+/// what `canonicalize` gives, without a `readlink` per component for every file of a repo.
+fn linked_blob(p: &Pulled, hub_root: Option<&Path>) -> Option<PathBuf> {
+    let root = hub_root?;
+    if p.hf.is_none() || !p.path.starts_with(root) {
+        return None;
+    }
+    let target = std::fs::read_link(&p.path).ok()?;
+    let mut blob = p.path.parent()?.to_path_buf();
+    for c in target.components() {
+        match c {
+            std::path::Component::ParentDir if blob.starts_with(root) && blob != root => {
+                blob.pop();
+            }
+            std::path::Component::Normal(n) => blob.push(n),
+            _ => return None,
+        }
+    }
+    blob.starts_with(root).then_some(blob)
 }
 
 /// A file (downloaded, copied or cached) must have the pin, when there is one: a lock pins the

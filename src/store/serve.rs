@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use super::index::Index;
 use super::verify::{self, Hashed};
-use crate::transfer::hash::Expected;
+use crate::ids::Etag;
+use crate::transfer::hash::{self, Expected, Hasher};
 
 /// What a stored file must be to be served (see the module doc). Cheap to clone into a worker.
 #[derive(Debug, Clone)]
@@ -64,6 +65,33 @@ impl Trust {
         // it is always checked.
         let verify = self.verify || matches!(expected, Expected::GitSha1(_));
         !verify || *expected == Expected::Nothing || matches!(verify::check(path, expected, len), Hashed::Valid)
+    }
+
+    /// Blocking: [`Trust::sound`] for a Hugging Face file `path` (a blob, or a link to it) named
+    /// `etag`, giving its SHA-256 when it is sound: the etag's own for an LFS file, else the one
+    /// wharf recorded when it fetched the file (`blob` is the blob's canonical path, the record's
+    /// key), else from one read that checks it against its git blob id. With `verify`, always
+    /// that read.
+    pub fn served_sha256(&self, path: &Path, len: u64, etag: &Etag, blob: &Path) -> Option<String> {
+        let record = self.index.get(blob);
+        let want = self.size.or_else(|| record.as_ref().map(|r| r.size));
+        if want.is_some_and(|w| w != len) {
+            return None;
+        }
+        if !self.verify {
+            if let Some(h) = etag.sha256() {
+                return Some(h.to_string());
+            }
+            if let Some(r) = record.filter(|r| r.size == len && r.sha256.parse::<crate::ids::Sha256>().is_ok()) {
+                return Some(r.sha256);
+            }
+        }
+        let expected = Expected::from(etag);
+        let mut h = Hasher::new(&expected, Some(len));
+        // One byte past the size: a file that grew does not hash to its name.
+        hash::read_into(&mut std::fs::File::open(path).ok()?, &mut h, len + 1).ok()?;
+        let (sha256, git) = h.finish();
+        hash::verify(&expected, &sha256, git.as_deref()).is_ok().then_some(sha256)
     }
 
     /// Blocking: is the regular file at `path` there, and fit to serve?

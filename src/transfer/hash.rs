@@ -50,7 +50,28 @@ impl CopyError {
 /// The one read-and-hash: read `from` until its end or `limit` bytes, feeding every byte to `h`
 /// and then writing it to `to`, in one pass. Returns the bytes read. An interrupted read is retried.
 pub fn copy_into(from: &mut impl Read, h: &mut Hasher, limit: u64, to: &mut impl Write) -> Result<u64, CopyError> {
-    let mut buf = vec![0u8; (limit.min(BUF as u64) as usize).max(1)];
+    // One buffer per thread, reused: a fresh 1 MiB buffer per file (zeroed) would cost more than
+    // hashing a small file.
+    thread_local! {
+        static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    let mut buf = SPARE.with(|s| s.take());
+    let want = (limit.min(BUF as u64) as usize).max(1);
+    if buf.len() < want {
+        buf = vec![0u8; want];
+    }
+    let read = copy_with(from, h, limit, to, &mut buf[..want]);
+    SPARE.with(|s| s.set(buf));
+    read
+}
+
+fn copy_with(
+    from: &mut impl Read,
+    h: &mut Hasher,
+    limit: u64,
+    to: &mut impl Write,
+    buf: &mut [u8],
+) -> Result<u64, CopyError> {
     let mut read = 0u64;
     while read < limit {
         let want = (limit - read).min(buf.len() as u64) as usize;

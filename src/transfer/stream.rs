@@ -25,11 +25,11 @@ use reqwest::StatusCode;
 
 use super::hash::{self, Expected, Hasher};
 use super::http::{protocol, status_failure, ContentRange, Http, Pace};
-use super::sink::{self, Sink};
-use super::split::{self, Plan};
 use super::progress::{Event, Progress};
 use super::request::{Download, Downloaded};
 use super::retry::Failure;
+use super::sink::{self, Sink};
+use super::split::{self, Plan};
 use super::worker::blocking;
 use super::FetchError;
 use crate::fsx::{self, Context, Existing, FsError};
@@ -104,7 +104,11 @@ impl Http {
             return self.receive_whole(d, resp, (file, hasher), span, progress).await;
         }
         let ranges = split::accepts_ranges(&resp);
-        let plan = Plan::new(span.start, span.total, ranges && span.total.is_some_and(|t| t - span.start >= 2 * split::MIN_SPLIT));
+        let plan = Plan::new(
+            span.start,
+            span.total,
+            ranges && span.total.is_some_and(|t| t - span.start >= 2 * split::MIN_SPLIT),
+        );
         let flush = span.total.is_none_or(|t| t - span.start >= 2 * sink::FLUSH_EVERY);
         let sink = Sink::start(file, hasher, span.start, span.start == 0, flush);
         let mode = match self.connections {
@@ -142,7 +146,8 @@ impl Http {
         }
         ran?;
         renamed?;
-        let (hasher, hashed) = sunk.hashed.map_err(|e| Failure::Final(FsError::new("cannot hash", d.temp, e).into()))?;
+        let (hasher, hashed) =
+            sunk.hashed.map_err(|e| Failure::Final(FsError::new("cannot hash", d.temp, e).into()))?;
         let got = if plan.total == u64::MAX { hashed } else { plan.total };
         if hashed != got {
             return Err(Failure::transient(format!("connection closed after {hashed} of {got} bytes")));
@@ -179,7 +184,9 @@ impl Http {
                                 let (at, end) = plan.left(seg);
                                 return Err(Failure::transient(format!("connection closed after {at} of {end} bytes")));
                             }
-                            Err(f @ Failure::Transient { .. }) if !plan.split.load(std::sync::atomic::Ordering::SeqCst) => {
+                            Err(f @ Failure::Transient { .. })
+                                if !plan.split.load(std::sync::atomic::Ordering::SeqCst) =>
+                            {
                                 return Err(f)
                             }
                             Err(Failure::Final(e)) => return Err(Failure::Final(e)),
