@@ -63,6 +63,10 @@ impl<T> Context<T> for io::Result<T> {
 
 /// Create `dir` and its parents, new folders with mode 0700.
 pub fn create_dir_private(dir: &Path) -> Result<(), FsError> {
+    // Most calls find the folder there: one `stat` instead of a failing `mkdir` and a `stat`.
+    if fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
     let mut b = fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]

@@ -83,6 +83,20 @@ impl Index {
         fsx::write_replace(&self.file(&r.blob), text.as_bytes())
     }
 
+    /// A new record, written in place (no temp file, no rename): until its bytes are all there a
+    /// reader cannot parse it and takes the blob as unrecorded, which is what it was. One that
+    /// appeared meanwhile is replaced as usual.
+    fn create(&self, r: &Record) -> Result<(), FsError> {
+        let path = self.file(&r.blob);
+        let text = serde_json::to_string_pretty(r).unwrap_or_default();
+        match fsx::open_private(&path, fsx::Existing::Refuse) {
+            Ok(mut f) => {
+                std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| FsError::new("cannot write", &path, e))
+            }
+            Err(_) => self.put(r),
+        }
+    }
+
     fn remove(&self, blob: &Path) -> Result<(), FsError> {
         match std::fs::remove_file(self.file(blob)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -116,7 +130,7 @@ impl Index {
 
     fn note(&self, r: Record, fetched: bool, now: std::time::SystemTime) -> Result<(), FsError> {
         let Some(mut old) = self.get(&r.blob) else {
-            return if fetched { self.put(&r) } else { Ok(()) };
+            return if fetched { self.create(&r) } else { Ok(()) };
         };
         let new: Vec<String> = r.sources.into_iter().filter(|s| !old.sources.contains(s)).collect();
         if !fetched && new.is_empty() {

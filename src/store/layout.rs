@@ -139,10 +139,18 @@ impl HubCache {
         if let Some(dir) = link.parent() {
             fsx::create_dir_private(dir)?;
         }
+        // Nothing there yet (a fresh pull): the link is made in place, one call.
+        match symlink(&target, &link) {
+            Ok(()) => return Ok(link),
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(FsError::new("cannot create link", &link, e));
+            }
+            Err(_) => {}
+        }
         if std::fs::read_link(&link).is_ok_and(|t| t == target) {
             return Ok(link);
         }
-        // wharf's one temp prefix: swept when stale, and never taken for a repo file.
+        // Something else is there: replaced atomically. wharf's one temp prefix: swept when stale, and never taken for a repo file.
         let tmp = fsx::temp_path(
             link.parent().unwrap_or(&self.root),
             &link.file_name().unwrap_or_default().to_string_lossy(),

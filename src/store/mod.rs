@@ -15,6 +15,7 @@
 //! `inventory.rs`, `gc.rs`, `verify.rs` and `partial.rs`; the CLI only renders.
 
 pub mod assemble;
+mod batch;
 pub mod config;
 pub mod error;
 pub mod gc;

@@ -89,16 +89,16 @@ pub struct ModelStore {
     /// What wharf fetched, and when it was last used.
     pub index: Index,
     pub(super) http: Http,
-    hubs: Mirrors<Hub>,
+    pub(super) hubs: Mirrors<Hub>,
     pub(super) cfg: StoreConfig,
 }
 
 /// What a listing said about a file: spares a request when its blob is already here.
 #[derive(Debug, Clone)]
-struct Known {
-    commit: CommitId,
-    etag: Etag,
-    size: Option<u64>,
+pub(super) struct Known {
+    pub commit: CommitId,
+    pub etag: Etag,
+    pub size: Option<u64>,
 }
 
 impl ModelStore {
@@ -276,20 +276,7 @@ impl ModelStore {
     /// With the etag known: link a blob that is already here (another revision, or another tool).
     async fn link_existing(&self, file: &HfFile, known: Known, trust: &Trust) -> Result<Option<Pulled>, FetchError> {
         let (hub, file, trust) = (self.hub_cache.clone(), file.clone(), trust.clone());
-        blocking(move || {
-            let Known { commit, etag, size } = known;
-            let blob = hub.blob(&file.repo, &etag)?;
-            let Ok(meta) = std::fs::metadata(&blob) else { return Ok(None) };
-            if !meta.is_file() || size.is_some_and(|s| s != meta.len()) {
-                return Ok(None);
-            }
-            let key = super::serve::canonical(&blob);
-            let Some(sha256) = trust.served_sha256(&blob, meta.len(), &etag, &key) else { return Ok(None) };
-            let link = hub.link(&file.repo, &commit, &file.path, &etag)?;
-            hub.write_ref(&file.repo, &file.revision, &commit)?;
-            Ok(Some(hf_pulled(file, link, sha256, meta.len(), true, commit)))
-        })
-        .await
+        blocking(move || linked_if_here(&hub, file, known, &trust)).await
     }
 
     /// Resolve `file` at `hub` (a `HEAD`), then fetch it.
@@ -387,18 +374,41 @@ impl ModelStore {
                 None => missing.push(f),
             }
         }
-        let fetched: Vec<Pulled> = stream::iter(missing)
-            .map(|f| {
-                let known = f.etag.map(|etag| Known { commit: commit.clone(), etag, size: f.size });
-                let (file, asked) = (at_commit.file(f.name.clone()), at.file(f.name));
-                async move {
-                    let p = self.hf_file(&file, known, None, trust, progress).await?;
-                    Ok::<_, FetchError>(Pulled { source: asked.to_string(), hf: Some(asked), ..p })
-                }
-            })
-            .buffer_unordered(self.cfg.parallel_files.max(1))
-            .try_collect()
-            .await?;
+        // Small listed files in batches (one sync each, see `batch.rs`), the rest one by one, at
+        // the same time; a small file another process is fetching goes the per-file way after.
+        let known = |f: &hf::Listed| f.etag.clone().map(|etag| Known { commit: commit.clone(), etag, size: f.size });
+        let (small, large): (Vec<_>, Vec<_>) =
+            missing.into_iter().partition(|f| known(f).is_some_and(|k| super::batch::batchable(&k)));
+        let small = small.into_iter().filter_map(|f| Some((at_commit.file(f.name.clone()), known(&f)?))).collect();
+        let one_by_one = |files: Vec<hf::Listed>| {
+            stream::iter(files)
+                .map(|f| {
+                    let known = known(&f);
+                    let (file, asked) = (at_commit.file(f.name.clone()), at.file(f.name));
+                    async move {
+                        let p = self.hf_file(&file, known, None, trust, progress).await?;
+                        Ok::<_, FetchError>(Pulled { source: asked.to_string(), hf: Some(asked), ..p })
+                    }
+                })
+                .buffer_unordered(self.cfg.parallel_files.max(1))
+                .try_collect::<Vec<Pulled>>()
+        };
+        let ((batched, busy), mut fetched) =
+            tokio::try_join!(self.hf_batches(small, trust, progress), one_by_one(large))?;
+        let as_asked = |p: Pulled| {
+            let asked = p.hf.as_ref().map(|f| at.file(f.path.clone()));
+            Pulled {
+                source: asked.as_ref().map_or(p.source.clone(), |a| a.to_string()),
+                hf: asked.or(p.hf.clone()),
+                ..p
+            }
+        };
+        fetched.extend(batched.into_iter().map(as_asked));
+        let busy = busy
+            .into_iter()
+            .map(|(file, k)| hf::Listed { name: file.path, size: k.size, etag: Some(k.etag) })
+            .collect();
+        fetched.extend(one_by_one(busy).await?);
         pulled.extend(fetched);
         let (hub, at) = (self.hub_cache.clone(), at.clone());
         blocking(move || hub.write_ref(&at.repo, &at.revision, &commit).map_err(FetchError::from)).await?;
@@ -442,6 +452,27 @@ impl ModelStore {
     }
 }
 
+/// Blocking: with the etag known, link a blob that is already here (another revision, or another
+/// tool) if `trust` accepts it.
+pub(super) fn linked_if_here(
+    hub: &HubCache,
+    file: HfFile,
+    known: Known,
+    trust: &Trust,
+) -> Result<Option<Pulled>, FetchError> {
+    let Known { commit, etag, size } = known;
+    let blob = hub.blob(&file.repo, &etag)?;
+    let Ok(meta) = std::fs::metadata(&blob) else { return Ok(None) };
+    if !meta.is_file() || size.is_some_and(|s| s != meta.len()) {
+        return Ok(None);
+    }
+    let key = super::serve::canonical(&blob);
+    let Some(sha256) = trust.served_sha256(&blob, meta.len(), &etag, &key) else { return Ok(None) };
+    let link = hub.link(&file.repo, &commit, &file.path, &etag)?;
+    hub.write_ref(&file.repo, &file.revision, &commit)?;
+    Ok(Some(hf_pulled(file, link, sha256, meta.len(), true, commit)))
+}
+
 /// Blocking: the file as `hub` (at its canonical path) has it for its revision, without any network
 /// call. Only a snapshot entry that is exactly wharf's (and huggingface_hub's) relative link to a
 /// blob counts, and only a blob `trust` accepts.
@@ -456,7 +487,14 @@ fn cached_in(hub: &HubCache, file: HfFile, trust: &Trust) -> Result<Option<Pulle
 }
 
 /// A Hugging Face file in the store, as pulled.
-fn hf_pulled(file: HfFile, path: PathBuf, sha256: String, size: u64, cached: bool, commit: CommitId) -> Pulled {
+pub(super) fn hf_pulled(
+    file: HfFile,
+    path: PathBuf,
+    sha256: String,
+    size: u64,
+    cached: bool,
+    commit: CommitId,
+) -> Pulled {
     Pulled { source: file.to_string(), path, sha256, size, cached, commit: Some(commit), hf: Some(file), same_as: None }
 }
 

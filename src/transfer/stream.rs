@@ -33,6 +33,7 @@ use super::split::{self, Plan};
 use super::worker::blocking;
 use super::FetchError;
 use crate::fsx::{self, Context, Existing, FsError};
+use crate::ids::source;
 
 impl Http {
     /// One connection: download `d.url` into `d.temp` (resuming what is there), retrying
@@ -256,35 +257,14 @@ impl Http {
         progress: &dyn Progress,
     ) -> Result<Downloaded, Failure> {
         let total = span.total.unwrap_or(0);
-        let mut body = Vec::with_capacity((total - span.start) as usize);
-        let mut stream = resp.bytes_stream();
-        let mut pace = Pace::start();
-        let mut cut = None;
-        let mut over = false;
-        loop {
-            match self.next_chunk(&mut stream, &mut pace).await {
-                Err(why) => {
-                    cut = Some(why);
-                    break;
-                }
-                Ok(None) => break,
-                Ok(Some(chunk)) => {
-                    if span.start + (body.len() + chunk.len()) as u64 > total {
-                        over = true;
-                        break;
-                    }
-                    body.extend_from_slice(&chunk);
-                    progress.event(Event::Bytes { id: d.id.to_string(), n: chunk.len() as u64 });
-                }
+        let (body, cut) = match self.read_whole(d, resp, total - span.start).await {
+            Ok(got) => got,
+            Err(f) => {
+                let _ = tokio::fs::remove_file(d.temp).await;
+                return Err(f);
             }
-        }
-        if over {
-            let _ = tokio::fs::remove_file(d.temp).await;
-            return Err(Failure::Final(protocol(
-                &d.url,
-                &format!("sent more than the {total} bytes announced; stopped reading and deleted the download"),
-            )));
-        }
+        };
+        progress.event(Event::Bytes { id: d.id.to_string(), n: body.len() as u64 });
         let (start, temp) = (span.start, d.temp.to_path_buf());
         let need = Some(total - span.start);
         let hasher = blocking(move || {
@@ -310,6 +290,81 @@ impl Http {
         let (sha256, git_sha1) = hasher.finish();
         progress.event(Event::Done { id: d.id.to_string() });
         Ok(Downloaded { sha256, git_sha1, size: got })
+    }
+}
+
+impl Http {
+    /// A small file of known size (at most [`WHOLE`]) into memory, verified against
+    /// `d.expected`, retrying transient failures from its start: no temp file (`d.temp` is not
+    /// touched). For a batch of small files whose writing and syncing the caller does at once.
+    pub async fn fetch_whole(
+        &self,
+        d: &Download<'_>,
+        progress: &dyn Progress,
+    ) -> Result<(Vec<u8>, Downloaded), FetchError> {
+        source::check_scheme(&d.url, self.allow_http)?;
+        let total = d.size.unwrap_or(WHOLE).min(WHOLE);
+        self.policy
+            .run(d.id, &d.url, progress, |_| async {
+                let resp = self
+                    .get_following(&d.url, d.credential, |u| {
+                        self.client.get(u.clone()).header(ACCEPT_ENCODING, "identity")
+                    })
+                    .await?;
+                let Answer::Body(span) = answer(d, &resp, 0)? else {
+                    return Err(Failure::transient("the server answered a range that was not asked"));
+                };
+                progress.event(Event::Start { id: d.id.to_string(), total: span.total, resumed_from: 0 });
+                let (body, cut) = self.read_whole(d, resp, total).await?;
+                if let Some(why) = cut {
+                    return Err(Failure::transient(why));
+                }
+                if span.total.is_some_and(|t| (body.len() as u64) < t) {
+                    return Err(Failure::transient(format!("connection closed after {} of {total} bytes", body.len())));
+                }
+                let mut h = Hasher::new(d.expected, Some(body.len() as u64));
+                h.update(&body);
+                let (sha256, git_sha1) = h.finish();
+                if let Err((expected, actual)) = hash::verify(d.expected, &sha256, git_sha1.as_deref()) {
+                    return Err(Failure::Final(FetchError::ChecksumMismatch {
+                        what: d.id.to_string(),
+                        expected,
+                        actual,
+                    }));
+                }
+                progress.event(Event::Done { id: d.id.to_string() });
+                let size = body.len() as u64;
+                Ok((body, Downloaded { sha256, git_sha1, size }))
+            })
+            .await
+    }
+
+    /// Read a body of at most `total` bytes into memory; one byte more is a final error. Returns
+    /// what arrived and, if the body was cut, why.
+    async fn read_whole(
+        &self,
+        d: &Download<'_>,
+        resp: reqwest::Response,
+        total: u64,
+    ) -> Result<(Vec<u8>, Option<String>), Failure> {
+        let mut body = Vec::with_capacity(total as usize);
+        let mut stream = resp.bytes_stream();
+        let mut pace = Pace::start();
+        loop {
+            match self.next_chunk(&mut stream, &mut pace).await {
+                Err(why) => return Ok((body, Some(why))),
+                Ok(None) => return Ok((body, None)),
+                Ok(Some(chunk)) => {
+                    if (body.len() + chunk.len()) as u64 > total {
+                        return Err(Failure::Final(protocol(
+                            &d.url,
+                            &format!("sent more than the {total} bytes announced; stopped reading"),
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+            }
+        }
     }
 }
 
