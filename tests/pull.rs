@@ -422,6 +422,30 @@ fn a_large_file_comes_over_several_connections_and_a_cut_one_is_resumed() {
 }
 
 #[test]
+fn behind_a_per_connection_cap_connections_are_added_with_no_variable_set() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(40 * MIB, 21);
+    hub.put_repo(&cdn, "org/capped", COMMIT, &[("model.bin", body.clone())]);
+    // 4 MB/s a connection: one stream would take 10 s; the aggregate grows with each connection.
+    cdn.faults().per_connection_rate = Some(4_000_000);
+    let t = TestHome::with_hub(&hub);
+    let (doc, out) = pull(&t, &["hf://org/capped/model.bin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
+    let gets: Vec<String> = cdn
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.headers.get("range").cloned().unwrap_or_default())
+        .collect();
+    // The first stream, the probe, then at least one doubling: more than two connections.
+    assert!(gets.len() > 3, "connections were added while they paid: {gets:?}");
+    assert_eq!(gets.iter().filter(|r| r.is_empty()).count(), 1, "{gets:?}");
+    assert!(cdn.body_bytes() < 2 * body.len() as u64);
+    assert!(leftovers(&t.hub_cache()).is_empty());
+}
+
+#[test]
 fn a_server_without_ranges_gets_a_single_stream() {
     let (hub, cdn) = Server::hub();
     let body = pattern(24 * MIB, 18);
@@ -465,7 +489,7 @@ fn on_a_terminal_pull_draws_a_bar_per_file_and_a_total() {
 }
 
 #[test]
-fn on_loopback_a_large_file_uses_one_stream_unless_told_otherwise() {
+fn a_file_that_arrives_within_the_first_window_uses_one_stream() {
     let (hub, cdn) = Server::hub();
     let body = pattern(24 * MIB, 21);
     hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);

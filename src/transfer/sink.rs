@@ -27,7 +27,7 @@ use bytes::Bytes;
 use super::hash::Hasher;
 
 /// Chunks in flight to the writer, and from the writer to the hasher.
-pub const QUEUE: usize = 32;
+pub const QUEUE: usize = 8;
 
 /// Bytes written between two background syncs.
 pub const FLUSH_EVERY: u64 = 64 << 20;

@@ -181,7 +181,7 @@ impl Plan {
         let end = segs[victim].end;
         let mut mid = segs[victim].claimed + left / 2;
         if let Some(cap) = cap {
-            mid = mid.max(end - cap);
+            mid = mid.max(end.saturating_sub(cap));
         }
         mid &= !0xffff; // whole 64 KiB blocks
         if mid <= segs[victim].claimed {
@@ -446,5 +446,71 @@ impl Http {
                 Err(Failure::transient(format!("range closed at byte {at} of {end}")))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Whatever order connections claim and steal in, every byte of the file is claimed exactly
+        // once: the claims tile the file.
+        #[test]
+        fn claims_and_steals_tile_the_file(
+            total in (2 * MIN_SPLIT)..(64 * MIN_SPLIT),
+            start in 0u64..MIN_SPLIT,
+            ops in proptest::collection::vec((0usize..8, 1u64..(3 * MIN_SPLIT), any::<bool>()), 1..200),
+        ) {
+            let plan = Plan::new(start, Some(total), true);
+            let mut claimed: Vec<(u64, u64)> = Vec::new();
+            let mut live = vec![0usize];
+            for (who, n, steal) in ops {
+                if steal {
+                    if let Some(s) = plan.steal(if who % 2 == 0 { Some(PROBE) } else { None }) {
+                        live.push(s);
+                    }
+                    continue;
+                }
+                let i = live[who % live.len()];
+                let c = plan.claim(i, n);
+                if c.take > 0 {
+                    claimed.push((c.at, c.at + c.take));
+                }
+            }
+            // Finish every segment.
+            let n = plan.segs().len();
+            for i in 0..n {
+                loop {
+                    let c = plan.claim(i, MIN_SPLIT);
+                    if c.take > 0 {
+                        claimed.push((c.at, c.at + c.take));
+                    }
+                    if c.take == 0 || c.last {
+                        break;
+                    }
+                }
+            }
+            prop_assert!(plan.complete());
+            claimed.sort();
+            let mut at = start;
+            for (a, b) in claimed {
+                prop_assert_eq!(a, at, "a gap or an overlap");
+                at = b;
+            }
+            prop_assert_eq!(at, total);
+            prop_assert_eq!(plan.claimed.load(Ordering::Relaxed), total - start);
+        }
+    }
+
+    #[test]
+    fn a_segment_given_back_goes_to_the_stream_it_came_from() {
+        let plan = Plan::new(0, Some(64 * MIN_SPLIT), true);
+        let s = plan.steal(None).unwrap();
+        assert_eq!(plan.left(0), (0, 32 * MIN_SPLIT));
+        assert!(plan.give_back(s));
+        assert_eq!(plan.left(0), (0, 64 * MIN_SPLIT));
+        assert!(plan.steal(None).is_none(), "no more helpers once a range was answered whole");
     }
 }

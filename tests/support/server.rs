@@ -55,6 +55,8 @@ pub struct Faults {
     pub range_extra: u64,
     /// Send the body one byte at a time, with this pause between bytes (at most 60 s in all).
     pub trickle: Option<Duration>,
+    /// Send each answer at most this many bytes a second (a CDN's per-connection cap).
+    pub per_connection_rate: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -401,8 +403,16 @@ fn send_body(
         return Ok(());
     }
     let pause = stall.map(|(at, d)| (at as usize, d));
+    let rate = st.faults.lock().unwrap().per_connection_rate;
+    let started = std::time::Instant::now();
     let mut sent = 0usize;
     for chunk in data[..limit].chunks(64 * 1024) {
+        if let Some(rate) = rate {
+            let due = Duration::from_secs_f64(sent as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
         if let Some((at, d)) = pause {
             if sent + chunk.len() > at {
                 out.write_all(&chunk[..at.saturating_sub(sent)])?;
