@@ -329,8 +329,8 @@ pub struct Validation {
 ///
 /// The stamp does not depend on the verdicts, so the registry is saved on a thread of its own
 /// while the projects are judged (see [`Registry::try_update_beside`]): at 100,000 projects the
-/// rewrite no longer adds its time to the command's, and the lock is held for the read and the
-/// write only, not for the judging.
+/// rewrite (40 MB and an `fsync`) overlaps the judging instead of following it, and the lock is
+/// held for the read and the write only, not for the judging.
 ///
 /// [`Registry::try_update_beside`]: crate::registry::Registry::try_update_beside
 pub fn run(
