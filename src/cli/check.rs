@@ -11,7 +11,7 @@ use wharf::ops::check::{self, CheckError, Scope};
 use wharf::ops::validate::{self, Verdict};
 use wharf::{project, Status};
 
-use super::view::{print_table, project_view, ProjectView};
+use super::view::{print_table, project_views, ProjectView};
 use super::{CliError, Ctx};
 
 #[derive(Debug, Args)]
@@ -53,8 +53,7 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     for w in v.warning.iter().chain(&checked.view_warnings) {
         ctx.out.warn(w);
     }
-    let mut views: Vec<ProjectView> =
-        v.judged.iter().filter_map(|j| Some(project_view(j, v.doc.projects.get(&j.key)?, ctx.wharf.env()))).collect();
+    let mut views = project_views(v, |_| true, ctx.wharf.env());
     if let Some((dir, verdict)) = &checked.unregistered {
         views.push(unregistered(dir, verdict));
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use wharf::ops::validate;
 use wharf::{fsx, Status};
 
-use super::view::{print_table, project_view, ProjectView};
+use super::view::{print_table, project_views, ProjectView};
 use super::{CliError, Ctx};
 
 #[derive(Debug, Args)]
@@ -32,12 +32,8 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     if let Some(w) = &v.warning {
         ctx.out.warn(w);
     }
-    let mut views: Vec<ProjectView> = v
-        .judged
-        .iter()
-        .filter(|j| args.status.is_empty() || args.status.contains(&j.verdict.status))
-        .filter_map(|j| Some(project_view(j, v.doc.projects.get(&j.key)?, ctx.wharf.env())))
-        .collect();
+    let keep = |j: &validate::Judged| args.status.is_empty() || args.status.contains(&j.verdict.status);
+    let mut views = project_views(&v, keep, ctx.wharf.env());
     if args.sizes {
         let envs: Vec<Option<std::path::PathBuf>> = views
             .iter()

@@ -8,7 +8,9 @@ use serde::Serialize;
 use wharf::home_path::{HomePath, HOME_VAR};
 use wharf::Env;
 
-use wharf::ops::validate::{Judged, Reason};
+use rayon::prelude::*;
+
+use wharf::ops::validate::{Judged, Reason, Validation};
 use wharf::registry::{ModelRef, ProjectEntry};
 use wharf::Status;
 
@@ -82,6 +84,16 @@ pub fn project_view(j: &Judged, e: &ProjectEntry, env: &Env) -> ProjectView {
         last_validated: e.last_validated.clone(),
         size_bytes: None,
     }
+}
+
+/// The views of the judged projects that `keep` keeps, in key order; built in parallel, since at
+/// 100,000 projects copying every entry's strings is a tenth of a second on one core.
+pub fn project_views(v: &Validation, keep: impl Fn(&Judged) -> bool + Sync, env: &Env) -> Vec<ProjectView> {
+    v.judged
+        .par_iter()
+        .filter(|j| keep(j))
+        .filter_map(|j| Some(project_view(j, v.doc.projects.get(&j.key)?, env)))
+        .collect()
 }
 
 /// A path as a table shows it: expanded, with `~` for the home folder (by the rule the registry

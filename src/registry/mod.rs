@@ -173,21 +173,35 @@ impl Registry {
         self.update_locked(f).map(|(_, t)| t)
     }
 
-    /// Like [`Registry::update`], but gives up at once (`Ok(None)`) if the lock is busy, and hands
-    /// back the document as saved (no copy is made) beside what `f` returned.
-    pub fn try_update<T, E>(
+    /// For a change nobody waits on (the `last_validated` stamp): lock exclusively, read, let
+    /// `change` edit the document, then save it on a thread of its own while `work` reads it on
+    /// this one. The lock is let go as soon as the save is done, not when `work` is. Gives up at
+    /// once (`Ok(None)`) if the lock is busy; a failed save (a read-only registry) does not fail the
+    /// call: it comes back in [`Beside::saved`], beside `work`'s result.
+    pub fn try_update_beside<T>(
         &self,
-        f: impl FnOnce(&mut RegistryDoc, &LoadInfo) -> Result<T, E>,
-    ) -> Result<Option<(RegistryDoc, T)>, E>
-    where
-        E: From<RegistryError>,
-    {
-        let _guard = match lock::try_acquire(&self.lock_file, Mode::Exclusive) {
+        change: impl FnOnce(&mut RegistryDoc),
+        work: impl FnOnce(&RegistryDoc) -> T,
+    ) -> Result<Option<Beside<T>>, RegistryError> {
+        let guard = match lock::try_acquire(&self.lock_file, Mode::Exclusive) {
             Ok(g) => g,
             Err(LockError::Busy { .. }) => return Ok(None),
-            Err(e) => return Err(RegistryError::from(e).into()),
+            Err(e) => return Err(e.into()),
         };
-        self.update_locked(f).map(Some)
+        let Loaded { mut doc, info, raw } = self.load()?;
+        change(&mut doc);
+        let (saved, out) = std::thread::scope(|s| {
+            let doc = &doc;
+            let saving = s.spawn(move || {
+                let saved = self.save(&info, &raw, doc);
+                self.sweep_temps();
+                drop(guard);
+                saved
+            });
+            let out = work(doc);
+            (saving.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), out)
+        });
+        Ok(Some(Beside { doc, out, saved }))
     }
 
     /// `wharf doctor --repair`: like [`Registry::update`], but a corrupt file is first renamed to
@@ -247,10 +261,16 @@ impl Registry {
         let Loaded { mut doc, info, raw } = self.load()?;
         let out = f(&mut doc, &info)?;
         self.save(&info, &raw, &doc)?;
+        self.sweep_temps();
+        Ok((doc, out))
+    }
+
+    /// Remove the temp files a killed write left beside the registry; the caller holds the
+    /// exclusive lock.
+    fn sweep_temps(&self) {
         if let Some(dir) = self.file.parent() {
             fsx::sweep_stale_temps(dir, std::time::SystemTime::now(), fsx::STALE_AFTER);
         }
-        Ok((doc, out))
     }
 
     /// Read and migrate; the caller holds the lock.
@@ -305,6 +325,17 @@ impl Registry {
         self.writes.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// What [`Registry::try_update_beside`] hands back.
+#[derive(Debug)]
+pub struct Beside<T> {
+    /// The document as changed (whether or not the save succeeded).
+    pub doc: RegistryDoc,
+    /// What `work` returned.
+    pub out: T,
+    /// How the save went.
+    pub saved: Result<(), RegistryError>,
 }
 
 /// What `migrate` did or would do.
