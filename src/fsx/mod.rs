@@ -268,9 +268,26 @@ fn file_kind(t: &fs::FileType) -> &'static str {
 /// error, not an endless read.
 pub fn read_optional(path: &Path) -> Result<Option<String>, FsError> {
     let read = || -> io::Result<String> {
-        let (f, _) = open_regular(path)?;
-        let mut buf = Vec::new();
-        io::Read::read_to_end(&mut io::Read::take(f, MAX_SMALL_FILE + 1), &mut buf)?;
+        let (mut f, len) = open_regular(path)?;
+        // Sized from `fstat`: the file as it was then, in one `read` (`list` of 100,000 projects
+        // reads two such files per project); one that grew since is read on to its end.
+        let mut buf = vec![0u8; len.min(MAX_SMALL_FILE) as usize + 1];
+        let mut got = 0;
+        while got < buf.len() {
+            match io::Read::read(&mut f, &mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if got as u64 == len {
+                break;
+            }
+        }
+        buf.truncate(got);
+        if got == buf.capacity() {
+            io::Read::read_to_end(&mut io::Read::take(f, MAX_SMALL_FILE + 1 - got as u64), &mut buf)?;
+        }
         if buf.len() as u64 > MAX_SMALL_FILE {
             let why = format!("larger than {MAX_SMALL_FILE} bytes; not a file wharf wrote");
             return Err(io::Error::new(io::ErrorKind::InvalidData, why));

@@ -40,11 +40,6 @@ pub const BATCH: usize = 256;
 /// …and at most this many bytes (the bodies are held in memory until then).
 pub const BATCH_BYTES: u64 = 32 << 20;
 
-/// Whether a listed file goes in a batch: small, and its etag and size known.
-pub(super) fn batchable(known: &Known) -> bool {
-    known.size.is_some_and(|s| s <= WHOLE)
-}
-
 /// A file whose lock is held, to be fetched.
 struct Held {
     file: HfFile,

@@ -7,7 +7,7 @@
 //! | offline | `--offline`, `WHARF_OFFLINE`, `HF_HUB_OFFLINE` | off |
 //! | retries | `WHARF_MAX_RETRIES`, `WHARF_RETRY_BASE_MS` | 3, 500 ms |
 //! | stall | `WHARF_STALL_TIMEOUT`, `WHARF_LOW_SPEED` | 30 s, 1024 B/s |
-//! | connections per large file | `WHARF_CONNECTIONS` | 4 (1 on loopback) |
+//! | connections per large file | `WHARF_CONNECTIONS` | adaptive: 1, growing to 16 while they pay |
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -93,6 +93,13 @@ pub struct ModelStore {
     pub(super) cfg: StoreConfig,
 }
 
+impl Known {
+    /// Whether the file goes in a batch of small files (`batch.rs`): small, its size known.
+    pub(super) fn batchable(&self) -> bool {
+        self.size.is_some_and(|s| s <= crate::transfer::stream::WHOLE)
+    }
+}
+
 /// What a listing said about a file: spares a request when its blob is already here.
 #[derive(Debug, Clone)]
 pub(super) struct Known {
@@ -378,7 +385,7 @@ impl ModelStore {
         // the same time; a small file another process is fetching goes the per-file way after.
         let known = |f: &hf::Listed| f.etag.clone().map(|etag| Known { commit: commit.clone(), etag, size: f.size });
         let (small, large): (Vec<_>, Vec<_>) =
-            missing.into_iter().partition(|f| known(f).is_some_and(|k| super::batch::batchable(&k)));
+            missing.into_iter().partition(|f| known(f).is_some_and(|k| k.batchable()));
         let small = small.into_iter().filter_map(|f| Some((at_commit.file(f.name.clone()), known(&f)?))).collect();
         let one_by_one = |files: Vec<hf::Listed>| {
             stream::iter(files)

@@ -36,8 +36,8 @@ pub struct Http {
     pub low_speed: u64,
     /// Accept plain `http://` to hosts that are not loopback.
     pub allow_http: bool,
-    /// Connections for one large file (1: a single stream); `None`: 4 for remote hosts, 1 for
-    /// loopback, where one stream is not held back by the network and ranges only cost CPU.
+    /// Connections for one large file, forced (1: a single stream); `None`: as many as make it
+    /// faster (see `split.rs`).
     pub connections: Option<usize>,
 }
 

@@ -4,7 +4,7 @@
 //! **segments**, each owned by one connection; at first one segment runs to the end of the file.
 //! A new connection **steals** half of the largest remaining segment (its owner stops where the
 //! thief starts, dropping the rest of its answer), asks `Range: bytes=A-B` for it, and when done
-//! steals again, so every connection keeps busy until the end. Bytes go to the [`Sink`] at their
+//! steals again, so every connection keeps busy until the end. Bytes go to the [`Sink`](super::sink::Sink) at their
 //! offset; a segment's bytes are claimed under one lock before they are sent, so no byte is
 //! written twice and none is skipped.
 //!
@@ -225,7 +225,7 @@ pub enum Mode {
     Adaptive,
 }
 
-/// The controller of [`Mode::Adaptive`]: called every [`WINDOW`], it says how many connections to
+/// The controller of [`Mode::Adaptive`]: called every window (120 ms), it says how many connections to
 /// add.
 pub struct Control {
     mode: Mode,

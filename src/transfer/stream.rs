@@ -1,7 +1,9 @@
 //! One verified transfer: a URL into a temp file, hashed in the same pass, resumed, retried.
 //!
-//! - The body streams from the network task to a writer on a blocking thread through a bounded
-//!   channel (16 chunks), so memory stays bounded whatever the size and hashing overlaps receiving.
+//! - A body of at most [`WHOLE`] bytes is held whole, then hashed, written and synced in one
+//!   blocking call. A larger one goes to the [`Sink`] (writer, in-order hasher and flusher threads
+//!   behind bounded channels: memory stays bounded whatever the size, hashing overlaps receiving),
+//!   over as many connections as make it faster (`split.rs`).
 //! - Resume: when the temp file already holds N bytes, its prefix is re-hashed and the request
 //!   asks `Range: bytes=N-`. Only a `206` whose `Content-Range` is exactly `N-(total-1)/total`
 //!   (and agrees with the announced size) is appended to; any other answer restarts from 0.
@@ -10,7 +12,8 @@
 //! - Redirects are followed by [`Http::get_following`]'s rules (at most 10, no scheme change, no
 //!   https → http, the token only to its origin).
 //! - Retries: transient failures (see `retry.rs`) wait and try again, keeping the temp file so the
-//!   next attempt resumes; final ones return at once.
+//!   next attempt resumes; final ones return at once. Once a second connection has started, each
+//!   connection retries its own part instead (`split.rs`).
 //! - Free space is checked before a transfer of known size; running out mid-way (ENOSPC) deletes
 //!   the temp file and reports `disk full`.
 //! - [`commit`](super::commit) verifies the digest and only then renames the temp file to its final name: no file
