@@ -371,7 +371,7 @@ impl Http {
     }
 }
 
-/// A body up to this size is held whole (see [`Http::receive_whole`]).
+/// A body up to this size is held whole and written in one go, or fetched in a batch of small files.
 pub const WHOLE: u64 = 2 << 20;
 
 /// The part of a file a body carries: from byte `start` of a file of `total` bytes (if known).
