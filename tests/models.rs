@@ -136,3 +136,37 @@ fn rm_and_clear_remove_only_what_they_name_and_what_wharf_fetched() {
     let (stats, _) = t.json(&["models", "stats"]);
     assert_eq!(stats["total_models"], 0);
 }
+
+#[test]
+fn a_use_moves_last_used_and_wharfs_own_hashing_does_not() {
+    let server = Server::start();
+    let t = home(&server);
+    let urls: Vec<String> = (0..2).map(|i| server.put_file(&format!("u{i}.bin"), pattern(300_000, 40 + i))).collect();
+    for u in &urls {
+        pulled(&t, u);
+    }
+    let last_used = |t: &TestHome| -> Vec<String> {
+        let (list, _) = t.json(&["models", "list"]);
+        let mut v: Vec<(String, String)> = list["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["sources"][0].as_str().unwrap().to_string(), m["last_used"].as_str().unwrap().to_string()))
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, l)| l).collect()
+    };
+    let before = last_used(&t);
+    // Reading every byte to check it is not a use (a read counts under `relatime` otherwise).
+    let (_, out) = t.json(&["models", "verify"]);
+    assert!(out.status.success());
+    let (_, out) = t.json(&["check", "--all", "--full"]);
+    assert!(out.status.code().is_some());
+    assert_eq!(last_used(&t), before, "hashing moved the last use");
+    // A pull that finds the file stored is a use.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    pulled(&t, &urls[0]);
+    let after = last_used(&t);
+    assert!(after[0] > before[0], "{before:?} -> {after:?}");
+    assert_eq!(after[1], before[1]);
+}

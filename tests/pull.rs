@@ -446,6 +446,49 @@ fn behind_a_per_connection_cap_connections_are_added_with_no_variable_set() {
 }
 
 #[test]
+fn helpers_a_server_refuses_give_their_share_back_to_the_first_stream() {
+    for status in [500u16, 416] {
+        let (hub, cdn) = Server::hub();
+        let body = pattern(40 * MIB, 23);
+        hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
+        cdn.faults().range_status = Some(status);
+        cdn.faults().per_connection_rate = Some(20_000_000); // slow enough for helpers to start
+        let mut t = TestHome::with_hub(&hub);
+        t.extra_env.push(("WHARF_CONNECTIONS".into(), "4".into()));
+        t.extra_env.push(("WHARF_MAX_RETRIES".into(), "1".into()));
+        let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
+        assert!(out.status.success(), "{status}: {}", text(&out.stderr));
+        assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
+        let ranged = cdn.requests().into_iter().filter(|r| r.headers.contains_key("range")).count();
+        assert!(ranged >= 1, "{status}: a helper was tried");
+    }
+}
+
+#[test]
+fn a_resumed_prefix_that_was_damaged_on_disk_is_fetched_again_from_the_start() {
+    let (hub, cdn) = Server::hub();
+    let body = pattern(24 * MIB, 24);
+    hub.put_repo(&cdn, "org/big", COMMIT, &[("model.bin", body.clone())]);
+    let mut t = TestHome::with_hub(&hub);
+    t.extra_env.push(("WHARF_CONNECTIONS".into(), "1".into()));
+    // What a killed pull left, then damaged: the right length of prefix, other bytes.
+    let blobs = t.hub_cache().join("models--org--big/blobs");
+    fs::create_dir_all(&blobs).unwrap();
+    fs::write(blobs.join(format!("{}.incomplete", sha256_hex(&body))), vec![0u8; 5 * MIB]).unwrap();
+    let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
+    let gets: Vec<String> = cdn
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.headers.get("range").cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(gets, vec![format!("bytes={}-", 5 * MIB), String::new()], "resumed, then from the start");
+    assert!(leftovers(&t.hub_cache()).is_empty());
+}
+
+#[test]
 fn a_server_without_ranges_gets_a_single_stream() {
     let (hub, cdn) = Server::hub();
     let body = pattern(24 * MIB, 18);

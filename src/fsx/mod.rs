@@ -224,6 +224,23 @@ fn unique_suffix() -> u64 {
 /// The largest file [`read_optional`] reads whole (markers, back-links, manifests, locks, refs).
 pub const MAX_SMALL_FILE: u64 = 16 << 20;
 
+/// Open `path` to read it without counting as a use: `O_NOATIME` where the system allows it (Linux,
+/// for the file's owner), so that wharf's own hashing (`models verify`, `check --full`) does not
+/// move the access time the store takes as a file's last use. Elsewhere, a plain open.
+pub fn open_unnoticed(path: &Path) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut o = OpenOptions::new();
+        o.read(true);
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, rustix::fs::OFlags::NOATIME.bits() as i32);
+        match o.open(path) {
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+            other => return other,
+        }
+    }
+    File::open(path)
+}
+
 /// Open `path` for reading only if it is a regular file (after symlinks): opened non-blocking, so
 /// a FIFO cannot hang the open, and checked with `fstat` on what was opened, so a device, FIFO,
 /// socket or folder is refused before a byte is read. Returns the file and its size.

@@ -225,6 +225,21 @@ pub fn parse_listing(url: &Url, body: &[u8]) -> Result<RepoFiles, FetchError> {
         };
         files.push(Listed { name, size, etag });
     }
+    // One path, one file: a name listed twice, or both as a file and as a folder of another
+    // (`x` and `x/y`), cannot be laid out as a snapshot, and says the listing is not a repo's.
+    let names: std::collections::HashSet<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    if names.len() != files.len() {
+        return Err(protocol(url, "the listing names a file twice"));
+    }
+    for f in &files {
+        let name = f.name.as_str();
+        if let Some(dir) = name.match_indices('/').map(|(i, _)| &name[..i]).find(|d| names.contains(d)) {
+            return Err(protocol(
+                url,
+                &format!("the listing has `{dir}` both as a file and as the folder of `{name}`"),
+            ));
+        }
+    }
     Ok(RepoFiles { commit, files })
 }
 
@@ -296,6 +311,15 @@ mod tests {
         ] {
             let e = parse_listing(&url(), doc.as_bytes()).unwrap_err().to_string();
             assert!(e.contains(field) && e.contains("127.0.0.1:1"), "{field}: {e}");
+        }
+        for (siblings, why) in [
+            (r#"{"rfilename":"a.json"},{"rfilename":"a.json"}"#, "twice"),
+            (r#"{"rfilename":"x"},{"rfilename":"x/y"}"#, "both as a file and as the folder"),
+            (r#"{"rfilename":"x/y/z"},{"rfilename":"x/y"}"#, "both as a file and as the folder"),
+        ] {
+            let doc = format!(r#"{{"sha":"{sha}","siblings":[{siblings}]}}"#);
+            let e = parse_listing(&url(), doc.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains(why) && e.contains("127.0.0.1:1"), "{siblings}: {e}");
         }
         let ok = format!(r#"{{"sha":"{sha}","siblings":[{{"rfilename":"a/b.json","size":3,"blobId":"{sha}"}}]}}"#);
         assert_eq!(parse_listing(&url(), ok.as_bytes()).unwrap().files[0].name.as_str(), "a/b.json");

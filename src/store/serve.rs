@@ -3,8 +3,10 @@
 //! `pull` repairs what it finds wrong. A stored file is served only when its size is the one
 //! expected — the lock's pin when there is one, else the size the index recorded when wharf
 //! fetched it — and, with `pull --verify`, when a full read hashes to its name (a wharf blob's
-//! SHA-256, a Hugging Face etag; a small Hugging Face file, named by its git blob id, is hashed
-//! whenever it is served anyway, so it is always checked). A file that fails is not deleted here: the caller goes on to the
+//! SHA-256, a Hugging Face etag). Contents are otherwise trusted like a large file's: a small
+//! Hugging Face file (named by its git blob id) is served with the SHA-256 wharf recorded when it
+//! fetched it, and only one another tool fetched is hashed (and so checked) to learn it; `check
+//! --full`, `models verify` and `pull --verify` read every byte. A file that fails is not deleted here: the caller goes on to the
 //! normal download, which verifies the new bytes in a temp file and renames them over the bad one
 //! (the commit point), so a repair never shows unverified bytes and never leaves a moment with no
 //! file at all. Offline, a file that fails is simply not served.
@@ -89,7 +91,7 @@ impl Trust {
         let expected = Expected::from(etag);
         let mut h = Hasher::new(&expected, Some(len));
         // One byte past the size: a file that grew does not hash to its name.
-        hash::read_into(&mut std::fs::File::open(path).ok()?, &mut h, len + 1).ok()?;
+        hash::read_into(&mut crate::fsx::open_unnoticed(path).ok()?, &mut h, len + 1).ok()?;
         let (sha256, git) = h.finish();
         hash::verify(&expected, &sha256, git.as_deref()).is_ok().then_some(sha256)
     }

@@ -101,7 +101,7 @@ pub(super) enum Hashed {
 /// Read `path` to its end, hashing, and compare with what its name says.
 pub(super) fn check(path: &Path, expected: &Expected, size: u64) -> Hashed {
     let read = || -> std::io::Result<bool> {
-        let mut f = std::fs::File::open(path)?;
+        let mut f = crate::fsx::open_unnoticed(path)?;
         let mut h = Hasher::new(expected, Some(size));
         hash::read_into(&mut f, &mut h, u64::MAX)?;
         let (sha, git) = h.finish();

@@ -22,7 +22,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     let mut h = Hasher::new(&Expected::Nothing, None);
-    read_into(&mut std::fs::File::open(path)?, &mut h, u64::MAX)?;
+    read_into(&mut crate::fsx::open_unnoticed(path)?, &mut h, u64::MAX)?;
     Ok(h.finish().0)
 }
 

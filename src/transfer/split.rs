@@ -19,7 +19,8 @@
 //! **Ranges.** Helpers start only when the first answer says the server does ranges (`206`, or
 //! `Accept-Ranges: bytes`); the first helper's answer confirms it before more start. A helper
 //! answered with a `200` gives its segment back to the stream it came from (that stream's answer
-//! still covers it) and no more helpers start. A `206` must be exactly the range asked, of a file
+//! still covers it) and no more helpers start; so does one the server refuses (an error status,
+//! its retries spent) before it got a byte. A `206` must be exactly the range asked, of a file
 //! of the announced size (else the bytes would land at the wrong offset: final).
 //!
 //! **Holes.** Once a second connection writes, the temp file has holes: it is renamed to
@@ -193,9 +194,10 @@ impl Plan {
         Some(segs.len() - 1)
     }
 
-    /// The server answered a range with the whole file: give segment `i` back to the one it came
-    /// from if that is still streaming an answer that covers it. `false`: it cannot be given back.
-    fn give_back(&self, i: usize) -> bool {
+    /// The server answered a range with the whole file, or would not serve it: give segment `i`
+    /// back to the one it came from if that is still streaming an answer that covers it (and `i`
+    /// got no byte yet), and start no more connections. `false`: it cannot be given back.
+    pub fn give_back(&self, i: usize) -> bool {
         self.ranges.store(RANGES_NO, Ordering::SeqCst);
         let mut segs = self.segs();
         let s = segs[i];

@@ -197,10 +197,19 @@ impl Http {
                             _ => {}
                         }
                     }
-                    self.policy
-                        .run(d.id, &d.url, progress, |_| self.fetch_rest(d, plan, seg, &tx, progress))
-                        .await
-                        .map_err(Failure::Final)?;
+                    let fetched =
+                        self.policy.run(d.id, &d.url, progress, |_| self.fetch_rest(d, plan, seg, &tx, progress)).await;
+                    match fetched {
+                        Ok(()) => {}
+                        // A helper the server will not serve (an error status, retries spent)
+                        // costs nothing when its share goes back to the stream it came from,
+                        // whose answer still covers it; no more helpers start. A server that
+                        // lies about its ranges is not forgiven.
+                        Err(e) if id > 0 && !matches!(e, FetchError::Protocol { .. }) && plan.give_back(seg) => {
+                            return Ok(());
+                        }
+                        Err(e) => return Err(Failure::Final(e)),
+                    }
                     if !split::Control::may_continue(plan, id) {
                         return Ok(());
                     }

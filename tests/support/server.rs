@@ -57,6 +57,9 @@ pub struct Faults {
     pub trickle: Option<Duration>,
     /// Send each answer at most this many bytes a second (a CDN's per-connection cap).
     pub per_connection_rate: Option<u64>,
+    /// Answer every request with a `Range` header with this status (and an empty body), though
+    /// `Accept-Ranges: bytes` is announced.
+    pub range_status: Option<u16>,
 }
 
 #[derive(Clone)]
@@ -347,6 +350,9 @@ fn send_body(
     };
     if endless && !head {
         return send_endless(out, st, extra);
+    }
+    if let (Some(code), Some(_)) = (st.faults.lock().unwrap().range_status, range) {
+        return write!(out, "HTTP/1.1 {code} Refused\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     }
     // `bytes=A-` or `bytes=A-B` (inclusive).
     let span = range.filter(|_| !ignore_range).and_then(|r| r.strip_prefix("bytes=")).and_then(|r| {
