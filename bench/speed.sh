@@ -32,7 +32,7 @@
 # same rounds), ROUNDS (5), SCENARIOS, SIZE_MIB (1024, the big file), OPT_MIB (200), SMALL_FILES
 # (200), CACHED_REPS (50; huggingface_hub, ~0.5 s a run, does at most 5), HF_PYTHON (a python with
 # huggingface_hub; default /tmp/wharf-ci-tools/bin/python, skipped with a note if it cannot import
-# it), WAIT_IDLE (1: before each scenario, wait while rustc/cargo run, polling every 30 s, at most
+# it), WAIT_IDLE (1: before each round, wait while rustc/cargo run, polling every 30 s, at most
 # 30 minutes; 0: do not wait). Timings are only worth reading on a machine that does nothing else.
 #
 # Needs: nginx, curl, aria2c, openssl, GNU time, python3 (installed from Debian's packages when
@@ -395,15 +395,17 @@ for f in config/c000.json optimizer.bin; do
 done
 
 for scen in $scenarios; do
-  wait_idle
-  echo "$scen: load $(uptime | sed 's/.*load average: //'); compilers: $(busy)" | tee -a "$work/load" >&2
   [ "$scen" = cached ] && cached_setup
-  tools=$(tools_of "$scen")
+  tools=$(tools_of "$scen" | xargs)
   for r in $(seq "$rounds"); do
+    wait_idle
+    [ "$r" = 1 ] && echo "$scen: load $(uptime | sed 's/.*load average: //')" >>"$work/load"
     order=$tools
     [ $((r % 2)) -eq 0 ] && order=$(printf '%s\n' $tools | tac | xargs)
     echo "  $scen round $r/$rounds: $order" >&2
     for t in $order; do run_one "$scen" "$t"; done
+    # A compiler seen at the end of a round may have taken a core from some of its runs.
+    [ -z "$(busy)" ] || echo "$scen round $r: compilers running at its end: $(busy)" >>"$work/load"
   done
   [ "$scen" = cached ] && cached_check
   rm -rf "$work/run" "$work/warm"
@@ -509,5 +511,5 @@ for scen in $scenarios; do
 done
 echo
 [ $has_hf = 1 ] || echo "huggingface_hub: not importable by \`$hf_python\` (HF_PYTHON), left out."
-echo "wharf: $wharf${WHARF_BASELINE:+; baseline: $WHARF_BASELINE}. Load at the start of each scenario:"
+echo "wharf: $wharf${WHARF_BASELINE:+; baseline: $WHARF_BASELINE}. Load (1, 5, 15 min) at the start of each scenario:"
 sed 's/^/  /' "$work/load"
