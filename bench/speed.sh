@@ -32,8 +32,9 @@
 # same rounds), ROUNDS (5), SCENARIOS, SIZE_MIB (1024, the big file), OPT_MIB (200), SMALL_FILES
 # (200), CACHED_REPS (50; huggingface_hub, ~0.5 s a run, does at most 5), HF_PYTHON (a python with
 # huggingface_hub; default /tmp/wharf-ci-tools/bin/python, skipped with a note if it cannot import
-# it), WAIT_IDLE (1: before each round, wait while rustc/cargo run, polling every 30 s, at most
-# 30 minutes; 0: do not wait). Timings are only worth reading on a machine that does nothing else.
+# it), WAIT_IDLE (1: before each round, wait while compilers run or others keep the CPU over 25%
+# busy, polling every 30 s, at most 30 minutes; 0: do not wait). Timings are only worth reading on
+# a machine that does nothing else.
 #
 # Needs: nginx, curl, aria2c, openssl, GNU time, python3 (installed from Debian's packages when
 # missing), ~2.5 GB free in TMPDIR, and for wharf itself cargo. No traffic leaves 127.0.0.1.
@@ -366,12 +367,22 @@ tools_of() {
     capped) echo "wharf wharf-c1 ${WHARF_BASELINE:+baseline} aria2c-x8 aria2c-x16" ;;
   esac
 }
-busy() { ps -eo pid=,comm= | awk '$2 ~ /^(rustc|cargo|cc1|cc1plus|ld|clang|mold)$/ { printf "%s(%s) ", $1, $2 }'; }
+# busy: what else runs: compilers and linkers (by name; an idle `cargo` waiting on a hung test is
+# not counted), or else the share of both cores others kept busy over the last second if over 25%.
+busy() {
+  ps -eo pid=,comm= | awk '$2 ~ /^(rustc|cc1|cc1plus|ld|clang|mold)$/ { printf "%s(%s) ", $1, $2 }'
+  local a b
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); u = y[1] - x[1]; t = u + y[2] - x[2]
+    if (t > 0 && u / t > 0.25) printf "cpu %d%% busy", 100 * u / t }'
+}
 wait_idle() {
   [ "${WAIT_IDLE:-1}" = 1 ] || return 0
   local waited=0
-  while [ -n "$(busy)" ] && [ $waited -lt 1800 ]; do
-    echo "  compilers running (pids $(busy)); waiting 30 s…" >&2
+  while [ -n "$(busy)" ] && [ $waited -lt 1800 ]; do # at most 30 minutes
+    echo "  busy: $(busy); waiting 30 s…" >&2
     sleep 30
     waited=$((waited + 30))
   done
@@ -405,7 +416,8 @@ for scen in $scenarios; do
     echo "  $scen round $r/$rounds: $order" >&2
     for t in $order; do run_one "$scen" "$t"; done
     # A compiler seen at the end of a round may have taken a core from some of its runs.
-    [ -z "$(busy)" ] || echo "$scen round $r: compilers running at its end: $(busy)" >>"$work/load"
+    b=$(busy)
+    [ -z "$b" ] || echo "$scen round $r: at its end, busy: $b" >>"$work/load"
   done
   [ "$scen" = cached ] && cached_check
   rm -rf "$work/run" "$work/warm"
