@@ -380,9 +380,9 @@ busy() {
 }
 wait_idle() {
   [ "${WAIT_IDLE:-1}" = 1 ] || return 0
-  local waited=0
-  while [ -n "$(busy)" ] && [ $waited -lt 1800 ]; do # at most 30 minutes
-    echo "  busy: $(busy); waiting 30 s…" >&2
+  local waited=0 b
+  while b=$(busy) && [ -n "$b" ] && [ $waited -lt 1800 ]; do # at most 30 minutes
+    echo "  busy: $b; waiting 30 s…" >&2
     sleep 30
     waited=$((waited + 30))
   done
