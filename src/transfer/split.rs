@@ -9,10 +9,13 @@
 //! written twice and none is skipped.
 //!
 //! **How many connections.** With `WHARF_CONNECTIONS=N` (an override), N from the start. Without
-//! it, the aggregate rate decides, on any host: after a warm-up window one probe connection is
-//! added with a small share ([`PROBE`]); when the rate grew by at least [`GAIN`] over the next
-//! window the connections double, and so on up to [`MAX_CONNECTIONS`]; the first step that does
-//! not pay stops the growth and its connections retire after their share. On loopback, where one
+//! it, the aggregate rate decides, on any host: after a warm-up one probe connection is
+//! added with a small share ([`PROBE`]); when the rate grew by at least [`PROBE_GAIN`] over the
+//! next window the connections double (quadruple when the rate nearly doubled: each connection is
+//! capped), and again while each step gains [`GAIN`], up to
+//! [`MAX_CONNECTIONS`]. Connections added by a step take no more work than their first share until
+//! the step is judged; the first step that does not pay stops the growth, and its connections
+//! retire after their share. On loopback, where one
 //! stream is not held back, that costs one probe; behind a per-connection cap (a CDN serving each
 //! connection ~40 MB/s) it grows to the number the link carries.
 //!
@@ -51,8 +54,12 @@ pub const MIN_SPLIT: u64 = 4 << 20;
 /// The probe connection's share: what it costs where more connections do not help.
 pub const PROBE: u64 = 32 << 20;
 
-/// How much the aggregate rate must grow for a step to count as paying.
+/// How much the aggregate rate must grow for a doubling to count as paying.
 pub const GAIN: f64 = 1.25;
+
+/// How much it must grow when the probe joins the first stream (two connections where one was:
+/// a link that caps each connection nearly doubles; a link that one stream fills does not).
+pub const PROBE_GAIN: f64 = 1.5;
 
 /// One measuring window of the controller.
 const WINDOW: Duration = Duration::from_millis(120);
@@ -228,23 +235,39 @@ pub enum Mode {
 }
 
 /// The controller of [`Mode::Adaptive`]: called every window (120 ms), it says how many connections to
-/// add.
+/// add. Rates are measured over two windows after one window of ramp-up (a capped server sends in
+/// bursts; one short window may read half again its real rate).
 pub struct Control {
     mode: Mode,
-    last: (Instant, u64),
+    /// Where the measurement under way started: when, and the bytes claimed then.
+    mark: (Instant, u64),
+    phase: Phase,
     /// The rate before the step being measured.
     base: Option<f64>,
-    /// Windows left before the next decision.
-    wait: u32,
-    /// Connections added by the step being measured (0: none is).
+    /// Connections added by the step being measured.
     added: usize,
     stopped: bool,
 }
 
+/// Where the controller is between two decisions.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// New connections open; windows left before measuring.
+    Ramp(u32),
+    /// Measuring; windows left before deciding.
+    Measure(u32),
+}
+
+/// A step whose rate grew this much scaled with its connections: the next step quadruples.
+const LINEAR: f64 = 1.8;
+
+/// Windows one measurement takes.
+const MEASURE: u32 = 2;
+
 impl Control {
     /// A controller for `mode`, started now.
     pub fn new(mode: Mode, claimed: u64) -> Control {
-        Control { mode, last: (Instant::now(), claimed), base: None, wait: 1, added: 0, stopped: false }
+        Control { mode, mark: (Instant::now(), claimed), phase: Phase::Ramp(1), base: None, added: 0, stopped: false }
     }
 
     /// How often [`Control::tick`] wants to be called.
@@ -260,62 +283,74 @@ impl Control {
         !self.stopped
     }
 
-    /// The window ended with `claimed` bytes in, `running` connections: how many to add, and the
-    /// share cap of each new one.
+    /// A window ended with `running` connections; the next one gets the id `next_id`: how many to
+    /// add, and the share cap of each new one.
     pub fn tick(&mut self, plan: &Plan, running: usize, next_id: usize) -> (usize, Option<u64>) {
-        let now = Instant::now();
-        let bytes = plan.claimed.load(Ordering::Relaxed);
-        let rate = (bytes - self.last.1) as f64 / now.duration_since(self.last.0).as_secs_f64().max(1e-3);
-        self.last = (now, bytes);
         if !plan.may_split() {
             self.stopped = true;
             return (0, None);
         }
-        match self.mode {
-            Mode::Fixed(n) => {
-                // One helper first; the rest once it confirmed that ranges work.
-                if next_id == 1 {
-                    return (1, None);
-                }
-                if plan.confirmed() {
-                    self.stopped = true;
-                    return (n.saturating_sub(running), None);
-                }
-                (0, None)
+        let n = match self.mode {
+            Mode::Fixed(n) => n,
+            Mode::Adaptive => return self.adapt(plan, running, next_id),
+        };
+        // One helper first; the rest once it confirmed that ranges work.
+        if next_id == 1 {
+            return (1, None);
+        }
+        if plan.confirmed() {
+            self.stopped = true;
+            return (n.saturating_sub(running), None);
+        }
+        (0, None)
+    }
+
+    fn adapt(&mut self, plan: &Plan, running: usize, next_id: usize) -> (usize, Option<u64>) {
+        let now = (Instant::now(), plan.claimed.load(Ordering::Relaxed));
+        match self.phase {
+            Phase::Ramp(n) if n > 1 => self.phase = Phase::Ramp(n - 1),
+            Phase::Ramp(_) => {
+                self.mark = now;
+                self.phase = Phase::Measure(MEASURE);
             }
-            Mode::Adaptive => {
-                if self.wait > 0 {
-                    self.wait -= 1;
-                    return (0, None);
-                }
-                match self.base {
-                    None => {
-                        // The first stream has warmed up: probe with one more.
-                        self.base = Some(rate);
-                        self.added = 1;
-                        self.wait = 1;
-                        (1, Some(PROBE))
+            Phase::Measure(n) if n > 1 => self.phase = Phase::Measure(n - 1),
+            Phase::Measure(_) => {
+                let secs = now.0.duration_since(self.mark.0).as_secs_f64().max(1e-3);
+                let rate = (now.1 - self.mark.1) as f64 / secs;
+                self.phase = Phase::Ramp(1);
+                let (add, cap) = match self.base {
+                    // The first stream's rate: probe with one more, which takes no more work
+                    // than its share until the step is judged.
+                    None => (1, Some(PROBE)),
+                    // The step paid: keep its connections and double; the new ones wait for
+                    // their own step's judgement before taking more work.
+                    Some(base)
+                        if rate >= base * if self.added == 1 { PROBE_GAIN } else { GAIN } && plan.confirmed() =>
+                    {
+                        // Nearly twice the rate from one more connection each: each connection
+                        // is capped, so quadruple.
+                        let grow = if rate >= base * LINEAR { 3 } else { 1 };
+                        ((running.max(1) * grow).min(MAX_CONNECTIONS.saturating_sub(running)), None)
                     }
-                    Some(base) if rate >= base * GAIN && plan.confirmed() => {
-                        // The step paid: keep its connections and double.
-                        self.base = Some(rate);
-                        let add = running.max(1).min(MAX_CONNECTIONS.saturating_sub(running));
-                        self.added = add;
-                        self.wait = 1;
-                        if add == 0 {
-                            self.stopped = true;
-                        }
-                        (add, None)
-                    }
+                    // It did not: the connections it added retire after their share.
                     Some(_) => {
-                        // It did not: the connections it added retire after their share.
                         plan.keep.store(next_id - self.added, Ordering::SeqCst);
                         self.stopped = true;
-                        (0, None)
+                        return (0, None);
                     }
+                };
+                self.base = Some(rate);
+                self.added = add;
+                if add == 0 {
+                    plan.keep.store(usize::MAX, Ordering::SeqCst);
+                    self.stopped = true;
+                } else {
+                    plan.keep.store(next_id, Ordering::SeqCst);
                 }
+                return (add, cap);
             }
         }
+        (0, None)
     }
 
     /// Whether connection `id` may steal more work once its share is done.
