@@ -162,12 +162,7 @@ fn four_processes_pulling_one_model_cause_one_transfer() {
     // cut where a helper took over may have had more in flight than it read, never a second copy.
     let sent = cdn.body_bytes();
     assert!(sent < 2 * body.len() as u64, "the CDN sent {sent} bytes for a file of {}", body.len());
-    let gets: Vec<String> = cdn
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "GET")
-        .map(|r| r.headers.get("range").cloned().unwrap_or_default())
-        .collect();
+    let gets = get_ranges(&cdn);
     assert_eq!(gets.iter().filter(|r| r.is_empty()).count(), 1, "one transfer from the start: {gets:?}");
     assert!(gets.len() > 1, "helpers with ranges: {gets:?}");
 }
@@ -400,12 +395,7 @@ fn a_large_file_comes_over_several_connections_and_a_cut_one_is_resumed() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
     assert_eq!(doc["models"][0]["sha256"], sha256_hex(&body));
-    let gets: Vec<String> = cdn
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "GET")
-        .map(|r| r.headers.get("range").cloned().unwrap_or_default())
-        .collect();
+    let gets = get_ranges(&cdn);
     // The cut stream is resumed where it stopped (`bytes=N-`), then helpers take closed ranges.
     assert_eq!(gets[0], "", "{gets:?}");
     assert!(gets[1].starts_with("bytes=") && gets[1].ends_with('-'), "{gets:?}");
@@ -421,6 +411,16 @@ fn a_large_file_comes_over_several_connections_and_a_cut_one_is_resumed() {
     assert!(ranged.is_empty());
 }
 
+/// The `Range` header of every GET the server answered, in order (empty: none).
+fn get_ranges(server: &Server) -> Vec<String> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.headers.get("range").cloned().unwrap_or_default())
+        .collect()
+}
+
 #[test]
 fn behind_a_per_connection_cap_connections_are_added_with_no_variable_set() {
     let (hub, cdn) = Server::hub();
@@ -432,12 +432,7 @@ fn behind_a_per_connection_cap_connections_are_added_with_no_variable_set() {
     let (doc, out) = pull(&t, &["hf://org/capped/model.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
-    let gets: Vec<String> = cdn
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "GET")
-        .map(|r| r.headers.get("range").cloned().unwrap_or_default())
-        .collect();
+    let gets = get_ranges(&cdn);
     // The first stream, the probe, then at least one doubling: more than two connections.
     assert!(gets.len() > 3, "connections were added while they paid: {gets:?}");
     assert_eq!(gets.iter().filter(|r| r.is_empty()).count(), 1, "{gets:?}");
@@ -478,12 +473,7 @@ fn a_resumed_prefix_that_was_damaged_on_disk_is_fetched_again_from_the_start() {
     let (doc, out) = pull(&t, &["hf://org/big/model.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), body);
-    let gets: Vec<String> = cdn
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "GET")
-        .map(|r| r.headers.get("range").cloned().unwrap_or_default())
-        .collect();
+    let gets = get_ranges(&cdn);
     assert_eq!(gets, vec![format!("bytes={}-", 5 * MIB), String::new()], "resumed, then from the start");
     assert!(leftovers(&t.hub_cache()).is_empty());
 }

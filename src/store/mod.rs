@@ -26,6 +26,7 @@ pub mod layout;
 pub mod partial;
 mod plain;
 pub mod pull;
+mod repo;
 pub mod serve;
 pub mod verify;
 

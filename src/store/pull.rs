@@ -9,12 +9,11 @@
 //!
 //! A Hugging Face file or listing is asked of the primary hub, then of each mirror in order
 //! ([`Mirrors::try_each`], whose one rule says when the next is worth trying). A file or repo is an
-//! [`HfFile`] or [`RepoRef`] from the parsed spec to the index record; its `hf://` text is only
+//! [`HfFile`] or [`RepoRef`](crate::ids::RepoRef) from the parsed spec to the index record; its `hf://` text is only
 //! shown and recorded.
 
 use std::path::{Path, PathBuf};
 
-use futures_util::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::config::StoreConfig;
@@ -22,9 +21,8 @@ use super::index::{Cache, Index, Record};
 use super::layout::{BlobStore, HubCache};
 use super::serve::Trust;
 use crate::ids::source::Source;
-use crate::ids::{CommitId, Etag, HfFile, RepoPath, RepoRef, Revision, Sha256};
+use crate::ids::{CommitId, Etag, HfFile, Sha256};
 use crate::lock::{self, LockGuard, Mode};
-use crate::remote::filter::Filter;
 use crate::remote::hf::{self, Hub};
 use crate::remote::mirrors::Mirrors;
 use crate::transfer::hash::Expected;
@@ -214,7 +212,7 @@ impl ModelStore {
 
     /// A Hugging Face file. `known` (from a listing) spares a request when the blob is already here;
     /// a stored file that `trust` refuses is fetched again.
-    async fn hf_file(
+    pub(super) async fn hf_file(
         &self,
         file: &HfFile,
         known: Option<Known>,
@@ -262,22 +260,6 @@ impl ModelStore {
     async fn hf_cached(&self, file: &HfFile, trust: &Trust) -> Result<Option<Pulled>, FetchError> {
         let (hub, file, trust) = (self.hub_cache.clone(), file.clone(), trust.clone());
         blocking(move || cached_in(&hub.canonical(), file, &trust)).await
-    }
-
-    /// [`ModelStore::hf_cached`] for many files in one blocking call, in parallel (a cached repo is
-    /// served without a thread hop per file). Each file is held to its own listed size.
-    async fn hf_cached_many(
-        &self,
-        files: Vec<(HfFile, Option<u64>)>,
-        trust: &Trust,
-    ) -> Result<Vec<Option<Pulled>>, FetchError> {
-        use rayon::prelude::*;
-        let (hub, trust) = (self.hub_cache.clone(), trust.clone());
-        blocking(move || {
-            let hub = hub.canonical();
-            files.into_par_iter().map(|(f, size)| cached_in(&hub, f, &trust.sized(size))).collect()
-        })
-        .await
     }
 
     /// With the etag known: link a blob that is already here (another revision, or another tool).
@@ -351,112 +333,6 @@ impl ModelStore {
         })
         .await
     }
-
-    /// Every file of a repo (as `opts` filters them) at one commit.
-    async fn hf_repo(
-        &self,
-        at: &RepoRef,
-        opts: &PullOptions,
-        progress: &dyn Progress,
-    ) -> Result<Vec<Pulled>, FetchError> {
-        let filter = Filter::new(&opts.include, &opts.exclude)?;
-        if self.cfg.offline {
-            return self.hf_repo_offline(at, &filter, opts).await;
-        }
-        let what = at.repo.to_string();
-        let listing = self.hubs.try_each(&what, |hub| hf::list(&self.http, hub, at, progress)).await?;
-        let commit = listing.commit;
-        let at_commit = RepoRef { repo: at.repo.clone(), revision: commit.clone().into() };
-        let files: Vec<_> = listing.files.into_iter().filter(|f| filter.keep(&f.name)).collect();
-        // A pinned size is one file's: each file of a repo is held to its own record.
-        let trust = &self.trust(&PullOptions { size: None, ..opts.clone() });
-        // What is here already, in one go; only the rest goes through the per-file path.
-        let here = self.hf_cached_many(files.iter().map(|f| (at_commit.file(f.name.clone()), f.size)).collect(), trust);
-        let mut pulled = Vec::with_capacity(files.len());
-        let mut missing = Vec::new();
-        for (f, hit) in files.into_iter().zip(here.await?) {
-            let asked = at.file(f.name.clone());
-            match hit {
-                Some(p) => pulled.push(Pulled { source: asked.to_string(), hf: Some(asked), ..p }),
-                None => missing.push(f),
-            }
-        }
-        // Small listed files in batches (one sync each, see `batch.rs`), the rest one by one, at
-        // the same time; a small file another process is fetching goes the per-file way after.
-        let known = |f: &hf::Listed| f.etag.clone().map(|etag| Known { commit: commit.clone(), etag, size: f.size });
-        let (small, large): (Vec<_>, Vec<_>) =
-            missing.into_iter().partition(|f| known(f).is_some_and(|k| k.batchable()));
-        let small = small.into_iter().filter_map(|f| Some((at_commit.file(f.name.clone()), known(&f)?))).collect();
-        let one_by_one = |files: Vec<hf::Listed>| {
-            stream::iter(files)
-                .map(|f| {
-                    let known = known(&f);
-                    let (file, asked) = (at_commit.file(f.name.clone()), at.file(f.name));
-                    async move {
-                        let p = self.hf_file(&file, known, None, trust, progress).await?;
-                        Ok::<_, FetchError>(Pulled { source: asked.to_string(), hf: Some(asked), ..p })
-                    }
-                })
-                .buffer_unordered(self.cfg.parallel_files.max(1))
-                .try_collect::<Vec<Pulled>>()
-        };
-        let ((batched, busy), mut fetched) =
-            tokio::try_join!(self.hf_batches(small, trust, progress), one_by_one(large))?;
-        let as_asked = |p: Pulled| {
-            let asked = p.hf.as_ref().map(|f| at.file(f.path.clone()));
-            Pulled {
-                source: asked.as_ref().map_or(p.source.clone(), |a| a.to_string()),
-                hf: asked.or(p.hf.clone()),
-                ..p
-            }
-        };
-        fetched.extend(batched.into_iter().map(as_asked));
-        let busy = busy
-            .into_iter()
-            .map(|(file, k)| hf::Listed { name: file.path, size: k.size, etag: Some(k.etag) })
-            .collect();
-        fetched.extend(one_by_one(busy).await?);
-        pulled.extend(fetched);
-        let (hub, at) = (self.hub_cache.clone(), at.clone());
-        blocking(move || hub.write_ref(&at.repo, &at.revision, &commit).map_err(FetchError::from)).await?;
-        pulled.sort_by(|a, b| a.source.cmp(&b.source));
-        Ok(pulled)
-    }
-
-    async fn hf_repo_offline(
-        &self,
-        at: &RepoRef,
-        filter: &Filter,
-        opts: &PullOptions,
-    ) -> Result<Vec<Pulled>, FetchError> {
-        let (hub, at_c) = (self.hub_cache.clone(), at.clone());
-        let found = blocking(move || {
-            let Some(commit) = hub.commit_for(&at_c.repo, &at_c.revision) else { return Ok::<_, FetchError>(None) };
-            let root = hub.snapshot_dir(&at_c.repo, &commit)?;
-            // Names found on disk are parsed like a listing's: one that is no repo path is skipped.
-            let names: Vec<RepoPath> = walkdir::WalkDir::new(&root)
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter(|e| !e.file_type().is_dir() && !crate::fsx::is_temp_name(&e.file_name().to_string_lossy()))
-                .filter_map(|e| e.path().strip_prefix(&root).ok()?.to_str()?.parse().ok())
-                .collect();
-            Ok(Some((commit, names)))
-        })
-        .await?;
-        let Some((commit, names)) = found else { return Err(FetchError::Offline { what: at.to_string() }) };
-        let names: Vec<RepoPath> = names.into_iter().filter(|n| filter.keep(n)).collect();
-        if names.is_empty() {
-            return Err(FetchError::Offline { what: at.to_string() });
-        }
-        let at_commit = RepoRef { repo: at.repo.clone(), revision: Revision::from(commit) };
-        let trust = self.trust(&PullOptions { size: None, ..opts.clone() });
-        let files = names.into_iter().map(|n| (at_commit.file(n), None)).collect();
-        self.hf_cached_many(files, &trust)
-            .await?
-            .into_iter()
-            .map(|hit| hit.ok_or_else(|| FetchError::Offline { what: at.to_string() }))
-            .collect()
-    }
 }
 
 /// Blocking: with the etag known, link a blob that is already here (another revision, or another
@@ -483,7 +359,7 @@ pub(super) fn linked_if_here(
 /// Blocking: the file as `hub` (at its canonical path) has it for its revision, without any network
 /// call. Only a snapshot entry that is exactly wharf's (and huggingface_hub's) relative link to a
 /// blob counts, and only a blob `trust` accepts.
-fn cached_in(hub: &HubCache, file: HfFile, trust: &Trust) -> Result<Option<Pulled>, FetchError> {
+pub(super) fn cached_in(hub: &HubCache, file: HfFile, trust: &Trust) -> Result<Option<Pulled>, FetchError> {
     let Some(commit) = hub.commit_for(&file.repo, &file.revision) else { return Ok(None) };
     let Some(etag) = hub.linked_etag(&file.repo, &commit, &file.path) else { return Ok(None) };
     let snap = hub.snapshot(&file.repo, &commit, &file.path)?;
