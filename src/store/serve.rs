@@ -75,7 +75,10 @@ impl Trust {
     /// key), else from one read that checks it against its git blob id. With `verify`, always
     /// that read.
     pub fn served_sha256(&self, path: &Path, len: u64, etag: &Etag, blob: &Path) -> Option<String> {
-        let record = self.index.get(blob);
+        // The record is read only when a size or a digest must come from it (not for an LFS file
+        // whose listed or pinned size is known: the common case of a cached repo's large files).
+        let needs_record = self.size.is_none() || (!self.verify && etag.sha256().is_none());
+        let record = if needs_record { self.index.get(blob) } else { None };
         let want = self.size.or_else(|| record.as_ref().map(|r| r.size));
         if want.is_some_and(|w| w != len) {
             return None;

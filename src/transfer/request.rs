@@ -47,15 +47,21 @@ pub struct Downloaded {
 /// Verify `got` against `expected`; on success rename `temp` to `dest` (the commit point), on a
 /// mismatch delete `temp`. Blocking.
 pub fn commit(temp: &Path, dest: &Path, expected: &Expected, got: &Downloaded, what: &str) -> Result<(), FetchError> {
-    if let Err((expected, actual)) = hash::verify(expected, &got.sha256, got.git_sha1.as_deref()) {
+    if let Err(e) = check_digest(expected, got, what) {
         let _ = std::fs::remove_file(temp);
-        return Err(FetchError::ChecksumMismatch { what: what.to_string(), expected, actual });
+        return Err(e);
     }
     if let Some(dir) = dest.parent() {
         fsx::create_dir_private(dir)?;
     }
     std::fs::rename(temp, dest).ctx("cannot move into place", dest)?;
     Ok(())
+}
+
+/// `got` hashes to `expected`, else [`FetchError::ChecksumMismatch`] naming `what`.
+pub fn check_digest(expected: &Expected, got: &Downloaded, what: &str) -> Result<(), FetchError> {
+    hash::verify(expected, &got.sha256, got.git_sha1.as_deref())
+        .map_err(|(expected, actual)| FetchError::ChecksumMismatch { what: what.to_string(), expected, actual })
 }
 
 /// `<dest>.incomplete`: the temp name beside a final name (the same one huggingface_hub uses, so

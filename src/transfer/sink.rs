@@ -115,12 +115,8 @@ impl Sink {
         Sink { tx, writer, hasher }
     }
 
-    /// Hand a chunk to the writer; `false` when it stopped (its error comes from [`Sink::finish`]).
-    pub async fn send(&self, at: u64, bytes: Bytes) -> bool {
-        self.tx.send((at, bytes)).await.is_ok()
-    }
-
-    /// A sender for another connection.
+    /// A sender for a connection: `(offset, bytes)`; a send fails when the writer stopped (its
+    /// error comes from [`Sink::finish`]).
     pub fn sender(&self) -> tokio::sync::mpsc::Sender<Chunk> {
         self.tx.clone()
     }
@@ -251,16 +247,18 @@ mod tests {
         let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
         let sunk = rt.block_on(async {
             let sink = Sink::start(file, Hasher::new(&Expected::Nothing, None), 0, true, true);
+            let tx = sink.sender();
             // Second half first, in 100 KB chunks, then the first half.
             let half = data.len() / 2;
             for (lo, hi) in [(half, data.len()), (0, half)] {
                 let mut at = lo;
                 while at < hi {
                     let end = (at + 100_000).min(hi);
-                    assert!(sink.send(at as u64, Bytes::copy_from_slice(&data[at..end])).await);
+                    assert!(tx.send((at as u64, Bytes::copy_from_slice(&data[at..end]))).await.is_ok());
                     at = end;
                 }
             }
+            drop(tx);
             sink.finish().await
         });
         assert_eq!(sunk.written.unwrap(), data.len() as u64);

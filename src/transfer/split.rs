@@ -99,7 +99,7 @@ pub struct Plan {
     /// Connections numbered from this one on do not steal (they retire after their share).
     keep: AtomicUsize,
     /// Set once a second connection was started (the temp file then has holes).
-    pub split: AtomicBool,
+    split: AtomicBool,
 }
 
 /// What claiming room for a chunk gave.
@@ -163,6 +163,11 @@ impl Plan {
     /// Whether more connections may start.
     fn may_split(&self) -> bool {
         self.ranges.load(Ordering::SeqCst) != RANGES_NO && !self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Whether a second connection was started (the temp file may have holes).
+    pub fn has_split(&self) -> bool {
+        self.split.load(Ordering::SeqCst)
     }
 
     /// Whether the first helper confirmed that the server does ranges.

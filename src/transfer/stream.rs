@@ -122,7 +122,7 @@ impl Http {
         };
         let ran = self.connections_for(d, &plan, resp, &sink, mode, progress).await;
         let sunk = sink.finish().await;
-        let renamed = if plan.split.load(std::sync::atomic::Ordering::SeqCst) {
+        let renamed = if plan.has_split() {
             // The temp file has holes: it was renamed to `.ranged`; back only when complete.
             let (from, to) = (split::ranged_temp(d.temp), d.temp.to_path_buf());
             let complete = ran.is_ok() && plan.complete() && sunk.written.is_ok();
@@ -184,15 +184,11 @@ impl Http {
                     if let Some(resp) = first.take() {
                         match self.pump(d, plan, seg, (resp, 0), &tx, progress).await {
                             Ok(split::Pumped::Done) => {}
-                            Ok(split::Pumped::Short) if !plan.split.load(std::sync::atomic::Ordering::SeqCst) => {
+                            Ok(split::Pumped::Short) if !plan.has_split() => {
                                 let (at, end) = plan.left(seg);
                                 return Err(Failure::transient(format!("connection closed after {at} of {end} bytes")));
                             }
-                            Err(f @ Failure::Transient { .. })
-                                if !plan.split.load(std::sync::atomic::Ordering::SeqCst) =>
-                            {
-                                return Err(f)
-                            }
+                            Err(f @ Failure::Transient { .. }) if !plan.has_split() => return Err(f),
                             Err(Failure::Final(e)) => return Err(Failure::Final(e)),
                             _ => {}
                         }
@@ -242,7 +238,7 @@ impl Http {
                 _ = tick.tick(), if ctl.live() => {
                     let (add, cap) = ctl.tick(plan, running.len(), next_id);
                     for _ in 0..add {
-                        let first_split = !plan.split.load(std::sync::atomic::Ordering::SeqCst);
+                        let first_split = !plan.has_split();
                         let Some(seg) = plan.steal(cap) else { break };
                         if first_split {
                             // Holes from now on: never under the resumable name.
@@ -337,16 +333,10 @@ impl Http {
                 let mut h = Hasher::new(d.expected, Some(body.len() as u64));
                 h.update(&body);
                 let (sha256, git_sha1) = h.finish();
-                if let Err((expected, actual)) = hash::verify(d.expected, &sha256, git_sha1.as_deref()) {
-                    return Err(Failure::Final(FetchError::ChecksumMismatch {
-                        what: d.id.to_string(),
-                        expected,
-                        actual,
-                    }));
-                }
+                let got = Downloaded { sha256, git_sha1, size: body.len() as u64 };
+                super::request::check_digest(d.expected, &got, d.id)?;
                 progress.event(Event::Done { id: d.id.to_string() });
-                let size = body.len() as u64;
-                Ok((body, Downloaded { sha256, git_sha1, size }))
+                Ok((body, got))
             })
             .await
     }
