@@ -9,9 +9,10 @@
 //!    blob that is already here;
 //! 2. the bodies, in parallel over the shared connection pool, into memory, each verified against
 //!    its etag ([`Http::fetch_whole`]; asked of the hub then its mirrors like any file);
-//! 3. one blocking call: every body to its `.incomplete` temp, **one** sync for the batch
-//!    (the files' syncs in parallel, all ended before any rename), and only then each renamed to its blob and
-//!    linked, before the locks are released.
+//! 3. each body to its `.incomplete` temp on the blocking pool as soon as it arrives (while the
+//!    connections fetch the next ones); then **one** sync for the batch (the files' syncs from
+//!    many threads at once, all ended before any rename), and only then each renamed to its blob
+//!    and linked, before the locks are released.
 //!
 //! Crash safety is the per-file path's: a blob is renamed into place only after its verified bytes
 //! are durable; a kill before leaves temp files that the next pull overwrites.
@@ -39,6 +40,11 @@ pub const BATCH: usize = 256;
 
 /// …and at most this many bytes (the bodies are held in memory until then).
 pub const BATCH_BYTES: u64 = 32 << 20;
+
+/// Threads that sync one batch. Syncs waiting at the same time share the filesystem's journal
+/// commits, so this is about waiting, not CPU: 200 files took 45 ms from rayon's two threads and
+/// 15 ms from 32 on a journaled ext4 (9 ms against 15 on one without a journal).
+const SYNC_THREADS: usize = 32;
 
 /// A file whose lock is held, to be fetched.
 struct Held {
@@ -74,16 +80,23 @@ impl ModelStore {
             let (held, here, left) = blocking(move || take_locks(&hub, batch, &trust_c)).await?;
             pulled.extend(here);
             busy.extend(left);
-            let bodies: Vec<(Held, Vec<u8>, Downloaded)> = stream::iter(held)
+            let hub = &self.hub_cache;
+            // A body is written on the blocking pool while the connections fetch the next ones.
+            let writing: Vec<_> = stream::iter(held)
                 .map(|h| async move {
                     let (body, got) = self.fetch_small(&h, progress).await?;
-                    Ok::<_, FetchError>((h, body, got))
+                    let hub = hub.clone();
+                    Ok::<_, FetchError>(tokio::task::spawn_blocking(move || write_temp(&hub, h, &body, got)))
                 })
                 .buffer_unordered(self.cfg.parallel_files.max(1))
                 .try_collect()
                 .await?;
+            let mut written = Vec::with_capacity(writing.len());
+            for w in writing {
+                written.push(w.await.map_err(|e| FetchError::Worker { why: e.to_string() })??);
+            }
             let hub = self.hub_cache.clone();
-            pulled.extend(blocking(move || write_batch(&hub, bodies)).await?);
+            pulled.extend(blocking(move || commit_batch(&hub, written)).await?);
         }
         Ok((pulled, busy))
     }
@@ -149,26 +162,34 @@ fn take_locks(
     Ok((held, here, busy))
 }
 
-/// Step 3: write every body to its temp file, one sync, then rename and link each.
-fn write_batch(hub: &HubCache, bodies: Vec<(Held, Vec<u8>, Downloaded)>) -> Result<Vec<Pulled>, FetchError> {
+/// A verified body written to its temp file, not yet durable.
+struct Written {
+    held: Held,
+    file: File,
+    blob: PathBuf,
+    temp: PathBuf,
+    got: Downloaded,
+}
+
+/// Step 3a, as each body arrives: write it to its temp file.
+fn write_temp(hub: &HubCache, held: Held, body: &[u8], got: Downloaded) -> Result<Written, FetchError> {
+    let blob = hub.blob(&held.file.repo, &held.known.etag)?;
+    let temp = transfer::temp_path(&blob);
+    if let Some(dir) = temp.parent() {
+        fsx::create_dir_private(dir)?;
+    }
+    let mut file = fsx::open_private(&temp, Existing::Truncate).ctx("cannot create", &temp)?;
+    std::io::Write::write_all(&mut file, body).ctx("cannot write", &temp)?;
+    Ok(Written { held, file, blob, temp, got })
+}
+
+/// Step 3b, once every body is written: one sync, then rename and link each.
+fn commit_batch(hub: &HubCache, written: Vec<Written>) -> Result<Vec<Pulled>, FetchError> {
     use rayon::prelude::*;
-    let written: Vec<(Held, File, PathBuf, PathBuf, Downloaded)> = bodies
-        .into_par_iter()
-        .map(|(h, body, got)| {
-            let blob = hub.blob(&h.file.repo, &h.known.etag)?;
-            let temp = transfer::temp_path(&blob);
-            if let Some(dir) = temp.parent() {
-                fsx::create_dir_private(dir)?;
-            }
-            let mut f = fsx::open_private(&temp, Existing::Truncate).ctx("cannot create", &temp)?;
-            std::io::Write::write_all(&mut f, &body).ctx("cannot write", &temp)?;
-            Ok::<_, FetchError>((h, f, blob, temp, got))
-        })
-        .collect::<Result<_, _>>()?;
-    sync_batch(&written.iter().map(|w| (&w.1, w.3.as_path())).collect::<Vec<_>>())?;
+    sync_batch(&written.iter().map(|w| (&w.file, w.temp.as_path())).collect::<Vec<_>>())?;
     written
         .into_par_iter()
-        .map(|(h, _, blob, temp, got)| {
+        .map(|Written { held: h, blob, temp, got, .. }| {
             std::fs::rename(&temp, &blob).ctx("cannot move into place", &blob)?;
             let link = hub.link(&h.file.repo, &h.known.commit, &h.file.path, &h.known.etag)?;
             Ok(hf_pulled(h.file, link, got.sha256, got.size, false, h.known.commit))
@@ -176,10 +197,16 @@ fn write_batch(hub: &HubCache, bodies: Vec<(Held, Vec<u8>, Downloaded)>) -> Resu
         .collect()
 }
 
-/// One durability barrier for the temp files: their syncs run in parallel (the filesystem groups
-/// them into few journal commits) and all end before any file is renamed. Not `syncfs`: that
-/// would wait for every other program's unwritten data on the same disk too.
+/// One durability barrier for the temp files: their syncs run from [`SYNC_THREADS`] threads at
+/// once and all end before any file is renamed. Not `syncfs`: that would wait for every other
+/// program's unwritten data on the same disk too.
 fn sync_batch(files: &[(&File, &Path)]) -> Result<(), fsx::FsError> {
-    use rayon::prelude::*;
-    files.par_iter().try_for_each(|(f, path)| f.sync_data().ctx("cannot sync", path))
+    let per = files.len().div_ceil(SYNC_THREADS).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(per)
+            .map(|chunk| s.spawn(move || chunk.iter().try_for_each(|(f, path)| f.sync_data().ctx("cannot sync", path))))
+            .collect();
+        handles.into_iter().try_for_each(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    })
 }
