@@ -49,6 +49,18 @@ pub mod vars {
     pub const WHARF_OFFLINE: &str = "WHARF_OFFLINE";
     /// Comma-separated hub mirrors, tried after `HF_ENDPOINT`.
     pub const WHARF_MIRRORS: &str = "WHARF_MIRRORS";
+    /// The team store's access key id.
+    pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+    /// The team store's secret key.
+    pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+    /// A session token for temporary credentials.
+    pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+    /// The team store's region.
+    pub const AWS_REGION: &str = "AWS_REGION";
+    /// The region, as older AWS tools name it.
+    pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+    /// An S3-compatible endpoint other than AWS's.
+    pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
     /// Retries of a transient failure.
     pub const WHARF_MAX_RETRIES: &str = "WHARF_MAX_RETRIES";
     /// The first backoff wait, doubled each retry.

@@ -74,6 +74,7 @@ impl Progress for Bars {
                     eprintln!("retrying {id} in {:.1}s (attempt {attempt} failed: {reason})", wait_ms as f64 / 1000.0)
                 });
             }
+            Event::Warning { message } => self.multi.suspend(|| eprintln!("warning: {message}")),
             Event::Waiting { id, lock } => {
                 self.multi
                     .suspend(|| eprintln!("waiting for another process downloading {id} (lock `{}`)", lock.display()));

@@ -16,6 +16,7 @@ mod project_pull;
 mod prompt;
 mod prune;
 mod pull;
+mod push;
 mod removals;
 mod remove;
 mod run;
@@ -128,6 +129,17 @@ pub enum Command {
   wharf pull hf://org/repo --include '*.json' --include '*.safetensors'
   wharf pull 'https://example.org/m.bin#sha256=<64 hex>' --offline")]
     Pull(pull::PullArgs),
+    /// Upload stored models to a team store (an S3 bucket) that `WHARF_MIRRORS=s3://…` reads
+    #[command(after_help = "Examples:
+  wharf push s3://team-models                     what this project's wharf.lock pins
+  wharf push s3://team-models/wharf --project ~/code/app --dry-run
+  wharf push s3://team-models hf://org/repo@main/model.safetensors
+  AWS_ENDPOINT_URL=https://s3.internal:9000 wharf push s3://models
+
+Objects: blobs/sha256/<hex> (create-only, checked by the store against their SHA-256) and, for
+Hugging Face files, hf/<org>/<name>/<commit>.json. Another machine reads them with
+WHARF_MIRRORS=s3://team-models: every byte is verified before it is used.")]
+    Push(push::PushArgs),
     /// The model store: list, stats, verify, rm, gc, clear
     #[command(after_help = "Examples:
   wharf models list            every stored file, its size and the projects using it
@@ -316,6 +328,7 @@ pub fn run(cli: Cli, ctx: &Ctx) -> Result<ExitCode, CliError> {
         Command::Prune(a) => prune::run(a, ctx),
         Command::Remove(a) => remove::run(a, ctx),
         Command::Pull(a) => pull::run(a, ctx),
+        Command::Push(a) => push::run(a, ctx),
         Command::Models(a) => models::run(a, ctx),
         Command::Migrate(a) => migrate::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),

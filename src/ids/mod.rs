@@ -18,6 +18,7 @@
 //! | [`ModelName`] | 1–64 of `[A-Za-z0-9._-]`, first a letter or digit | `[models.NAME]`, `<env>/models/<name><ext>`, `WHARF_MODEL_<NAME>` |
 //! | [`FileExt`] | `.` and one or two parts of letters and digits | the extension of a model's view |
 //! | [`ProjectPath`] | like [`RepoPath`], relative to the project folder | `source = "models/x.bin"` in `wharf.toml` |
+//! | [`BucketUrl`] | `s3://BUCKET[/PREFIX]`: an S3 bucket name, a prefix of name parts | `WHARF_MIRRORS`, `wharf push` |
 //!
 //! Built from them: [`RepoRef`] (a repo at a revision) and [`HfFile`] (one file of it), see
 //! `reference.rs`; and [`source::Source`], a parsed `wharf pull` spec.
@@ -191,7 +192,9 @@ boundary_type!(
     }
 );
 
+mod bucket;
 mod model;
+pub use bucket::BucketUrl;
 pub use model::{FileExt, ModelName, ProjectPath};
 
 impl Revision {

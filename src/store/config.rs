@@ -3,7 +3,9 @@
 //! | setting | variable | default |
 //! |---|---|---|
 //! | hub cache | `HF_HUB_CACHE`, `HF_HOME/hub` | `~/.cache/huggingface/hub` |
-//! | endpoints | `HF_ENDPOINT`, then `WHARF_MIRRORS` (comma-separated) | `https://huggingface.co` |
+//! | endpoints | `HF_ENDPOINT`, then the `http(s)://` entries of `WHARF_MIRRORS` (comma-separated) | `https://huggingface.co` |
+//! | team stores | the `s3://BUCKET[/PREFIX]` entries of `WHARF_MIRRORS`, asked first | none |
+//! | their credentials | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` (or `AWS_DEFAULT_REGION`), `AWS_ENDPOINT_URL` | AWS, `us-east-1` |
 //! | offline | `--offline`, `WHARF_OFFLINE`, `HF_HUB_OFFLINE` | off |
 //! | retries | `WHARF_MAX_RETRIES`, `WHARF_RETRY_BASE_MS` | 3, 500 ms |
 //! | stall | `WHARF_STALL_TIMEOUT`, `WHARF_LOW_SPEED` | 30 s, 1024 B/s |
@@ -13,6 +15,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::env::{self, limits, vars, Env, EnvError, Layout, DEFAULT_HF_ENDPOINT};
+use crate::ids::BucketUrl;
+use crate::remote::s3::S3Credentials;
 use crate::transfer::retry::RetryPolicy;
 
 /// Everything a store needs, resolved by the caller from the environment (see [`StoreConfig::from_env`]).
@@ -26,6 +30,10 @@ pub struct StoreConfig {
     pub endpoints: Vec<String>,
     /// The hub token, sent only to the hub's origin.
     pub token: Option<String>,
+    /// The team stores (S3 buckets), asked before the origin for files of known digest.
+    pub teams: Vec<BucketUrl>,
+    /// Their credentials and endpoint.
+    pub s3: S3Credentials,
     /// Serve only what is in the store.
     pub offline: bool,
     /// Accept plain `http://` URLs.
@@ -52,6 +60,8 @@ impl std::fmt::Debug for StoreConfig {
             .field("wharf_cache", &self.wharf_cache)
             .field("endpoints", &self.endpoints)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("teams", &self.teams)
+            .field("s3", &self.s3)
             .field("offline", &self.offline)
             .field("allow_http", &self.allow_http)
             .field("retry", &self.retry)
@@ -65,6 +75,18 @@ impl std::fmt::Debug for StoreConfig {
 }
 
 impl StoreConfig {
+    /// Whether the team stores may be reached over plain `http://`: the endpoint is a loopback
+    /// host (a test server, a local gateway), or `--allow-http` was given.
+    pub fn s3_allow_http(&self) -> bool {
+        self.allow_http
+            || self.s3.endpoint.as_deref().and_then(|e| url::Url::parse(e).ok()).is_some_and(|u| match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            })
+    }
+
     /// The model store's configuration from the environment; `offline` and `allow_http` are the
     /// command-line flags (the variables `WHARF_OFFLINE` and `HF_HUB_OFFLINE` also turn offline on).
     pub fn from_env(env: &Env, layout: &Layout, offline: bool, allow_http: bool) -> Result<StoreConfig, EnvError> {
@@ -77,15 +99,39 @@ impl StoreConfig {
         };
         let mut endpoints =
             vec![env::http_url(vars::HF_ENDPOINT, env.var(vars::HF_ENDPOINT).unwrap_or(DEFAULT_HF_ENDPOINT))?];
+        let mut teams = Vec::new();
         for m in env.var(vars::WHARF_MIRRORS).unwrap_or("").split(',').map(str::trim).filter(|m| !m.is_empty()) {
-            endpoints.push(env::http_url(vars::WHARF_MIRRORS, m)?);
+            if m.starts_with("s3://") {
+                let team = m.parse::<BucketUrl>().map_err(|e| EnvError::BadUrl {
+                    var: vars::WHARF_MIRRORS,
+                    value: m.to_string(),
+                    why: e.why.to_string(),
+                })?;
+                teams.push(team);
+            } else {
+                endpoints.push(env::http_url(vars::WHARF_MIRRORS, m)?);
+            }
         }
+        let endpoint = match env.var(vars::AWS_ENDPOINT_URL).filter(|v| !v.is_empty()) {
+            Some(v) => Some(env::http_url(vars::AWS_ENDPOINT_URL, v)?),
+            None => None,
+        };
+        let owned = |v: &str| env.var(v).filter(|v| !v.is_empty()).map(str::to_owned);
+        let s3 = S3Credentials {
+            key_id: owned(vars::AWS_ACCESS_KEY_ID),
+            secret: owned(vars::AWS_SECRET_ACCESS_KEY),
+            token: owned(vars::AWS_SESSION_TOKEN),
+            region: owned(vars::AWS_REGION).or_else(|| owned(vars::AWS_DEFAULT_REGION)),
+            endpoint,
+        };
         let stall = env::number(env, &limits::STALL_TIMEOUT)?.unwrap_or(30.0);
         Ok(StoreConfig {
             hub_cache,
             wharf_cache: layout.cache_dir.clone(),
             endpoints,
             token: env.var(vars::HF_TOKEN).map(str::to_owned),
+            teams,
+            s3,
             // HF_HUB_OFFLINE is read as huggingface_hub reads it (anything else is off).
             offline: offline || env::switch(env, vars::WHARF_OFFLINE)? || env::truthy(env.var(vars::HF_HUB_OFFLINE)),
             allow_http,

@@ -26,8 +26,10 @@ pub mod layout;
 pub mod partial;
 mod plain;
 pub mod pull;
+pub mod push;
 mod repo;
 pub mod serve;
+pub mod team;
 pub mod verify;
 
 pub use gc::{ByteSize, Collected};

@@ -152,7 +152,14 @@ impl ModelStore {
         // A URL on the hub's own origin goes with the token, so the hub's hints apply to it.
         let asked = Asked::of(&parsed, credential);
         let d = Download { id: url, url: parsed, credential, asked, size: None, expected: &expected, temp: &temp };
-        let got = self.http.download(&d, progress).await?;
+        let teamed = match &pin {
+            Some(sha) => self.team_bytes(sha, None, &expected, &temp, url, progress).await,
+            None => None,
+        };
+        let got = match teamed {
+            Some(got) => got,
+            None => self.http.download(&d, progress).await?,
+        };
         let sha256: Sha256 =
             got.sha256.parse().map_err(|e| FetchError::Protocol { url: url.to_string(), why: format!("{e}") })?;
         let dest = blobs.blob(&sha256)?;

@@ -25,6 +25,7 @@ use crate::ids::{CommitId, Etag, HfFile, Sha256};
 use crate::lock::{self, LockGuard, Mode};
 use crate::remote::hf::{self, Hub};
 use crate::remote::mirrors::Mirrors;
+use crate::remote::s3::TeamStore;
 use crate::transfer::hash::Expected;
 use crate::transfer::http::{Asked, Http};
 use crate::transfer::progress::{Event, Progress};
@@ -88,6 +89,10 @@ pub struct ModelStore {
     pub index: Index,
     pub(super) http: Http,
     pub(super) hubs: Mirrors<Hub>,
+    /// The team stores, asked first for what has a known digest (`team.rs`).
+    pub(super) teams: super::team::Teams,
+    /// The team tier's HTTP (fewer retries: the origin is there behind it).
+    pub(super) team_http: Http,
     pub(super) cfg: StoreConfig,
 }
 
@@ -110,7 +115,19 @@ impl ModelStore {
     /// Open the store described by `cfg` (nothing is touched until a method is called).
     pub fn new(cfg: StoreConfig) -> Result<ModelStore, FetchError> {
         let http = Http::new(cfg.retry, cfg.stall, cfg.low_speed, cfg.allow_http, cfg.connections)?;
+        let teams = super::team::Teams::new(
+            cfg.teams
+                .iter()
+                .map(|url| {
+                    let store = TeamStore::new(url.clone(), &cfg.s3, http.client.clone(), cfg.s3_allow_http())
+                        .map_err(|e| e.to_string());
+                    (url.clone(), store)
+                })
+                .collect(),
+        );
         Ok(ModelStore {
+            team_http: super::team::team_http(&http),
+            teams,
             hub_cache: HubCache { root: cfg.hub_cache.clone() },
             blobs: BlobStore { root: cfg.wharf_cache.clone() },
             index: Index { dir: cfg.wharf_cache.join("index") },
@@ -234,6 +251,9 @@ impl ModelStore {
             if let Some(hit) = self.link_existing(file, known.clone(), trust).await? {
                 return Ok(hit);
             }
+        }
+        if let Some(hit) = self.hf_from_team(file, known.as_ref(), pin, trust, progress).await? {
+            return Ok(hit);
         }
         let label = file.to_string();
         match known {

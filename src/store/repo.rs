@@ -48,7 +48,8 @@ impl ModelStore {
         // the same time; a small file another process is fetching goes the per-file way after.
         let known = |f: &hf::Listed| f.etag.clone().map(|etag| Known { commit: commit.clone(), etag, size: f.size });
         let (small, large): (Vec<_>, Vec<_>) =
-            missing.into_iter().partition(|f| known(f).is_some_and(|k| k.batchable()));
+            // With team stores, each file goes the per-file way, which asks them first.
+            missing.into_iter().partition(|f| !self.teams.any() && known(f).is_some_and(|k| k.batchable()));
         let small = small.into_iter().filter_map(|f| Some((at_commit.file(f.name.clone()), known(&f)?))).collect();
         let one_by_one = |files: Vec<hf::Listed>| {
             stream::iter(files)

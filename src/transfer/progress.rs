@@ -37,6 +37,12 @@ pub enum Event {
         /// The lock file.
         lock: std::path::PathBuf,
     },
+    /// Something the user should know that does not stop the pull (a team store that is down,
+    /// an object in it with other bytes than its name says).
+    Warning {
+        /// What happened, one or more lines.
+        message: String,
+    },
     /// The file is complete.
     Done {
         /// The file.

@@ -1,0 +1,98 @@
+//! `wharf push s3://BUCKET[/PREFIX] [SPEC… | --project PATH]`: stored files into a team store.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use wharf::ids::source::Source;
+use wharf::ids::BucketUrl;
+use wharf::models::resolve;
+use wharf::store::push::{PushAction, Pushed};
+use wharf::store::{PullOptions, Pulled};
+use wharf::transfer::progress::Silent;
+
+use super::bars::Bars;
+use super::project_pull::runtime;
+use super::{CliError, Ctx};
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The team store: s3://BUCKET or s3://BUCKET/PREFIX (credentials from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION; another endpoint from AWS_ENDPOINT_URL)
+    #[arg(value_name = "S3_URL")]
+    pub to: BucketUrl,
+    /// What to push, as `wharf pull` names it (it must be in the store); none: the models the
+    /// project's wharf.lock pins
+    #[arg(value_name = "SPEC", conflicts_with = "project")]
+    pub specs: Vec<String>,
+    /// The project whose wharf.lock names what to push (default: the one around this folder)
+    #[arg(long, value_name = "PATH")]
+    pub project: Option<PathBuf>,
+    /// Say what would be uploaded; upload nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow plain http to an endpoint that is not loopback
+    #[arg(long)]
+    pub allow_http: bool,
+}
+
+#[derive(Serialize)]
+struct PushDoc<'a> {
+    to: String,
+    dry_run: bool,
+    files: &'a [Pushed],
+}
+
+pub fn run(args: PushArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
+    // Only what the store holds is pushed: it is opened offline, nothing is downloaded here.
+    let store = ctx.store(wharf::Access { offline: true, allow_http: args.allow_http })?;
+    let runtime = runtime()?;
+    let files: Vec<Pulled> = if args.specs.is_empty() {
+        let cwd = Ctx::cwd()?;
+        let start = args.project.clone().unwrap_or(cwd);
+        let dir = resolve::find_manifest_dir(&start)
+            .ok_or_else(|| CliError::Usage(resolve::ModelsError::NoManifest(start.clone()).to_string()))?;
+        let opts = PullOptions { now: ctx.now, ..Default::default() };
+        let pulled = runtime
+            .block_on(resolve::pull_project(&store, ctx.registry(), &dir, true, &opts, &Silent))
+            .map_err(|e| {
+                CliError::failed(format!(
+                    "{e}\n  hint: push sends what the store holds: run `wharf pull` in `{}` first",
+                    dir.display()
+                ))
+            })?;
+        pulled.0.models.into_iter().map(|m| m.file).collect()
+    } else {
+        let mut files = Vec::new();
+        let opts = PullOptions { now: ctx.now, ..Default::default() };
+        for spec in &args.specs {
+            let source = Source::parse(spec).map_err(|e| CliError::Usage(e.to_string()))?;
+            let pulled = runtime.block_on(store.get_model(&source, &opts, &Silent)).map_err(|e| {
+                CliError::failed(format!("{e}\n  hint: push sends what the store holds: `wharf pull {spec}` first"))
+            })?;
+            files.extend(pulled);
+        }
+        files
+    };
+    let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
+    let pushed = runtime.block_on(store.push(&args.to, &files, args.dry_run, &bars));
+    bars.finish();
+    let pushed = pushed.map_err(CliError::failed)?;
+    if ctx.out.json {
+        ctx.out.json(&PushDoc { to: args.to.to_string(), dry_run: args.dry_run, files: &pushed });
+    } else {
+        for p in &pushed {
+            let verb = match p.action {
+                PushAction::Uploaded => "uploaded",
+                PushAction::AlreadyThere => "already there",
+                PushAction::WouldUpload => "would upload",
+            };
+            ctx.out.status(format!("{verb} {} ({} bytes)", p.source, p.size));
+            ctx.out.line(p.object.clone());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

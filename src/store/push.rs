@@ -1,0 +1,183 @@
+//! `wharf push`: files of the store into a team store (`remote/s3.rs` has the bucket's layout).
+//!
+//! Each file goes to `blobs/sha256/<hex>` unless the store has it already (`HEAD`), create-only
+//! and with its SHA-256 for the store to check; then, for Hugging Face files, each repo's index
+//! at its commit (`hf/<org>/<name>/<commit>.json`) gains their entries — after their bytes, so an
+//! index never names an object that is not there. Files go four at a time.
+//!
+//! Only files the store holds are pushed, as `get_model` found them (offline: nothing is
+//! downloaded here); their digests are the store's verified ones.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use super::pull::{ModelStore, Pulled};
+use crate::ids::{BucketUrl, CommitId, Etag, RepoId, Sha256};
+use crate::remote::s3::{blob_rel, HfIndex, IndexedFile, Put, S3Error, TeamStore};
+use crate::transfer::progress::{Event, Progress};
+use crate::transfer::worker::blocking;
+use crate::transfer::FetchError;
+
+/// What `push` did with one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushAction {
+    /// Its bytes were uploaded.
+    Uploaded,
+    /// The team store had them already.
+    AlreadyThere,
+    /// `--dry-run`: they would be uploaded.
+    WouldUpload,
+}
+
+/// One file pushed (or not).
+#[derive(Debug, Clone, Serialize)]
+pub struct Pushed {
+    /// The source it was pulled as.
+    pub source: String,
+    /// Its object, `s3://BUCKET/KEY`.
+    pub object: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// What was done.
+    pub action: PushAction,
+}
+
+/// Why a push failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The team store refused or failed.
+    #[error(transparent)]
+    Store(#[from] S3Error),
+    /// A stored file could not be read.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The store has an object under a file's digest, of another size.
+    #[error("team store `{object}` has {there} bytes, the file `{source_spec}` has {size}\n  hint: the object was altered or is broken; delete it from the bucket and push again")]
+    Mismatch {
+        /// The object.
+        object: String,
+        /// The file.
+        source_spec: String,
+        /// Its size there.
+        there: u64,
+        /// The file's size.
+        size: u64,
+    },
+}
+
+impl ModelStore {
+    /// Push `files` (as pulled from this store) to the team store `to`; with `dry_run`, only
+    /// say what would go.
+    pub async fn push(
+        &self,
+        to: &BucketUrl,
+        files: &[Pulled],
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<Vec<Pushed>, PushError> {
+        let store = TeamStore::new(to.clone(), &self.cfg.s3, self.http.client.clone(), self.cfg.s3_allow_http())?;
+        let store = &store;
+        let pushed: Vec<Pushed> = stream::iter(files)
+            .map(|p| async move { push_one(store, p, dry_run, progress).await })
+            .buffered(4)
+            .try_collect()
+            .await?;
+        if !dry_run {
+            self.push_indexes(store, files).await?;
+        }
+        Ok(pushed)
+    }
+
+    /// Add the Hugging Face files among `files` to their repo's index at their commit.
+    async fn push_indexes(&self, store: &TeamStore, files: &[Pulled]) -> Result<(), PushError> {
+        let mut by_commit: BTreeMap<(RepoId, CommitId), Vec<(&Pulled, PathBuf)>> = BTreeMap::new();
+        for p in files {
+            if let (Some(f), Some(c)) = (&p.hf, &p.commit) {
+                by_commit.entry((f.repo.clone(), c.clone())).or_default().push((p, p.path.clone()));
+            }
+        }
+        for ((repo, commit), entries) in by_commit {
+            // The etag is the blob's name in the hub cache: the snapshot link's target.
+            let paths: Vec<PathBuf> = entries.iter().map(|(_, path)| path.clone()).collect();
+            let etags = blocking(move || {
+                Ok::<_, FetchError>(
+                    paths
+                        .iter()
+                        .map(|p| {
+                            std::fs::canonicalize(p)
+                                .ok()
+                                .and_then(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .await?;
+            let mut add = BTreeMap::new();
+            for ((p, _), etag) in entries.iter().zip(etags) {
+                let (Some(f), Some(etag)) = (&p.hf, etag.filter(|e| e.parse::<Etag>().is_ok())) else { continue };
+                let Ok(sha256) = p.sha256.parse::<Sha256>() else { continue };
+                add.insert(f.path.clone(), IndexedFile { sha256, etag, size: p.size });
+            }
+            let rel = HfIndex::rel(&repo, &commit);
+            // Create-only first; when another push made it meanwhile, merge into what is there.
+            for attempt in 0..2 {
+                let existing = store.hf_index(&repo, &commit).await?;
+                let had = existing.is_some();
+                let mut index = existing.unwrap_or_else(|| HfIndex::new(repo.clone(), commit.clone()));
+                let before = index.files.clone();
+                index.files.extend(add.clone());
+                if had && index.files == before {
+                    break;
+                }
+                let body = serde_json::to_vec_pretty(&index)
+                    .map_err(|e| S3Error::Failed { what: store.label(&rel), why: e.to_string() })?;
+                if had {
+                    store.replace_bytes(&rel, body).await?;
+                    break;
+                }
+                if store.put_bytes(&rel, body).await? == Put::Uploaded || attempt == 1 {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn push_one(store: &TeamStore, p: &Pulled, dry_run: bool, progress: &dyn Progress) -> Result<Pushed, PushError> {
+    let sha: Sha256 = p
+        .sha256
+        .parse()
+        .map_err(|e: crate::ids::IdError| FetchError::Protocol { url: p.source.clone(), why: e.to_string() })?;
+    let rel = blob_rel(&sha);
+    let object = store.label(&rel);
+    let done = |action| Pushed {
+        source: p.source.clone(),
+        object: object.clone(),
+        sha256: p.sha256.clone(),
+        size: p.size,
+        action,
+    };
+    match store.size_of(&rel).await? {
+        Some(there) if there == p.size => return Ok(done(PushAction::AlreadyThere)),
+        Some(there) => {
+            return Err(PushError::Mismatch { object, source_spec: p.source.clone(), there, size: p.size });
+        }
+        None if dry_run => return Ok(done(PushAction::WouldUpload)),
+        None => {}
+    }
+    progress.event(Event::Start { id: p.source.clone(), total: Some(p.size), resumed_from: 0 });
+    let put = store.put_file(&rel, &p.path, p.size).await?;
+    progress.event(Event::Bytes { id: p.source.clone(), n: p.size });
+    progress.event(Event::Done { id: p.source.clone() });
+    Ok(done(match put {
+        Put::Uploaded => PushAction::Uploaded,
+        Put::AlreadyThere => PushAction::AlreadyThere,
+    }))
+}

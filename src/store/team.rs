@@ -1,0 +1,217 @@
+//! The team stores (`s3://` entries of `WHARF_MIRRORS`) as the first tier of every download whose
+//! SHA-256 is known: a pinned URL, a Hugging Face LFS file, and any Hugging Face file at a commit
+//! that a store's index lists (`hf/<org>/<name>/<commit>.json`, written by `wharf push`).
+//!
+//! Rules:
+//! - The stores are tried in their order, before the origin; a miss (404) goes on quietly.
+//! - Bytes are fetched like any download (a presigned URL handed to `transfer`: ranged, resumed,
+//!   verified) and must hash to the key's SHA-256 and to the etag the hub cache names them by;
+//!   bytes that do not are deleted, named in a warning (`s3://BUCKET/KEY`), and the next tier asked.
+//! - A store that fails (down, refused credentials) is warned about **once** and not asked again
+//!   by this process; the pull goes on from the origin.
+//! - Offline, nothing here is called.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use super::pull::{check_pin, hf_pulled, linked_if_here, Known, ModelStore, Pulled};
+use super::serve::Trust;
+use crate::ids::{BucketUrl, CommitId, HfFile, RepoId, Sha256};
+use crate::remote::s3::{blob_rel, HfIndex, IndexedFile, TeamStore};
+use crate::transfer::hash::Expected;
+use crate::transfer::http::{Asked, Http};
+use crate::transfer::progress::{Event, Progress};
+use crate::transfer::request::check_digest;
+use crate::transfer::worker::blocking;
+use crate::transfer::{self, Download, Downloaded, FetchError};
+
+/// The team stores of one [`ModelStore`], with what this process learnt of them.
+#[derive(Debug, Default)]
+pub struct Teams {
+    stores: Vec<Team>,
+    /// Indexes asked for, by repo and commit (`None`: no store has one).
+    indexes: Mutex<HashMap<(RepoId, CommitId), Option<HfIndex>>>,
+}
+
+#[derive(Debug)]
+struct Team {
+    url: BucketUrl,
+    /// The client, or why there is none (no credentials).
+    store: Result<TeamStore, String>,
+    /// It failed once: not asked again.
+    down: AtomicBool,
+}
+
+impl Teams {
+    /// The stores, in the order they are tried: each a client, or why it cannot be had (that
+    /// is warned about when the store would first be asked).
+    pub fn new(stores: Vec<(BucketUrl, Result<TeamStore, String>)>) -> Teams {
+        let stores = stores.into_iter().map(|(url, store)| Team { url, store, down: AtomicBool::new(false) }).collect();
+        Teams { stores, ..Teams::default() }
+    }
+
+    /// Whether there is any store to ask.
+    pub fn any(&self) -> bool {
+        !self.stores.is_empty()
+    }
+
+    /// The stores still worth asking, in order (one without a client is warned about, once).
+    fn usable<'a>(&'a self, progress: &'a dyn Progress) -> impl Iterator<Item = (&'a Team, &'a TeamStore)> + 'a {
+        self.stores.iter().filter(|t| !t.down.load(Ordering::Relaxed)).filter_map(move |t| match &t.store {
+            Ok(store) => Some((t, store)),
+            Err(why) => {
+                self.give_up(t, why, progress);
+                None
+            }
+        })
+    }
+
+    /// Warn about `team` once, and ask it no more.
+    fn give_up(&self, team: &Team, why: &str, progress: &dyn Progress) {
+        if !team.down.swap(true, Ordering::Relaxed) {
+            progress.event(Event::Warning {
+                message: format!("team store `{}` is not used by this run: {why}; going on from the origin", team.url),
+            });
+        }
+    }
+}
+
+impl ModelStore {
+    /// Into `temp`: the bytes whose SHA-256 is `sha` from the first team store that has them,
+    /// hashing to `expected` too. `None`: no store had them; the caller asks the origin.
+    pub(super) async fn team_bytes(
+        &self,
+        sha: &Sha256,
+        size: Option<u64>,
+        expected: &Expected,
+        temp: &Path,
+        id: &str,
+        progress: &dyn Progress,
+    ) -> Option<Downloaded> {
+        let rel = blob_rel(sha);
+        for (team, store) in self.teams.usable(progress) {
+            let object = store.label(&rel);
+            let url = match store.get_url(&rel).await {
+                Ok(url) => url,
+                Err(e) => {
+                    self.teams.give_up(team, &e.to_string(), progress);
+                    continue;
+                }
+            };
+            let signed = url.to_string();
+            let d = Download { id, url, credential: None, asked: Asked::Other, size, expected, temp };
+            match self.team_http.download(&d, progress).await {
+                Ok(got) => {
+                    match check_digest(expected, &got, &object)
+                        .and_then(|()| check_pin(Some(sha), &got.sha256, &object))
+                    {
+                        Ok(()) => return Some(got),
+                        Err(e) => {
+                            let t = temp.to_path_buf();
+                            let _ = blocking(move || {
+                                let _ = std::fs::remove_file(t);
+                                Ok::<_, FetchError>(())
+                            })
+                            .await;
+                            progress.event(Event::Warning { message: format!("{e}; going on from the next source") });
+                        }
+                    }
+                }
+                Err(FetchError::NotFound { .. }) => {}
+                // The message names the object, never the signed URL (it is a credential).
+                Err(e) => self.teams.give_up(team, &e.to_string().replace(&signed, &object), progress),
+            }
+        }
+        None
+    }
+
+    /// The entry of `file` at `commit` in a team store's index, if one lists it.
+    async fn team_indexed(&self, file: &HfFile, commit: &CommitId, progress: &dyn Progress) -> Option<IndexedFile> {
+        let key = (file.repo.clone(), commit.clone());
+        let cached = self.teams.indexes.lock().ok().and_then(|m| m.get(&key).cloned());
+        let index = match cached {
+            Some(index) => index,
+            None => {
+                let mut found = None;
+                for (team, store) in self.teams.usable(progress) {
+                    match store.hf_index(&file.repo, commit).await {
+                        Ok(Some(index)) => {
+                            found = Some(index);
+                            break;
+                        }
+                        Ok(None) => {}
+                        Err(e) => self.teams.give_up(team, &e.to_string(), progress),
+                    }
+                }
+                if let Ok(mut m) = self.teams.indexes.lock() {
+                    m.insert(key, found.clone());
+                }
+                found
+            }
+        };
+        index?.files.get(&file.path).cloned()
+    }
+
+    /// A Hugging Face file from a team store, when its commit is known (asked at a commit, or
+    /// listed) and its digest too (an LFS etag, or a store's index); checked against `pin`.
+    /// `None`: the origin is asked.
+    pub(super) async fn hf_from_team(
+        &self,
+        file: &HfFile,
+        known: Option<&Known>,
+        pin: Option<&Sha256>,
+        trust: &Trust,
+        progress: &dyn Progress,
+    ) -> Result<Option<Pulled>, FetchError> {
+        if !self.teams.any() || self.cfg.offline {
+            return Ok(None);
+        }
+        let Some(commit) = file.revision.as_commit().or_else(|| known.map(|k| k.commit.clone())) else {
+            return Ok(None);
+        };
+        let (etag, sha, size) = match known.and_then(|k| Some((k, k.etag.sha256()?.clone()))) {
+            Some((k, sha)) => (k.etag.clone(), sha, k.size),
+            None => {
+                let Some(entry) = self.team_indexed(file, &commit, progress).await else { return Ok(None) };
+                let Some(etag) = entry.etag() else { return Ok(None) };
+                // An index that disagrees with what the hub listed, or with the pin, is not used.
+                if known.is_some_and(|k| k.etag != etag) || pin.is_some_and(|p| *p != entry.sha256) {
+                    return Ok(None);
+                }
+                (etag, entry.sha256, Some(entry.size))
+            }
+        };
+        if pin.is_some_and(|p| *p != sha) {
+            return Ok(None);
+        }
+        let known = Known { commit: commit.clone(), etag: etag.clone(), size };
+        let label = file.to_string();
+        let _guard = self.lock(self.hub_cache.lock(&file.repo, &etag)?, &label, progress).await?;
+        let (hub, f, k, t) = (self.hub_cache.clone(), file.clone(), known.clone(), trust.clone());
+        if let Some(hit) = blocking(move || linked_if_here(&hub, f, k, &t)).await? {
+            return Ok(Some(hit));
+        }
+        let blob = self.hub_cache.blob(&file.repo, &etag)?;
+        let temp = transfer::temp_path(&blob);
+        let expected = Expected::from(&etag);
+        let Some(got) = self.team_bytes(&sha, size, &expected, &temp, &label, progress).await else { return Ok(None) };
+        let (hub, file) = (self.hub_cache.clone(), file.clone());
+        blocking(move || {
+            transfer::commit(&temp, &blob, &expected, &got, &label)?;
+            let link = hub.link(&file.repo, &commit, &file.path, &etag)?;
+            hub.write_ref(&file.repo, &file.revision, &commit)?;
+            Ok(Some(hf_pulled(file, link, got.sha256, got.size, false, commit)))
+        })
+        .await
+    }
+}
+
+/// A helper for the team tier's HTTP: one retry, so a store that is down costs little before
+/// the origin is asked (the origin keeps the configured retries).
+pub(super) fn team_http(http: &Http) -> Http {
+    let mut policy = http.policy;
+    policy.max_retries = policy.max_retries.min(1);
+    Http { policy, ..http.clone() }
+}
