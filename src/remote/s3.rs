@@ -22,9 +22,10 @@
 //! client: one HTTP stack. Credentials are the AWS variables, passed in ([`S3Credentials`]); no
 //! instance-metadata or web-identity lookup is ever made, and no secret is ever printed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http_body_util::BodyExt;
@@ -40,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::ids::{BucketUrl, CommitId, Etag, RepoId, RepoPath, Sha256};
+use crate::transfer::progress::{Event, Progress};
 
 /// Objects up to this size go in one `PUT`; larger ones in parts of this size.
 const PART: usize = 8 << 20;
@@ -325,6 +327,71 @@ impl TeamStore {
             return Err(bad(format!("`{path}` has etag `{}`, not a digest", f.etag.escape_debug())));
         }
         Ok(Some(index))
+    }
+}
+
+/// The team stores of one model store, in the order they are tried, with what this process
+/// learnt of them (which failed, which indexes they have).
+#[derive(Debug, Default)]
+pub struct TeamStores {
+    stores: Vec<Team>,
+    /// Indexes asked for, by repo and commit (`None`: no store has one).
+    indexes: Mutex<HashMap<(RepoId, CommitId), Option<HfIndex>>>,
+}
+
+/// One team store of a [`TeamStores`].
+#[derive(Debug)]
+pub struct Team {
+    url: BucketUrl,
+    /// The client, or why there is none (no credentials).
+    store: Result<TeamStore, String>,
+    /// It failed once: not asked again.
+    down: AtomicBool,
+}
+
+impl TeamStores {
+    /// The stores, in the order they are tried: each a client, or why it cannot be had (that
+    /// is warned about when the store would first be asked).
+    pub fn new(stores: Vec<(BucketUrl, Result<TeamStore, String>)>) -> TeamStores {
+        let stores = stores.into_iter().map(|(url, store)| Team { url, store, down: AtomicBool::new(false) }).collect();
+        TeamStores { stores, ..TeamStores::default() }
+    }
+
+    /// Whether there is any store to ask.
+    pub fn any(&self) -> bool {
+        !self.stores.is_empty()
+    }
+
+    /// The stores still worth asking, in order (one without a client is warned about, once).
+    pub fn usable<'a>(&'a self, progress: &'a dyn Progress) -> impl Iterator<Item = (&'a Team, &'a TeamStore)> + 'a {
+        self.stores.iter().filter(|t| !t.down.load(Ordering::Relaxed)).filter_map(move |t| match &t.store {
+            Ok(store) => Some((t, store)),
+            Err(why) => {
+                self.give_up(t, why, progress);
+                None
+            }
+        })
+    }
+
+    /// The index of `key` as this process found it: `Some(None)` when no store had one.
+    pub fn known_index(&self, key: &(RepoId, CommitId)) -> Option<Option<HfIndex>> {
+        self.indexes.lock().ok().and_then(|m| m.get(key).cloned())
+    }
+
+    /// Remember what the stores said of `key`'s index.
+    pub fn remember_index(&self, key: (RepoId, CommitId), index: Option<HfIndex>) {
+        if let Ok(mut m) = self.indexes.lock() {
+            m.insert(key, index);
+        }
+    }
+
+    /// Warn about `team` once, and ask it no more.
+    pub fn give_up(&self, team: &Team, why: &str, progress: &dyn Progress) {
+        if !team.down.swap(true, Ordering::Relaxed) {
+            progress.event(Event::Warning {
+                message: format!("team store `{}` is not used by this run: {why}; going on from the origin", team.url),
+            });
+        }
     }
 }
 

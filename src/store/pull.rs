@@ -25,10 +25,11 @@ use crate::ids::{CommitId, Etag, HfFile, Sha256};
 use crate::lock::{self, LockGuard, Mode};
 use crate::remote::hf::{self, Hub};
 use crate::remote::mirrors::Mirrors;
-use crate::remote::s3::TeamStore;
+use crate::remote::s3::{TeamStore, TeamStores};
 use crate::transfer::hash::Expected;
 use crate::transfer::http::{Asked, Http};
 use crate::transfer::progress::{Event, Progress};
+use crate::transfer::retry::RetryPolicy;
 use crate::transfer::worker::blocking;
 use crate::transfer::FetchError;
 use crate::transfer::{self, Download};
@@ -90,7 +91,7 @@ pub struct ModelStore {
     pub(super) http: Http,
     pub(super) hubs: Mirrors<Hub>,
     /// The team stores, asked first for what has a known digest (`team.rs`).
-    pub(super) teams: super::team::Teams,
+    pub(super) teams: TeamStores,
     /// The team tier's HTTP (fewer retries: the origin is there behind it).
     pub(super) team_http: Http,
     pub(super) cfg: StoreConfig,
@@ -115,7 +116,7 @@ impl ModelStore {
     /// Open the store described by `cfg` (nothing is touched until a method is called).
     pub fn new(cfg: StoreConfig) -> Result<ModelStore, FetchError> {
         let http = Http::new(cfg.retry, cfg.stall, cfg.low_speed, cfg.allow_http, cfg.connections)?;
-        let teams = super::team::Teams::new(
+        let teams = TeamStores::new(
             cfg.teams
                 .iter()
                 .map(|url| {
@@ -126,7 +127,12 @@ impl ModelStore {
                 .collect(),
         );
         Ok(ModelStore {
-            team_http: super::team::team_http(&http),
+            // The team tier retries once: a store that is down costs little before the origin,
+            // which keeps the configured retries, is asked.
+            team_http: Http {
+                policy: RetryPolicy { max_retries: http.policy.max_retries.min(1), ..http.policy },
+                ..http.clone()
+            },
             teams,
             hub_cache: HubCache { root: cfg.hub_cache.clone() },
             blobs: BlobStore { root: cfg.wharf_cache.clone() },

@@ -11,72 +11,18 @@
 //!   by this process; the pull goes on from the origin.
 //! - Offline, nothing here is called.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 
 use super::pull::{check_pin, hf_pulled, linked_if_here, Known, ModelStore, Pulled};
 use super::serve::Trust;
-use crate::ids::{BucketUrl, CommitId, HfFile, RepoId, Sha256};
-use crate::remote::s3::{blob_rel, HfIndex, IndexedFile, TeamStore};
+use crate::ids::{CommitId, HfFile, Sha256};
+use crate::remote::s3::{blob_rel, IndexedFile};
 use crate::transfer::hash::Expected;
-use crate::transfer::http::{Asked, Http};
+use crate::transfer::http::Asked;
 use crate::transfer::progress::{Event, Progress};
 use crate::transfer::request::check_digest;
 use crate::transfer::worker::blocking;
 use crate::transfer::{self, Download, Downloaded, FetchError};
-
-/// The team stores of one [`ModelStore`], with what this process learnt of them.
-#[derive(Debug, Default)]
-pub struct Teams {
-    stores: Vec<Team>,
-    /// Indexes asked for, by repo and commit (`None`: no store has one).
-    indexes: Mutex<HashMap<(RepoId, CommitId), Option<HfIndex>>>,
-}
-
-#[derive(Debug)]
-struct Team {
-    url: BucketUrl,
-    /// The client, or why there is none (no credentials).
-    store: Result<TeamStore, String>,
-    /// It failed once: not asked again.
-    down: AtomicBool,
-}
-
-impl Teams {
-    /// The stores, in the order they are tried: each a client, or why it cannot be had (that
-    /// is warned about when the store would first be asked).
-    pub fn new(stores: Vec<(BucketUrl, Result<TeamStore, String>)>) -> Teams {
-        let stores = stores.into_iter().map(|(url, store)| Team { url, store, down: AtomicBool::new(false) }).collect();
-        Teams { stores, ..Teams::default() }
-    }
-
-    /// Whether there is any store to ask.
-    pub fn any(&self) -> bool {
-        !self.stores.is_empty()
-    }
-
-    /// The stores still worth asking, in order (one without a client is warned about, once).
-    fn usable<'a>(&'a self, progress: &'a dyn Progress) -> impl Iterator<Item = (&'a Team, &'a TeamStore)> + 'a {
-        self.stores.iter().filter(|t| !t.down.load(Ordering::Relaxed)).filter_map(move |t| match &t.store {
-            Ok(store) => Some((t, store)),
-            Err(why) => {
-                self.give_up(t, why, progress);
-                None
-            }
-        })
-    }
-
-    /// Warn about `team` once, and ask it no more.
-    fn give_up(&self, team: &Team, why: &str, progress: &dyn Progress) {
-        if !team.down.swap(true, Ordering::Relaxed) {
-            progress.event(Event::Warning {
-                message: format!("team store `{}` is not used by this run: {why}; going on from the origin", team.url),
-            });
-        }
-    }
-}
 
 impl ModelStore {
     /// Into `temp`: the bytes whose SHA-256 is `sha` from the first team store that has them,
@@ -130,7 +76,7 @@ impl ModelStore {
     /// The entry of `file` at `commit` in a team store's index, if one lists it.
     async fn team_indexed(&self, file: &HfFile, commit: &CommitId, progress: &dyn Progress) -> Option<IndexedFile> {
         let key = (file.repo.clone(), commit.clone());
-        let cached = self.teams.indexes.lock().ok().and_then(|m| m.get(&key).cloned());
+        let cached = self.teams.known_index(&key);
         let index = match cached {
             Some(index) => index,
             None => {
@@ -145,9 +91,7 @@ impl ModelStore {
                         Err(e) => self.teams.give_up(team, &e.to_string(), progress),
                     }
                 }
-                if let Ok(mut m) = self.teams.indexes.lock() {
-                    m.insert(key, found.clone());
-                }
+                self.teams.remember_index(key, found.clone());
                 found
             }
         };
@@ -206,12 +150,4 @@ impl ModelStore {
         })
         .await
     }
-}
-
-/// A helper for the team tier's HTTP: one retry, so a store that is down costs little before
-/// the origin is asked (the origin keeps the configured retries).
-pub(super) fn team_http(http: &Http) -> Http {
-    let mut policy = http.policy;
-    policy.max_retries = policy.max_retries.min(1);
-    Http { policy, ..http.clone() }
 }
