@@ -11,7 +11,7 @@
 //! cli (the binary: src/main.rs, src/cli/)     parse arguments, one library call, render
 //! ops, models                                 the commands' logic: plan, then apply
 //! registry, store                             the two doors: registry.json, the model stores
-//! remote                                      origins of models (the Hugging Face hub)
+//! remote                                      origins of models (the Hugging Face hub, a team's S3 bucket)
 //! transfer                                    HTTP, retries, verified resumable downloads, hashing
 //! project, env, home_path, ids, lock, fsx     the vocabulary: identities, boundary types, files
 //! ```
@@ -23,7 +23,7 @@
 //! - [`registry::Registry`]: the only door to `registry.json` (lock, load, migrate, mutate, save).
 //! - [`store::ModelStore`]: the only door to the Hugging Face cache and wharf's blob store.
 //! - [`remote`]: what a hub says a revision is and which files it has; mirrors, tried in turn by
-//!   one rule.
+//!   one rule; the team store (an S3 bucket) that `wharf push` fills and pulls read first.
 //! - [`transfer`]: one `Failure` type, one retry loop, one read-and-hash.
 //! - [`project`]: a project's identity, its marker (`.env.wharf`), back-link and venv.
 //! - [`env`](mod@env): every environment variable, read once into [`Env`] and [`Layout`].
