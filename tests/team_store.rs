@@ -192,6 +192,7 @@ fn a_store_that_is_down_or_refuses_falls_through_to_the_hub_with_one_warning() {
     assert!(out.status.success(), "B's pull failed: {}", text(&out.stderr));
     let err = text(&out.stderr);
     assert_eq!(err.matches("warning: team store").count(), 1, "{err}");
+    assert!(!err.contains("X-Amz-Signature") && !err.contains("X-Amz-Credential"), "a signed URL was printed: {err}");
     assert_eq!(stored(&doc, "config"), w.config);
 
     // Offline: no network call at all (the store is down; the hub would log a request).

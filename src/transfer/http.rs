@@ -142,7 +142,27 @@ pub fn with_causes(e: &dyn std::error::Error) -> String {
         }
         cause = c.source();
     }
-    text
+    without_signed_query(&text)
+}
+
+/// `text` with the query of every URL signed for one object (S3's `X-Amz-…` parameters, which
+/// are a credential) cut to `?…`: reqwest names the URL of a failed request.
+pub fn without_signed_query(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(q) = rest.find('?') {
+        let (head, tail) = rest.split_at(q);
+        out.push_str(head);
+        let end = tail.find(|c: char| c.is_whitespace() || c == ')' || c == '`').unwrap_or(tail.len());
+        if tail[..end].contains("X-Amz-") {
+            out.push_str("?…");
+        } else {
+            out.push_str(&tail[..end]);
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `Content-Range: bytes START-END/TOTAL` (`TOTAL` may be `*`).
@@ -307,6 +327,16 @@ pub fn protocol(url: &Url, why: &str) -> FetchError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signed_queries_are_cut_from_messages() {
+        let t = "error sending request for url (http://127.0.0.1:9/team/blobs/sha256/ab?X-Amz-Algorithm=AWS4&X-Amz-Signature=f00): refused; see http://x/y?a=1";
+        let got = without_signed_query(t);
+        assert_eq!(
+            got,
+            "error sending request for url (http://127.0.0.1:9/team/blobs/sha256/ab?…): refused; see http://x/y?a=1"
+        );
+    }
     use proptest::prelude::*;
 
     #[test]
