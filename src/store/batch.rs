@@ -32,7 +32,7 @@ use crate::transfer::hash::Expected;
 use crate::transfer::http::Asked;
 use crate::transfer::progress::Progress;
 use crate::transfer::stream::WHOLE;
-use crate::transfer::worker::blocking;
+use crate::transfer::worker::{blocking, started};
 use crate::transfer::{self, Download, Downloaded, FetchError};
 
 /// At most this many files are written with one sync…
@@ -86,14 +86,14 @@ impl ModelStore {
                 .map(|h| async move {
                     let (body, got) = self.fetch_small(&h, progress).await?;
                     let hub = hub.clone();
-                    Ok::<_, FetchError>(tokio::task::spawn_blocking(move || write_temp(&hub, h, &body, got)))
+                    Ok::<_, FetchError>(started(move || write_temp(&hub, h, &body, got)))
                 })
                 .buffer_unordered(self.cfg.parallel_files.max(1))
                 .try_collect()
                 .await?;
             let mut written = Vec::with_capacity(writing.len());
             for w in writing {
-                written.push(w.await.map_err(|e| FetchError::Worker { why: e.to_string() })??);
+                written.push(w.await?);
             }
             let hub = self.hub_cache.clone();
             pulled.extend(blocking(move || commit_batch(&hub, written)).await?);
