@@ -289,7 +289,12 @@ impl ModelStore {
     }
 
     /// With the etag known: link a blob that is already here (another revision, or another tool).
-    async fn link_existing(&self, file: &HfFile, known: Known, trust: &Trust) -> Result<Option<Pulled>, FetchError> {
+    pub(super) async fn link_existing(
+        &self,
+        file: &HfFile,
+        known: Known,
+        trust: &Trust,
+    ) -> Result<Option<Pulled>, FetchError> {
         let (hub, file, trust) = (self.hub_cache.clone(), file.clone(), trust.clone());
         blocking(move || linked_if_here(&hub, file, known, &trust)).await
     }
@@ -350,12 +355,27 @@ impl ModelStore {
             let _ = tokio::fs::remove_file(&temp).await;
             return Err(e);
         }
+        self.commit_hf(file, meta.commit, meta.etag, expected, got).await
+    }
+
+    /// The commit point of a Hugging Face file downloaded into its blob's temp file (the caller
+    /// holds the blob's lock): verified against `expected` and renamed to its blob, then linked
+    /// from the snapshot and its revision's ref written.
+    pub(super) async fn commit_hf(
+        &self,
+        file: &HfFile,
+        commit: CommitId,
+        etag: Etag,
+        expected: Expected,
+        got: transfer::Downloaded,
+    ) -> Result<Pulled, FetchError> {
         let (hub_cache, file) = (self.hub_cache.clone(), file.clone());
         blocking(move || {
-            transfer::commit(&temp, &blob, &expected, &got, &label)?;
-            let link = hub_cache.link(&file.repo, &meta.commit, &file.path, &meta.etag)?;
-            hub_cache.write_ref(&file.repo, &file.revision, &meta.commit)?;
-            Ok(hf_pulled(file, link, got.sha256, got.size, false, meta.commit))
+            let blob = hub_cache.blob(&file.repo, &etag)?;
+            transfer::commit(&transfer::temp_path(&blob), &blob, &expected, &got, &file.to_string())?;
+            let link = hub_cache.link(&file.repo, &commit, &file.path, &etag)?;
+            hub_cache.write_ref(&file.repo, &file.revision, &commit)?;
+            Ok(hf_pulled(file, link, got.sha256, got.size, false, commit))
         })
         .await
     }

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use super::pull::{check_pin, hf_pulled, linked_if_here, Known, ModelStore, Pulled};
+use super::pull::{check_pin, Known, ModelStore, Pulled};
 use super::serve::Trust;
 use crate::ids::{CommitId, HfFile, Sha256};
 use crate::remote::s3::{blob_rel, IndexedFile};
@@ -120,8 +120,9 @@ impl ModelStore {
             None => {
                 let Some(entry) = self.team_indexed(file, &commit, progress).await else { return Ok(None) };
                 let Some(etag) = entry.etag() else { return Ok(None) };
-                // An index that disagrees with what the hub listed, or with the pin, is not used.
-                if known.is_some_and(|k| k.etag != etag) || pin.is_some_and(|p| *p != entry.sha256) {
+                // An index that disagrees with what the hub listed is not used (nor, below, one
+                // that disagrees with the pin).
+                if known.is_some_and(|k| k.etag != etag) {
                     return Ok(None);
                 }
                 (etag, entry.sha256, Some(entry.size))
@@ -133,21 +134,12 @@ impl ModelStore {
         let known = Known { commit: commit.clone(), etag: etag.clone(), size };
         let label = file.to_string();
         let _guard = self.lock(self.hub_cache.lock(&file.repo, &etag)?, &label, progress).await?;
-        let (hub, f, k, t) = (self.hub_cache.clone(), file.clone(), known.clone(), trust.clone());
-        if let Some(hit) = blocking(move || linked_if_here(&hub, f, k, &t)).await? {
+        if let Some(hit) = self.link_existing(file, known, trust).await? {
             return Ok(Some(hit));
         }
-        let blob = self.hub_cache.blob(&file.repo, &etag)?;
-        let temp = transfer::temp_path(&blob);
+        let temp = transfer::temp_path(&self.hub_cache.blob(&file.repo, &etag)?);
         let expected = Expected::from(&etag);
         let Some(got) = self.team_bytes(&sha, size, &expected, &temp, &label, progress).await else { return Ok(None) };
-        let (hub, file) = (self.hub_cache.clone(), file.clone());
-        blocking(move || {
-            transfer::commit(&temp, &blob, &expected, &got, &label)?;
-            let link = hub.link(&file.repo, &commit, &file.path, &etag)?;
-            hub.write_ref(&file.repo, &file.revision, &commit)?;
-            Ok(Some(hf_pulled(file, link, got.sha256, got.size, false, commit)))
-        })
-        .await
+        self.commit_hf(file, commit, etag, expected, got).await.map(Some)
     }
 }
