@@ -15,7 +15,7 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::pull::{ModelStore, Pulled};
-use crate::ids::{BucketUrl, CommitId, Etag, RepoId, Sha256};
+use crate::ids::{BucketUrl, CommitId, Etag, RepoId, RepoPath, Sha256};
 use crate::remote::s3::{blob_rel, HfIndex, IndexedFile, Put, S3Error, TeamStore};
 use crate::transfer::progress::{Event, Progress};
 use crate::transfer::worker::blocking;
@@ -96,58 +96,67 @@ impl ModelStore {
 
     /// Add the Hugging Face files among `files` to their repo's index at their commit.
     async fn push_indexes(&self, store: &TeamStore, files: &[Pulled]) -> Result<(), PushError> {
-        let mut by_commit: BTreeMap<(RepoId, CommitId), Vec<(&Pulled, PathBuf)>> = BTreeMap::new();
+        let mut by_commit: BTreeMap<(RepoId, CommitId), Vec<&Pulled>> = BTreeMap::new();
         for p in files {
             if let (Some(f), Some(c)) = (&p.hf, &p.commit) {
-                by_commit.entry((f.repo.clone(), c.clone())).or_default().push((p, p.path.clone()));
+                by_commit.entry((f.repo.clone(), c.clone())).or_default().push(p);
             }
         }
-        for ((repo, commit), entries) in by_commit {
+        for ((repo, commit), pulled) in by_commit {
             // The etag is the blob's name in the hub cache: the snapshot link's target.
-            let paths: Vec<PathBuf> = entries.iter().map(|(_, path)| path.clone()).collect();
+            let paths: Vec<PathBuf> = pulled.iter().map(|p| p.path.clone()).collect();
             let etags = blocking(move || {
-                Ok::<_, FetchError>(
-                    paths
-                        .iter()
-                        .map(|p| {
-                            std::fs::canonicalize(p)
-                                .ok()
-                                .and_then(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
-                        })
-                        .collect::<Vec<_>>(),
-                )
+                let name =
+                    |p: &PathBuf| Some(std::fs::canonicalize(p).ok()?.file_name()?.to_string_lossy().into_owned());
+                Ok::<_, FetchError>(paths.iter().map(name).collect::<Vec<_>>())
             })
             .await?;
             let mut add = BTreeMap::new();
-            for ((p, _), etag) in entries.iter().zip(etags) {
+            for (p, etag) in pulled.iter().zip(etags) {
                 let (Some(f), Some(etag)) = (&p.hf, etag.filter(|e| e.parse::<Etag>().is_ok())) else { continue };
                 let Ok(sha256) = p.sha256.parse::<Sha256>() else { continue };
                 add.insert(f.path.clone(), IndexedFile { sha256, etag, size: p.size });
             }
-            let rel = HfIndex::rel(&repo, &commit);
-            // Create-only first; when another push made it meanwhile, merge into what is there.
-            for attempt in 0..2 {
-                let existing = store.hf_index(&repo, &commit).await?;
-                let had = existing.is_some();
-                let mut index = existing.unwrap_or_else(|| HfIndex::new(repo.clone(), commit.clone()));
-                let before = index.files.clone();
-                index.files.extend(add.clone());
-                if had && index.files == before {
-                    break;
-                }
-                let body = serde_json::to_vec_pretty(&index)
-                    .map_err(|e| S3Error::Failed { what: store.label(&rel), why: e.to_string() })?;
-                if had {
-                    store.replace_bytes(&rel, body).await?;
-                    break;
-                }
-                if store.put_bytes(&rel, body).await? == Put::Uploaded || attempt == 1 {
-                    break;
-                }
-            }
+            merge_index(store, &repo, &commit, add).await?;
         }
         Ok(())
     }
+}
+
+/// Add `add` to the index of `repo` at `commit`: created create-only when there is none; when
+/// there is one (or another push created it meanwhile), rewritten only if it gains an entry.
+async fn merge_index(
+    store: &TeamStore,
+    repo: &RepoId,
+    commit: &CommitId,
+    add: BTreeMap<RepoPath, IndexedFile>,
+) -> Result<(), PushError> {
+    let rel = HfIndex::rel(repo, commit);
+    let encode = |index: &HfIndex| {
+        serde_json::to_vec_pretty(index).map_err(|e| S3Error::Failed { what: store.label(&rel), why: e.to_string() })
+    };
+    let existing = match store.hf_index(repo, commit).await? {
+        Some(index) => Some(index),
+        None => {
+            let mut index = HfIndex::new(repo.clone(), commit.clone());
+            index.files.extend(add.clone());
+            if store.put_bytes(&rel, encode(&index)?).await? == Put::Uploaded {
+                return Ok(());
+            }
+            // Another push created it meanwhile: merge into theirs.
+            store.hf_index(repo, commit).await?
+        }
+    };
+    let Some(mut index) = existing else { return Ok(()) };
+    let mut changed = false;
+    for (path, f) in add {
+        changed |= index.files.get(&path) != Some(&f);
+        index.files.insert(path, f);
+    }
+    if changed {
+        store.replace_bytes(&rel, encode(&index)?).await?;
+    }
+    Ok(())
 }
 
 async fn push_one(store: &TeamStore, p: &Pulled, dry_run: bool, progress: &dyn Progress) -> Result<Pushed, PushError> {
