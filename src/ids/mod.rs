@@ -51,11 +51,17 @@ pub struct IdError {
 const MAX_LEN: usize = 1024;
 
 fn refuse(kind: &'static str, value: &str, why: &'static str) -> IdError {
-    let mut shown: String = value.chars().take(200).collect();
-    if shown.len() < value.len() {
+    IdError { kind, value: shortened(value, 200).escape_debug().to_string(), why }
+}
+
+/// `text` cut to its first `max` characters, with `…` when something was cut: an outside value
+/// (a refused value, a server's error body) shown in a message.
+pub fn shortened(text: &str, max: usize) -> String {
+    let mut shown: String = text.chars().take(max).collect();
+    if shown.len() < text.len() {
         shown.push('…');
     }
-    IdError { kind, value: shown.escape_debug().to_string(), why }
+    shown
 }
 
 fn hex(kind: &'static str, s: &str, len: usize, why: &'static str) -> Result<String, IdError> {

@@ -398,12 +398,7 @@ impl TeamStores {
 /// An `object_store` error as an [`S3Error`] naming `what`: its message is kept short (a store's
 /// XML body can be long) and never holds a secret (`object_store` does not print them).
 fn failed(what: String, e: &object_store::Error) -> S3Error {
-    let mut why = e.to_string().replace('\n', " ");
-    if why.len() > 300 {
-        let cut = (0..=300).rev().find(|&i| why.is_char_boundary(i)).unwrap_or(0);
-        why.truncate(cut);
-        why.push('…');
-    }
+    let why = crate::ids::shortened(&e.to_string().replace('\n', " "), 300);
     match e {
         object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
             S3Error::Denied { what, why }
