@@ -79,12 +79,12 @@ impl StoreConfig {
     /// host (a test server, a local gateway), or `--allow-http` was given.
     pub fn s3_allow_http(&self) -> bool {
         self.allow_http
-            || self.s3.endpoint.as_deref().and_then(|e| url::Url::parse(e).ok()).is_some_and(|u| match u.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                Some(url::Host::Domain(d)) => d == "localhost",
-                None => false,
-            })
+            || self
+                .s3
+                .endpoint
+                .as_deref()
+                .and_then(|e| url::Url::parse(e).ok())
+                .is_some_and(|u| crate::ids::source::is_loopback(&u))
     }
 
     /// The model store's configuration from the environment; `offline` and `allow_http` are the
