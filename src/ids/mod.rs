@@ -235,7 +235,8 @@ impl RepoId {
 }
 
 /// What a hub calls a file's version: its SHA-256 for LFS files, its git blob id otherwise.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Etag {
     /// An LFS file's etag: its SHA-256.
     Sha256(Sha256),
@@ -274,6 +275,19 @@ impl FromStr for Etag {
             _ => None,
         };
         parsed.ok_or_else(|| refuse("etag", raw, "an etag is a sha256 (64 hex digits) or a git blob id (40)"))
+    }
+}
+
+impl TryFrom<String> for Etag {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Etag, IdError> {
+        s.parse()
+    }
+}
+
+impl From<Etag> for String {
+    fn from(e: Etag) -> String {
+        e.as_str().to_string()
     }
 }
 

@@ -11,7 +11,7 @@
 //! Trust: a bucket is a server like any other. Bytes read from it go through the same verified
 //! transfer as the Hub's (a presigned URL handed to `transfer`, parallel ranged GETs, resume) and
 //! are checked against the digest they are stored under before they become visible; an index is
-//! parsed into boundary types (a path that is no [`RepoPath`], an etag that is no digest refuse it).
+//! parsed into boundary types (a path that is no [`RepoPath`], an etag that is no [`Etag`] refuse it).
 //!
 //! Writing is create-only: a small object is `PUT` with `If-None-Match: *` (a second writer gets
 //! 412 and keeps the first, which holds the same bytes: the key is their digest); a large one goes
@@ -141,16 +141,9 @@ pub struct IndexedFile {
     /// Its SHA-256: the key of its bytes (`blobs/sha256/<hex>`).
     pub sha256: Sha256,
     /// The Hub's etag for it (its blob's name in the Hugging Face cache).
-    pub etag: String,
+    pub etag: Etag,
     /// Its size in bytes.
     pub size: u64,
-}
-
-impl IndexedFile {
-    /// The etag, parsed.
-    pub fn etag(&self) -> Option<Etag> {
-        self.etag.parse().ok()
-    }
 }
 
 /// `hf/<org>/<name>/<commit>.json`: the files of a Hugging Face repo at a commit that were pushed.
@@ -323,9 +316,6 @@ impl TeamStore {
         if index.version != 1 || index.repo != *repo || index.commit != *commit {
             return Err(bad(format!("it is for {}@{} (format {})", index.repo, index.commit, index.version)));
         }
-        if let Some((path, f)) = index.files.iter().find(|(_, f)| f.etag().is_none()) {
-            return Err(bad(format!("`{path}` has etag `{}`, not a digest", f.etag.escape_debug())));
-        }
         Ok(Some(index))
     }
 }
@@ -444,5 +434,25 @@ impl HttpService for Connector {
 impl HttpConnector for Connector {
     fn connect(&self, _options: &ClientOptions) -> object_store::Result<HttpClient> {
         Ok(HttpClient::new(self.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_is_parsed_into_boundary_types_or_refused() {
+        let (commit, sha) = ("a".repeat(40), "b".repeat(64));
+        let doc = |path: &str, etag: &str| {
+            format!(
+                r#"{{"version":1,"repo":"org/m","commit":"{commit}","files":{{"{path}":{{"sha256":"{sha}","etag":"{etag}","size":3}}}}}}"#
+            )
+        };
+        let ok: HfIndex = serde_json::from_str(&doc("x/config.json", &"c".repeat(40))).unwrap();
+        assert!(matches!(ok.files.values().next().unwrap().etag, Etag::GitBlob(_)));
+        for bad in [doc("../../.bashrc", &"c".repeat(40)), doc("x", "../blob"), doc("x", "abc")] {
+            assert!(serde_json::from_str::<HfIndex>(&bad).is_err(), "{bad} was accepted");
+        }
     }
 }

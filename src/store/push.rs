@@ -113,7 +113,7 @@ impl ModelStore {
             .await?;
             let mut add = BTreeMap::new();
             for (p, etag) in pulled.iter().zip(etags) {
-                let (Some(f), Some(etag)) = (&p.hf, etag.filter(|e| e.parse::<Etag>().is_ok())) else { continue };
+                let (Some(f), Some(etag)) = (&p.hf, etag.and_then(|e| e.parse::<Etag>().ok())) else { continue };
                 let Ok(sha256) = p.sha256.parse::<Sha256>() else { continue };
                 add.insert(f.path.clone(), IndexedFile { sha256, etag, size: p.size });
             }

@@ -119,7 +119,7 @@ impl ModelStore {
             Some((k, sha)) => (k.etag.clone(), sha, k.size),
             None => {
                 let Some(entry) = self.team_indexed(file, &commit, progress).await else { return Ok(None) };
-                let Some(etag) = entry.etag() else { return Ok(None) };
+                let etag = entry.etag;
                 // An index that disagrees with what the hub listed is not used (nor, below, one
                 // that disagrees with the pin).
                 if known.is_some_and(|k| k.etag != etag) {
