@@ -1,7 +1,10 @@
 //! The team store (issue 11) against a real SeaweedFS: machine A pulls a project's models from the
 //! test hub and pushes them; machine B (another home) reads them from the bucket with no hub
 //! request for a file; altered objects, a store that is down and wrong credentials fall through
-//! to the hub; a second push uploads nothing; racing pushes leave one correct object each.
+//! to the hub; a second push uploads nothing; racing pushes leave one correct object each; a
+//! whole repo pushed is pulled at its commit with no hub request at all; `s3://` sources work in
+//! `wharf.toml`. No secret (nor a signed URL) ever reaches stdout, stderr or `--json`: every
+//! command run through `pull_in`/`push` is checked.
 
 mod support;
 
@@ -60,15 +63,35 @@ fn project(t: &TestHome, w: &World) -> PathBuf {
     dir
 }
 
+/// Neither the secret key nor the session token of `t`'s environment, nor a signed URL, is in
+/// what `out` printed (stdout holds the `--json` document).
+fn no_secrets(t: &TestHome, out: &std::process::Output) {
+    let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    for (k, v) in &t.extra_env {
+        if k == "AWS_SECRET_ACCESS_KEY" || k == "AWS_SESSION_TOKEN" {
+            assert!(!printed.contains(v.as_str()), "{k} was printed:\n{printed}");
+        }
+    }
+    for signed in ["X-Amz-Signature", "X-Amz-Credential"] {
+        assert!(!printed.contains(signed), "a signed URL was printed:\n{printed}");
+    }
+}
+
+fn run_in(t: &TestHome, dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = t.cmd().current_dir(dir).args(args).output().unwrap();
+    no_secrets(t, &out);
+    out
+}
+
 fn pull_in(t: &TestHome, dir: &Path) -> (Value, std::process::Output) {
-    let out = t.cmd().current_dir(dir).args(["pull", "--json"]).output().unwrap();
+    let out = run_in(t, dir, &["pull", "--json"]);
     let v = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("pull: not JSON ({e}):\n{}\nstderr:\n{}", text(&out.stdout), text(&out.stderr)));
     (v, out)
 }
 
 fn push(t: &TestHome, dir: &Path, url: &str) -> (Value, std::process::Output) {
-    let out = t.cmd().current_dir(dir).args(["push", url, "--json"]).output().unwrap();
+    let out = run_in(t, dir, &["push", url, "--json"]);
     let v = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("push: not JSON ({e}):\n{}\nstderr:\n{}", text(&out.stdout), text(&out.stderr)));
     (v, out)
@@ -119,7 +142,8 @@ fn stored(doc: &Value, name: &str) -> Vec<u8> {
 fn a_pushes_b_pulls_from_the_bucket_with_no_hub_request_for_a_file() {
     let Some(weed) = Weed::start() else { return };
     let w = world();
-    let (_a, _, lock) = a_pushes(&w, &weed);
+    let (a, a_dir, lock) = a_pushes(&w, &weed);
+    let _a = (a, a_dir);
     let objects = weed.list("blobs/sha256/");
     for body in [&w.weights, &w.config, &w.plain] {
         assert!(objects.contains(&format!("blobs/sha256/{}", sha256_hex(body))), "{objects:?}");
@@ -142,6 +166,34 @@ fn a_pushes_b_pulls_from_the_bucket_with_no_hub_request_for_a_file() {
     assert!(check.status.success(), "check failed on B: {}{}", text(&check.stdout), text(&check.stderr));
     // B's hub cache is the standard layout: huggingface_hub finds the files there too.
     let snap = b.hub_cache().join(format!("models--team--model/snapshots/{COMMIT}/model.bin"));
+    assert_eq!(fs::read(snap).unwrap(), w.weights);
+
+    // The whole repo, pushed as one (its index marked complete), is pulled on a third machine at
+    // the commit B's wharf.lock pins with no request to the hub at all: not even its listing.
+    let repo = format!("hf://{REPO}@main");
+    let out = run_in(&_a.0, &_a.1, &["pull", &repo]);
+    assert!(out.status.success(), "A's whole-repo pull failed: {}", text(&out.stderr));
+    let out = run_in(&_a.0, &_a.1, &["push", &weed.url(), &repo, "--json"]);
+    assert!(out.status.success(), "A's whole-repo push failed: {}", text(&out.stderr));
+    let index: Value = serde_json::from_slice(&weed.get(&format!("hf/{REPO}/{COMMIT}.json")).unwrap()).unwrap();
+    assert_eq!(index["complete"], true, "{index}");
+    let locked = lock.lines().find_map(|l| l.strip_prefix("commit = ")).unwrap().trim_matches('"').to_string();
+    let c = machine(&w, &weed, true);
+    let (hub_all, cdn_all) = (w.hub.request_count(), w.cdn.request_count());
+    let out = run_in(&c, &c.root(), &["pull", &format!("hf://{REPO}@{locked}"), "--json"]);
+    assert!(out.status.success(), "C's whole-repo pull failed: {}", text(&out.stderr));
+    assert_eq!(
+        (w.hub.request_count(), w.cdn.request_count()),
+        (hub_all, cdn_all),
+        "C asked the hub: {:?}",
+        &w.hub.requests()[hub_all..]
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = doc["models"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{doc}");
+    let config = files.iter().find(|m| m["source"].as_str().unwrap().ends_with("/config.json")).unwrap();
+    assert_eq!(fs::read(config["path"].as_str().unwrap()).unwrap(), w.config);
+    let snap = c.hub_cache().join(format!("models--team--model/snapshots/{COMMIT}/model.bin"));
     assert_eq!(fs::read(snap).unwrap(), w.weights);
 }
 

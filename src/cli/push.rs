@@ -8,9 +8,9 @@ use clap::Args;
 use serde::Serialize;
 
 use wharf::ids::source::Source;
-use wharf::ids::BucketUrl;
+use wharf::ids::{BucketUrl, CommitId, RepoId, RepoRef};
 use wharf::models::resolve;
-use wharf::store::push::{PushAction, Pushed};
+use wharf::store::push::{missing_from, PushAction, Pushed};
 use wharf::store::{PullOptions, Pulled};
 use wharf::transfer::progress::Silent;
 
@@ -39,6 +39,40 @@ pub struct PushArgs {
     pub allow_http: bool,
 }
 
+/// The repo and commit of `at` when `pulled` holds every file the hub lists there: its index is
+/// then marked complete, and a whole-repo pull at that commit needs no hub. Else a warning says
+/// why not (the hub cannot be asked, or files are missing).
+fn whole_repo(
+    ctx: &Ctx,
+    runtime: &tokio::runtime::Runtime,
+    at: &RepoRef,
+    pulled: &[Pulled],
+    allow_http: bool,
+) -> Result<Option<(RepoId, CommitId)>, CliError> {
+    let hub = ctx.store(wharf::Access { offline: false, allow_http })?;
+    let not_whole = |why: String| {
+        ctx.out.warn(format!(
+            "{at}: {why}; its index in the team store is not marked complete (a whole-repo pull will ask the hub for the list)"
+        ));
+        Ok(None)
+    };
+    let listing = match runtime.block_on(hub.hf_listing(at, &Silent)) {
+        Ok(listing) => listing,
+        Err(e) => return not_whole(format!("the hub could not list it ({e})")),
+    };
+    let missing = missing_from(&listing, pulled);
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(3).map(ToString::to_string).collect();
+        return not_whole(format!(
+            "{} of its files are not in the store ({}{}); `wharf pull {at}` first",
+            missing.len(),
+            shown.join(", "),
+            if missing.len() > 3 { ", …" } else { "" }
+        ));
+    }
+    Ok(Some((at.repo.clone(), listing.commit)))
+}
+
 #[derive(Serialize)]
 struct PushDoc<'a> {
     to: String,
@@ -50,6 +84,7 @@ pub fn run(args: PushArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     // Only what the store holds is pushed: it is opened offline, nothing is downloaded here.
     let store = ctx.store(wharf::Access { offline: true, allow_http: args.allow_http })?;
     let runtime = runtime()?;
+    let mut complete = Vec::new();
     let files: Vec<Pulled> = if args.specs.is_empty() {
         let cwd = Ctx::cwd()?;
         let start = args.project.clone().unwrap_or(cwd);
@@ -73,12 +108,17 @@ pub fn run(args: PushArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
             let pulled = runtime.block_on(store.get_model(&source, &opts, &Silent)).map_err(|e| {
                 CliError::failed(format!("{e}\n  hint: push sends what the store holds: `wharf pull {spec}` first"))
             })?;
+            if let Source::HfRepo(at) = &source {
+                if let Some(whole) = whole_repo(ctx, &runtime, at, &pulled, args.allow_http)? {
+                    complete.push(whole);
+                }
+            }
             files.extend(pulled);
         }
         files
     };
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
-    let pushed = runtime.block_on(store.push(&args.to, &files, args.dry_run, &bars));
+    let pushed = runtime.block_on(store.push(&args.to, &files, &complete, args.dry_run, &bars));
     bars.finish();
     let pushed = pushed.map_err(CliError::failed)?;
     if ctx.out.json {

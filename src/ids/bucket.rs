@@ -1,8 +1,10 @@
-//! A team store's address: `s3://BUCKET[/PREFIX]`, from `WHARF_MIRRORS` or the command line.
+//! A team store's address, `s3://BUCKET[/PREFIX]` (from `WHARF_MIRRORS` or the command line), and
+//! one object as a model source, `s3://BUCKET/KEY` (from `wharf.toml` or `wharf pull`).
 //!
 //! The bucket name follows S3's rules (3–63 of `a-z0-9.-`, first and last a letter or digit); the
 //! prefix is `/`-separated parts of `[A-Za-z0-9._-]`, none `.` or `..`, so every key wharf builds
-//! under it (`<prefix>/blobs/sha256/<hex>`) stays in that prefix.
+//! under it (`<prefix>/blobs/sha256/<hex>`) stays in that prefix. An object's key follows the
+//! prefix's rule and may not be empty.
 
 use std::fmt;
 use std::str::FromStr;
@@ -69,6 +71,46 @@ impl FromStr for BucketUrl {
     }
 }
 
+/// `s3://BUCKET/KEY`: one object of a bucket, a model source.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct S3Object {
+    bucket: BucketUrl,
+    key: String,
+}
+
+impl S3Object {
+    /// What this kind of value is called in errors.
+    pub const KIND: &'static str = "S3 object";
+
+    /// The bucket, without a prefix.
+    pub fn bucket(&self) -> &BucketUrl {
+        &self.bucket
+    }
+
+    /// The object's key in the bucket.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl FromStr for S3Object {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<S3Object, IdError> {
+        let at: BucketUrl = s.parse().map_err(|e: IdError| refuse(Self::KIND, s, e.why))?;
+        if at.prefix.is_empty() || s.ends_with('/') {
+            return Err(refuse(Self::KIND, s, "expected s3://BUCKET/KEY (a key that is not a folder)"));
+        }
+        let BucketUrl { bucket, prefix } = at;
+        Ok(S3Object { bucket: BucketUrl { bucket, prefix: String::new() }, key: prefix })
+    }
+}
+
+impl fmt::Display for S3Object {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.bucket.label(&self.key))
+    }
+}
+
 impl fmt::Display for BucketUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.prefix.is_empty() {
@@ -103,6 +145,16 @@ mod tests {
             "http://team",
         ] {
             assert!(bad.parse::<BucketUrl>().is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn an_object_has_a_key_that_stays_in_its_bucket() {
+        let o: S3Object = "s3://team-models/bert/v1/model.bin".parse().unwrap();
+        assert_eq!((o.bucket().to_string().as_str(), o.key()), ("s3://team-models", "bert/v1/model.bin"));
+        assert_eq!(o.to_string(), "s3://team-models/bert/v1/model.bin");
+        for bad in ["s3://team", "s3://team/", "s3://team/dir/", "s3://team/../etc/passwd", "s3://team/a b"] {
+            assert!(bad.parse::<S3Object>().is_err(), "{bad} was accepted");
         }
     }
 }

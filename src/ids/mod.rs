@@ -19,6 +19,7 @@
 //! | [`FileExt`] | `.` and one or two parts of letters and digits | the extension of a model's view |
 //! | [`ProjectPath`] | like [`RepoPath`], relative to the project folder | `source = "models/x.bin"` in `wharf.toml` |
 //! | [`BucketUrl`] | `s3://BUCKET[/PREFIX]`: an S3 bucket name, a prefix of name parts | `WHARF_MIRRORS`, `wharf push` |
+//! | [`S3Object`] | `s3://BUCKET/KEY`: a bucket and a key of name parts | `wharf.toml`, `wharf pull` |
 //!
 //! Built from them: [`RepoRef`] (a repo at a revision) and [`HfFile`] (one file of it), see
 //! `reference.rs`; and [`source::Source`], a parsed `wharf pull` spec.
@@ -200,7 +201,7 @@ boundary_type!(
 
 mod bucket;
 mod model;
-pub use bucket::BucketUrl;
+pub use bucket::{BucketUrl, S3Object};
 pub use model::{FileExt, ModelName, ProjectPath};
 
 impl Revision {

@@ -6,6 +6,7 @@
 //! | `hf://ORG/REPO[@REV]` | a whole repo (filtered with `--include`/`--exclude`) |
 //! | `https://…[#sha256=HEX]` | a plain URL, optionally pinned by its SHA-256 |
 //! | `file:///abs/path[#sha256=HEX]` | a local file, copied into the store |
+//! | `s3://BUCKET/KEY[#sha256=HEX]` | an object of an S3 bucket (credentials and endpoint: the `AWS_*` variables) |
 //! | `models/x.bin[#sha256=HEX]` | in `wharf.toml` only ([`Source::parse_in`]): a file of the project, relative to its folder |
 //!
 //! Plain `http://` is accepted only for loopback hosts, or with `--allow-http` ([`check_scheme`]);
@@ -17,13 +18,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ids::{HfFile, ProjectPath, RepoId, RepoRef, Revision, Sha256};
+use crate::ids::{HfFile, ProjectPath, RepoId, RepoRef, Revision, S3Object, Sha256};
 
 /// A spec or a URL refused before any request.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SourceError {
     /// The spec does not parse.
-    #[error("`{spec}`: {why}\n  hint: use hf://ORG/REPO[@REV]/PATH, hf://ORG/REPO[@REV], https://…[#sha256=HEX] or file:///…")]
+    #[error("`{spec}`: {why}\n  hint: use hf://ORG/REPO[@REV]/PATH, hf://ORG/REPO[@REV], https://…[#sha256=HEX], s3://BUCKET/KEY[#sha256=HEX] or file:///…")]
     Invalid {
         /// The spec.
         spec: String,
@@ -75,6 +76,13 @@ pub enum Source {
         /// `#sha256=HEX`.
         sha256: Option<Sha256>,
     },
+    /// An object of an S3 bucket, read with the AWS credentials of the environment.
+    S3 {
+        /// The bucket and key.
+        object: S3Object,
+        /// `#sha256=HEX`.
+        sha256: Option<Sha256>,
+    },
 }
 
 impl std::fmt::Display for Source {
@@ -84,6 +92,7 @@ impl std::fmt::Display for Source {
             Source::HfRepo(at) => at.fmt(f),
             Source::Url { url, .. } => f.write_str(url),
             Source::File { path, .. } => write!(f, "file://{}", path.display()),
+            Source::S3 { object, .. } => object.fmt(f),
         }
     }
 }
@@ -122,6 +131,10 @@ impl Source {
                 return Err(invalid(spec, "the URL has no host"));
             }
             return Ok(Source::Url { url: url.to_string(), sha256 });
+        }
+        if base.starts_with("s3://") {
+            let object = base.parse().map_err(|e: crate::ids::IdError| invalid(spec, e.why))?;
+            return Ok(Source::S3 { object, sha256 });
         }
         Err(invalid(spec, "unknown scheme"))
     }
@@ -162,6 +175,14 @@ impl Source {
         match self {
             Source::HfFile(HfFile { revision, .. }) | Source::HfRepo(RepoRef { revision, .. }) => Some(revision),
             _ => None,
+        }
+    }
+
+    /// The digest the spec carries (`#sha256=`).
+    pub fn digest(&self) -> Option<&Sha256> {
+        match self {
+            Source::Url { sha256, .. } | Source::File { sha256, .. } | Source::S3 { sha256, .. } => sha256.as_ref(),
+            Source::HfFile(_) | Source::HfRepo(_) => None,
         }
     }
 

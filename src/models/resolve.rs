@@ -130,6 +130,7 @@ fn pinned(locked: &Locked, asked: &Source) -> Option<Source> {
         },
         Source::Url { url, .. } => Source::Url { url, sha256: Some(locked.sha256.clone()) },
         Source::File { path, .. } => Source::File { path, sha256: Some(locked.sha256.clone()) },
+        Source::S3 { object, .. } => Source::S3 { object, sha256: Some(locked.sha256.clone()) },
         Source::HfRepo(_) => return None,
     })
 }
@@ -257,17 +258,9 @@ fn parts_entry(spec: &ModelSpec, whole: &Sha256, size: u64, asked: &[Source]) ->
         .parts
         .iter()
         .zip(asked)
-        .map(|(s, src)| LockedPart { source: s.clone(), sha256: digest_of(src).cloned(), size: None })
+        .map(|(s, src)| LockedPart { source: s.clone(), sha256: Source::digest(src).cloned(), size: None })
         .collect();
     Locked { name: spec.name.clone(), source: None, commit: None, sha256: whole.clone(), size, parts }
-}
-
-/// The digest a URL or file spec carries (`#sha256=`).
-fn digest_of(src: &Source) -> Option<&Sha256> {
-    match src {
-        Source::Url { sha256, .. } | Source::File { sha256, .. } => sha256.as_ref(),
-        Source::HfFile(_) | Source::HfRepo(_) => None,
-    }
 }
 
 /// Is nothing in `wharf.toml` pinning this model's bytes (a URL or file without a digest, a
@@ -275,8 +268,8 @@ fn digest_of(src: &Source) -> Option<&Sha256> {
 fn floats(spec: &ModelSpec) -> bool {
     match spec.source.as_deref().map(Source::parse) {
         Some(Ok(Source::HfFile(f))) => f.revision.as_commit().is_none(),
-        Some(Ok(src @ (Source::Url { .. } | Source::File { .. }))) => {
-            spec.sha256.is_none() && digest_of(&src).is_none()
+        Some(Ok(src @ (Source::Url { .. } | Source::File { .. } | Source::S3 { .. }))) => {
+            spec.sha256.is_none() && src.digest().is_none()
         }
         // No scheme: a file of the project (the manifest checked it with `Source::parse_in`), which
         // may be edited like any `file://` source.

@@ -62,6 +62,7 @@ pub fn next_may_help(e: &FetchError) -> bool {
         | FetchError::GaveUp { .. }
         | FetchError::Protocol { .. }
         | FetchError::Offline { .. }
+        | FetchError::Remote { .. }
         | FetchError::Source(_) => true,
         // What a server sent failed a check: say so, do not look for a server that agrees.
         FetchError::ChecksumMismatch { .. } | FetchError::Untrusted { .. } => false,

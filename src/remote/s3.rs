@@ -4,9 +4,12 @@
 //! ```text
 //! <prefix>/blobs/sha256/<hex>              the bytes of a file whose SHA-256 is <hex>
 //! <prefix>/hf/<org>/<name>/<commit>.json   what wharf pushed of a Hugging Face repo at a commit:
-//!   {"version": 1, "repo": "org/name", "commit": "<40 hex>",
+//!   {"version": 1, "repo": "org/name", "commit": "<40 hex>", "complete": true,
 //!    "files": {"<path>": {"sha256": "<64 hex>", "etag": "<hub etag>", "size": 123}}}
 //! ```
+//!
+//! `complete` (absent: false) says `files` are all the repo's files at the commit, as the hub
+//! listed them when a whole repo was pushed: a whole-repo pull at that commit needs no hub then.
 //!
 //! Trust: a bucket is a server like any other. Bytes read from it go through the same verified
 //! transfer as the Hub's (a presigned URL handed to `transfer`, parallel ranged GETs, resume) and
@@ -155,6 +158,9 @@ pub struct HfIndex {
     pub repo: RepoId,
     /// The commit.
     pub commit: CommitId,
+    /// `files` are every file of the repo at the commit (a whole repo was pushed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub complete: bool,
     /// Every file pushed, by its path in the repo.
     pub files: BTreeMap<RepoPath, IndexedFile>,
 }
@@ -162,7 +168,7 @@ pub struct HfIndex {
 impl HfIndex {
     /// An index with no file yet.
     pub fn new(repo: RepoId, commit: CommitId) -> HfIndex {
-        HfIndex { version: 1, repo, commit, files: BTreeMap::new() }
+        HfIndex { version: 1, repo, commit, complete: false, files: BTreeMap::new() }
     }
 
     /// The key of the index of `repo` at `commit`, relative to the store's prefix.

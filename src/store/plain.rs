@@ -1,7 +1,9 @@
-//! URL and `file://` sources: into wharf's content-addressed store, `blobs/sha256/<hex>`.
+//! URL, `s3://` and `file://` sources: into wharf's content-addressed store, `blobs/sha256/<hex>`.
 //!
-//! A pinned URL (`#sha256=` or `--sha256`) is found by its digest without any request; an unpinned
-//! one by the digest recorded under `urls/` when it was first fetched. Both take a lock (on the pin,
+//! A pinned URL or S3 object (`#sha256=` or `--sha256`) is found by its digest without any
+//! request; an unpinned one by the digest recorded under `urls/` when it was first fetched. An S3
+//! object is fetched like a URL, through a URL presigned for it (never shown: messages name
+//! `s3://BUCKET/KEY`). Both take a lock (on the pin,
 //! or on the URL) and look again before downloading, like Hugging Face files. A local file is
 //! hashed, looked up by its digest, and otherwise copied under that digest's lock, hashing the
 //! copy in the same pass so a file changing under us is caught.
@@ -20,8 +22,9 @@ use super::layout::{BlobKey, BlobStore};
 use super::pull::{check_pin, ModelStore, PullOptions, Pulled};
 use super::serve::{canonical, Trust};
 use crate::fsx::{Context, Existing, FsError};
-use crate::ids::Sha256;
+use crate::ids::{S3Object, Sha256};
 use crate::lock::{self, Mode};
+use crate::remote::s3::TeamStore;
 use crate::transfer::hash::{self, CopyError, Expected, Hasher};
 use crate::transfer::http::Asked;
 use crate::transfer::progress::Progress;
@@ -87,6 +90,23 @@ fn copy_hashing(src: &Path, dst: &Path) -> Result<Downloaded, FetchError> {
     Ok(got)
 }
 
+/// Where a single file of the blob store comes from.
+pub(super) enum Origin<'a> {
+    /// An https URL (or http to loopback), as parsed from the spec.
+    Web(&'a str),
+    /// An object of an S3 bucket.
+    S3(&'a S3Object),
+}
+
+impl std::fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Web(url) => f.write_str(url),
+            Origin::S3(object) => object.fmt(f),
+        }
+    }
+}
+
 impl ModelStore {
     /// The rule for a stored file under `opts` (the pinned size applies to single-file sources).
     pub(super) fn trust(&self, opts: &PullOptions) -> Trust {
@@ -110,17 +130,17 @@ impl ModelStore {
         .await
     }
 
-    /// A URL: by its pin (or the digest it resolved to before) from the store, else downloaded.
-    /// `opts.refresh` asks again for a URL without a pin, whatever the store has.
+    /// A URL or an S3 object: by its pin (or the digest it resolved to before) from the store,
+    /// else downloaded. `opts.refresh` asks again for one without a pin, whatever the store has.
     pub(super) async fn url(
         &self,
-        url: &str,
+        origin: Origin<'_>,
         pin: Option<Sha256>,
         opts: &PullOptions,
         progress: &dyn Progress,
     ) -> Result<Pulled, FetchError> {
-        let parsed =
-            reqwest::Url::parse(url).map_err(|e| FetchError::Protocol { url: url.to_string(), why: e.to_string() })?;
+        let label = origin.to_string();
+        let url = label.as_str();
         let (trust, refresh) = (self.trust(opts), opts.refresh && pin.is_none() && !self.cfg.offline);
         if refresh {
             // Nothing pins it: only its server can say what it is now.
@@ -148,17 +168,13 @@ impl ModelStore {
             None => blobs.url_temp(url)?,
         };
         let expected = pin.as_ref().map_or(Expected::Nothing, |h| Expected::Sha256(h.to_string()));
-        let credential = self.hub_credential();
-        // A URL on the hub's own origin goes with the token, so the hub's hints apply to it.
-        let asked = Asked::of(&parsed, credential);
-        let d = Download { id: url, url: parsed, credential, asked, size: None, expected: &expected, temp: &temp };
         let teamed = match &pin {
             Some(sha) => self.team_bytes(sha, None, &expected, &temp, url, progress).await,
             None => None,
         };
         let got = match teamed {
             Some(got) => got,
-            None => self.http.download(&d, progress).await?,
+            None => self.download_origin(&origin, &expected, &temp, progress).await?,
         };
         let sha256: Sha256 =
             got.sha256.parse().map_err(|e| FetchError::Protocol { url: url.to_string(), why: format!("{e}") })?;
@@ -180,6 +196,42 @@ impl ModelStore {
             hf: None,
             same_as: None,
         })
+    }
+
+    /// Download `origin` into `temp`, held to `expected`.
+    async fn download_origin(
+        &self,
+        origin: &Origin<'_>,
+        expected: &Expected,
+        temp: &Path,
+        progress: &dyn Progress,
+    ) -> Result<Downloaded, FetchError> {
+        let id = origin.to_string();
+        match origin {
+            Origin::Web(url) => {
+                let parsed = reqwest::Url::parse(url)
+                    .map_err(|e| FetchError::Protocol { url: url.to_string(), why: e.to_string() })?;
+                let credential = self.hub_credential();
+                // A URL on the hub's own origin goes with the token, so the hub's hints apply to it.
+                let asked = Asked::of(&parsed, credential);
+                let d = Download { id: &id, url: parsed, credential, asked, size: None, expected, temp };
+                self.http.download(&d, progress).await
+            }
+            Origin::S3(object) => {
+                let remote = |e: crate::remote::s3::S3Error| FetchError::Remote { message: e.to_string() };
+                let store = TeamStore::new(
+                    object.bucket().clone(),
+                    &self.cfg.s3,
+                    self.http.client.clone(),
+                    self.cfg.s3_allow_http(),
+                )
+                .map_err(remote)?;
+                let url = store.get_url(object.key()).await.map_err(remote)?;
+                let signed = url.to_string();
+                let d = Download { id: &id, url, credential: None, asked: Asked::Other, size: None, expected, temp };
+                self.http.download(&d, progress).await.map_err(|e| e.naming(&signed, &id))
+            }
+        }
     }
 
     /// The blob a URL already has in the store: by its pin, else by the digest recorded for it.

@@ -19,6 +19,7 @@ use serde::Serialize;
 use super::config::StoreConfig;
 use super::index::{Cache, Index, Record};
 use super::layout::{BlobStore, HubCache};
+use super::plain::Origin;
 use super::serve::Trust;
 use crate::ids::source::Source;
 use crate::ids::{CommitId, Etag, HfFile, Sha256};
@@ -205,7 +206,11 @@ impl ModelStore {
             Source::HfRepo(at) => self.hf_repo(at, opts, progress).await,
             Source::Url { url, sha256 } => {
                 let pin = opts.sha256.clone().or_else(|| sha256.clone());
-                Ok(vec![self.url(url, pin, opts, progress).await?])
+                Ok(vec![self.url(Origin::Web(url), pin, opts, progress).await?])
+            }
+            Source::S3 { object, sha256 } => {
+                let pin = opts.sha256.clone().or_else(|| sha256.clone());
+                Ok(vec![self.url(Origin::S3(object), pin, opts, progress).await?])
             }
             Source::File { path, sha256 } => {
                 let pin = opts.sha256.clone().or_else(|| sha256.clone());

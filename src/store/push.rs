@@ -3,12 +3,13 @@
 //! Each file goes to `blobs/sha256/<hex>` unless the store has it already (`HEAD`), create-only
 //! and with its SHA-256 for the store to check; then, for Hugging Face files, each repo's index
 //! at its commit (`hf/<org>/<name>/<commit>.json`) gains their entries — after their bytes, so an
-//! index never names an object that is not there. Files go four at a time.
+//! index never names an object that is not there. Files go four at a time. A repo pushed whole
+//! (every file the hub lists at the commit, see [`missing_from`]) has its index marked complete.
 //!
 //! Only files the store holds are pushed, as `get_model` found them (offline: nothing is
 //! downloaded here); their digests are the store's verified ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use futures_util::{stream, StreamExt, TryStreamExt};
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use super::pull::{ModelStore, Pulled};
 use crate::ids::{BucketUrl, CommitId, Etag, RepoId, RepoPath, Sha256};
+use crate::remote::hf::RepoFiles;
 use crate::remote::s3::{blob_rel, HfIndex, IndexedFile, Put, S3Error, TeamStore};
 use crate::transfer::progress::{Event, Progress};
 use crate::transfer::worker::blocking;
@@ -72,12 +74,13 @@ pub enum PushError {
 }
 
 impl ModelStore {
-    /// Push `files` (as pulled from this store) to the team store `to`; with `dry_run`, only
-    /// say what would go.
+    /// Push `files` (as pulled from this store) to the team store `to`; the indexes of the repos
+    /// at commits in `complete` are marked complete. With `dry_run`, only say what would go.
     pub async fn push(
         &self,
         to: &BucketUrl,
         files: &[Pulled],
+        complete: &[(RepoId, CommitId)],
         dry_run: bool,
         progress: &dyn Progress,
     ) -> Result<Vec<Pushed>, PushError> {
@@ -89,13 +92,18 @@ impl ModelStore {
             .try_collect()
             .await?;
         if !dry_run {
-            self.push_indexes(store, files).await?;
+            self.push_indexes(store, files, complete).await?;
         }
         Ok(pushed)
     }
 
     /// Add the Hugging Face files among `files` to their repo's index at their commit.
-    async fn push_indexes(&self, store: &TeamStore, files: &[Pulled]) -> Result<(), PushError> {
+    async fn push_indexes(
+        &self,
+        store: &TeamStore,
+        files: &[Pulled],
+        complete: &[(RepoId, CommitId)],
+    ) -> Result<(), PushError> {
         let mut by_commit: BTreeMap<(RepoId, CommitId), Vec<&Pulled>> = BTreeMap::new();
         for p in files {
             if let (Some(f), Some(c)) = (&p.hf, &p.commit) {
@@ -117,19 +125,33 @@ impl ModelStore {
                 let Ok(sha256) = p.sha256.parse::<Sha256>() else { continue };
                 add.insert(f.path.clone(), IndexedFile { sha256, etag, size: p.size });
             }
-            merge_index(store, &repo, &commit, add).await?;
+            let whole = complete.contains(&(repo.clone(), commit.clone()));
+            merge_index(store, &repo, &commit, add, whole).await?;
         }
         Ok(())
     }
 }
 
-/// Add `add` to the index of `repo` at `commit`: created create-only when there is none; when
-/// there is one (or another push created it meanwhile), rewritten only if it gains an entry.
+/// The files of `listing` (a repo at a commit, as the hub lists it) that are not among `have`:
+/// none, and the repo can be pushed whole.
+pub fn missing_from(listing: &RepoFiles, have: &[Pulled]) -> Vec<RepoPath> {
+    let here: BTreeSet<&RepoPath> = have
+        .iter()
+        .filter(|p| p.commit.as_ref() == Some(&listing.commit))
+        .filter_map(|p| p.hf.as_ref().map(|f| &f.path))
+        .collect();
+    listing.files.iter().map(|f| &f.name).filter(|n| !here.contains(n)).cloned().collect()
+}
+
+/// Add `add` to the index of `repo` at `commit` (marked complete when `whole`): created
+/// create-only when there is none; when there is one (or another push created it meanwhile),
+/// rewritten only if it gains something.
 async fn merge_index(
     store: &TeamStore,
     repo: &RepoId,
     commit: &CommitId,
     add: BTreeMap<RepoPath, IndexedFile>,
+    whole: bool,
 ) -> Result<(), PushError> {
     let rel = HfIndex::rel(repo, commit);
     let encode = |index: &HfIndex| {
@@ -139,6 +161,7 @@ async fn merge_index(
         Some(index) => Some(index),
         None => {
             let mut index = HfIndex::new(repo.clone(), commit.clone());
+            index.complete = whole;
             index.files.extend(add.clone());
             if store.put_bytes(&rel, encode(&index)?).await? == Put::Uploaded {
                 return Ok(());
@@ -148,7 +171,8 @@ async fn merge_index(
         }
     };
     let Some(mut index) = existing else { return Ok(()) };
-    let mut changed = false;
+    let mut changed = whole && !index.complete;
+    index.complete |= whole;
     for (path, f) in add {
         changed |= index.files.get(&path) != Some(&f);
         index.files.insert(path, f);

@@ -26,8 +26,15 @@ impl ModelStore {
         if self.cfg.offline {
             return self.hf_repo_offline(at, &filter, opts).await;
         }
-        let what = at.repo.to_string();
-        let listing = self.hubs.try_each(&what, |hub| hf::list(&self.http, hub, at, progress)).await?;
+        // At a commit, a team store's complete index spares the hub's listing.
+        let teamed = match at.revision.as_commit() {
+            Some(commit) => self.team_listing(&at.repo, &commit, progress).await,
+            None => None,
+        };
+        let listing = match teamed {
+            Some(listing) => listing,
+            None => self.hf_listing(at, progress).await?,
+        };
         let commit = listing.commit;
         let at_commit = RepoRef { repo: at.repo.clone(), revision: commit.clone().into() };
         let files: Vec<_> = listing.files.into_iter().filter(|f| filter.keep(&f.name)).collect();
@@ -85,6 +92,14 @@ impl ModelStore {
         blocking(move || hub.write_ref(&at.repo, &at.revision, &commit).map_err(FetchError::from)).await?;
         pulled.sort_by(|a, b| a.source.cmp(&b.source));
         Ok(pulled)
+    }
+
+    /// The hub's listing of a repo at a revision (the primary, then each mirror).
+    pub async fn hf_listing(&self, at: &RepoRef, progress: &dyn Progress) -> Result<hf::RepoFiles, FetchError> {
+        if self.cfg.offline {
+            return Err(FetchError::Offline { what: at.to_string() });
+        }
+        self.hubs.try_each(at.repo.as_ref(), |hub| hf::list(&self.http, hub, at, progress)).await
     }
 
     async fn hf_repo_offline(

@@ -1,6 +1,7 @@
 //! The team stores (`s3://` entries of `WHARF_MIRRORS`) as the first tier of every download whose
-//! SHA-256 is known: a pinned URL, a Hugging Face LFS file, and any Hugging Face file at a commit
-//! that a store's index lists (`hf/<org>/<name>/<commit>.json`, written by `wharf push`).
+//! SHA-256 is known: a pinned URL or S3 object, a Hugging Face LFS file, and any Hugging Face file
+//! at a commit that a store's index lists (`hf/<org>/<name>/<commit>.json`, written by `wharf
+//! push`); and the listing of a whole repo at a commit, when an index says it is complete.
 //!
 //! Rules:
 //! - The stores are tried in their order, before the origin; a miss (404) goes on quietly.
@@ -15,8 +16,9 @@ use std::path::Path;
 
 use super::pull::{check_pin, Known, ModelStore, Pulled};
 use super::serve::Trust;
-use crate::ids::{CommitId, HfFile, Sha256};
-use crate::remote::s3::{blob_rel, IndexedFile};
+use crate::ids::{CommitId, HfFile, RepoId, Sha256};
+use crate::remote::hf;
+use crate::remote::s3::{blob_rel, HfIndex, IndexedFile};
 use crate::transfer::hash::Expected;
 use crate::transfer::http::Asked;
 use crate::transfer::progress::{Event, Progress};
@@ -67,35 +69,57 @@ impl ModelStore {
                 }
                 Err(FetchError::NotFound { .. }) => {}
                 // The message names the object, never the signed URL (it is a credential).
-                Err(e) => self.teams.give_up(team, &e.to_string().replace(&signed, &object), progress),
+                Err(e) => self.teams.give_up(team, &e.naming(&signed, &object).to_string(), progress),
             }
         }
         None
     }
 
+    /// The first team store's index of `repo` at `commit` (asked once per process).
+    async fn team_index(&self, repo: &RepoId, commit: &CommitId, progress: &dyn Progress) -> Option<HfIndex> {
+        let key = (repo.clone(), commit.clone());
+        if let Some(known) = self.teams.known_index(&key) {
+            return known;
+        }
+        let mut found = None;
+        for (team, store) in self.teams.usable(progress) {
+            match store.hf_index(repo, commit).await {
+                Ok(Some(index)) => {
+                    found = Some(index);
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => self.teams.give_up(team, &e.to_string(), progress),
+            }
+        }
+        self.teams.remember_index(key, found.clone());
+        found
+    }
+
     /// The entry of `file` at `commit` in a team store's index, if one lists it.
     async fn team_indexed(&self, file: &HfFile, commit: &CommitId, progress: &dyn Progress) -> Option<IndexedFile> {
-        let key = (file.repo.clone(), commit.clone());
-        let cached = self.teams.known_index(&key);
-        let index = match cached {
-            Some(index) => index,
-            None => {
-                let mut found = None;
-                for (team, store) in self.teams.usable(progress) {
-                    match store.hf_index(&file.repo, commit).await {
-                        Ok(Some(index)) => {
-                            found = Some(index);
-                            break;
-                        }
-                        Ok(None) => {}
-                        Err(e) => self.teams.give_up(team, &e.to_string(), progress),
-                    }
-                }
-                self.teams.remember_index(key, found.clone());
-                found
-            }
-        };
-        index?.files.get(&file.path).cloned()
+        self.team_index(&file.repo, commit, progress).await?.files.get(&file.path).cloned()
+    }
+
+    /// Every file of `repo` at `commit` as a team store's complete index lists them (a whole
+    /// repo was pushed): a whole-repo pull at a commit then asks the hub nothing. `None`: the
+    /// hub lists it.
+    pub(super) async fn team_listing(
+        &self,
+        repo: &RepoId,
+        commit: &CommitId,
+        progress: &dyn Progress,
+    ) -> Option<hf::RepoFiles> {
+        if !self.teams.any() || self.cfg.offline {
+            return None;
+        }
+        let index = self.team_index(repo, commit, progress).await.filter(|i| i.complete)?;
+        let files = index
+            .files
+            .into_iter()
+            .map(|(name, f)| hf::Listed { name, size: Some(f.size), etag: Some(f.etag) })
+            .collect();
+        Some(hf::RepoFiles { commit: index.commit, files })
     }
 
     /// A Hugging Face file from a team store, when its commit is known (asked at a commit, or

@@ -106,6 +106,13 @@ pub enum FetchError {
         /// Why.
         why: String,
     },
+    /// An origin's client failed before any transfer (an S3 bucket without credentials, a
+    /// refused signature); the message names the origin and gives the hint.
+    #[error("{message}")]
+    Remote {
+        /// What the origin's client said.
+        message: String,
+    },
     /// A file of the store could not be read or written.
     #[error(transparent)]
     Fs(#[from] FsError),
@@ -115,6 +122,22 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// This error with every mention of `url` (a signed URL: a credential) replaced by `label`
+    /// (the object's name), so that no message shows it.
+    pub fn naming(self, url: &str, label: &str) -> FetchError {
+        let fix = |s: String| s.replace(url, label);
+        match self {
+            FetchError::NotFound { url: u, hint } => FetchError::NotFound { url: fix(u), hint },
+            FetchError::Http { url: u, status, hint } => FetchError::Http { url: fix(u), status, hint },
+            FetchError::GaveUp { url: u, attempts, last } => {
+                FetchError::GaveUp { url: fix(u), attempts, last: fix(last) }
+            }
+            FetchError::Protocol { url: u, why } => FetchError::Protocol { url: fix(u), why: fix(why) },
+            FetchError::Untrusted { url: u, field, source } => FetchError::Untrusted { url: fix(u), field, source },
+            other => other,
+        }
+    }
+
     /// Bad input the user can fix (exit 2): a refused spec or scheme, a bad glob.
     pub fn is_usage(&self) -> bool {
         matches!(self, FetchError::Source(_) | FetchError::BadGlob { .. } | FetchError::NotAFile { .. })
