@@ -291,3 +291,65 @@ fn a_second_push_uploads_nothing_and_racing_pushes_leave_one_correct_object() {
     assert_eq!(actions(&doc), ["would_upload"; 3], "{doc}");
     assert!(weed.list("other/").is_empty(), "a dry run uploaded: {:?}", weed.list("other/"));
 }
+
+#[test]
+fn an_s3_source_in_wharf_toml_works_in_init_pull_locked_check_and_prune() {
+    let Some(weed) = Weed::start() else { return };
+    let data = pattern(120_000, 11);
+    let key = "datasets/v1/data.bin";
+    weed.put(key, &data);
+    let source = format!("{}/{key}", weed.url());
+    let manifest = |sha: &str| format!("[models.data]\nsource = \"{source}\"\nsha256 = \"{sha}\"\n");
+
+    // init pulls it (the project is registered), the lock pins it, check passes.
+    let mut a = TestHome::new();
+    a.extra_env.extend(weed.s3_env());
+    let dir = a.project("app");
+    fs::write(dir.join("wharf.toml"), manifest(&sha256_hex(&data))).unwrap();
+    let out = run_in(&a, &dir, &["init", "--no-venv", "--json"]);
+    assert!(out.status.success(), "init failed: {}", text(&out.stderr));
+    let lock = fs::read_to_string(dir.join("wharf.lock")).unwrap();
+    assert!(lock.contains(&source) && lock.contains(&sha256_hex(&data)), "{lock}");
+    let (doc, out) = pull_in(&a, &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let path = PathBuf::from(doc["models"][0]["path"].as_str().unwrap());
+    assert_eq!(fs::read(&path).unwrap(), data);
+    let out = run_in(&a, &dir, &["check"]);
+    assert!(out.status.success(), "check failed: {}{}", text(&out.stdout), text(&out.stderr));
+
+    // Another machine pulls `--locked` from the bucket, with the same bytes.
+    let mut b = TestHome::new();
+    b.extra_env.extend(weed.s3_env());
+    let b_dir = b.project("app");
+    fs::write(b_dir.join("wharf.toml"), manifest(&sha256_hex(&data))).unwrap();
+    fs::write(b_dir.join("wharf.lock"), &lock).unwrap();
+    let out = run_in(&b, &b_dir, &["pull", "--locked", "--json"]);
+    assert!(out.status.success(), "pull --locked failed: {}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(fs::read(doc["models"][0]["path"].as_str().unwrap()).unwrap(), data);
+    assert_eq!(fs::read_to_string(b_dir.join("wharf.lock")).unwrap(), lock);
+
+    // Bytes that are not the pin are refused, naming the object; nothing is kept.
+    let c_dir = b.project("wrong");
+    fs::write(c_dir.join("wharf.toml"), manifest(&"0".repeat(64))).unwrap();
+    let out = run_in(&b, &c_dir, &["pull"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success() && err.contains("checksum mismatch") && err.contains(&source), "{err}");
+
+    // A missing object is a clear error naming it (and no signed URL, checked by `run_in`).
+    let d_dir = b.project("missing");
+    fs::write(d_dir.join("wharf.toml"), format!("[models.gone]\nsource = \"{}/nothing/here.bin\"\n", weed.url()))
+        .unwrap();
+    let out = run_in(&b, &d_dir, &["pull"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success() && err.contains("s3://team/nothing/here.bin"), "{err}");
+
+    // prune --models keeps it while the project lives, removes it once the project is gone.
+    let (doc, out) = a.json(&["prune", "--yes", "--models"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(path.is_file(), "a model in use was pruned: {doc}");
+    fs::remove_dir_all(&dir).unwrap();
+    let (doc, out) = a.json(&["prune", "--yes", "--models"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!path.exists(), "the unused model stayed: {doc}");
+}

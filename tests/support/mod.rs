@@ -2,6 +2,7 @@
 //! a cleared environment (only PATH is kept), so nothing from the developer's machine leaks in.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod s3;
 pub mod server;
 
