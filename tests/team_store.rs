@@ -353,3 +353,63 @@ fn an_s3_source_in_wharf_toml_works_in_init_pull_locked_check_and_prune() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!path.exists(), "the unused model stayed: {doc}");
 }
+
+#[test]
+fn pull_push_to_writes_through_and_check_remote_and_models_remote_tell_what_the_bucket_has() {
+    let Some(weed) = Weed::start() else { return };
+    let w = world();
+    let a = machine(&w, &weed, true);
+    let dir = project(&a, &w);
+    let out = run_in(&a, &dir, &["init", "--no-venv"]);
+    assert!(out.status.success(), "init failed: {}", text(&out.stderr));
+    let check_remote = || {
+        let out = run_in(&a, &dir, &["check", "--remote", "--json"]);
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+        let missing: Vec<String> = doc["remote"][0]["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["team_store"].is_null())
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect();
+        (out.status.code(), missing)
+    };
+    let in_team = |args: &[&str]| {
+        let out = run_in(&a, &dir, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let marked = |doc: &Value| {
+        let models = doc["models"].as_array().unwrap();
+        models.iter().filter(|m| m["in_team_store"] == true).count()
+    };
+
+    // Nothing pushed yet: check --remote fails and names every model; list marks none.
+    assert_eq!(check_remote(), (Some(1), vec!["config".into(), "plain".into(), "weights".into()]));
+    assert_eq!(marked(&in_team(&["models", "list", "--remote", "--json"])), 0);
+    assert!(in_team(&["models", "list", "--json"])["models"][0].get("in_team_store").is_none());
+
+    // pull --push-to writes what the project pulled through to the bucket.
+    let out = run_in(&a, &dir, &["pull", "--push-to", &weed.url(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(actions(&serde_json::json!({ "files": doc["pushed"] })), ["uploaded"; 3], "{doc}");
+    assert!(weed.head_exists(&format!("hf/{REPO}/{COMMIT}.json")));
+    assert_eq!(check_remote(), (Some(0), vec![]));
+    assert_eq!(marked(&in_team(&["models", "list", "--remote", "--json"])), 3);
+
+    // One object gone: check --remote names its model, stats counts the rest.
+    weed.delete(&format!("blobs/sha256/{}", sha256_hex(&w.weights)));
+    assert_eq!(check_remote(), (Some(1), vec!["weights".into()]));
+    let out = run_in(&a, &dir, &["check", "--remote"]);
+    assert!(text(&out.stdout).contains("not in the team store: model `weights`"), "{}", text(&out.stdout));
+    let stats = in_team(&["models", "stats", "--remote", "--json"]);
+    assert_eq!(stats["in_team_store"], 2, "{stats}");
+    assert_eq!(stats["in_team_store_bytes"], (w.config.len() + w.plain.len()) as u64, "{stats}");
+
+    // No team store configured: a usage-level failure that says how to configure one.
+    let mut bare = machine(&w, &weed, false);
+    bare.extra_env.retain(|(k, _)| k != "WHARF_MIRRORS");
+    let out = run_in(&bare, &dir, &["check", "--remote"]);
+    assert!(!out.status.success() && text(&out.stderr).contains("WHARF_MIRRORS"), "{}", text(&out.stderr));
+}

@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
+use wharf::models::manifest;
+use wharf::models::remote::{in_team_store, InTeam, RemoteError};
 use wharf::ops::check::{self, CheckError, Scope};
 use wharf::ops::validate::{self, Verdict};
 use wharf::{project, Status};
 
+use super::project_pull::runtime;
 use super::view::{print_table, project_views, ProjectView};
 use super::{CliError, Ctx};
 
@@ -28,12 +31,42 @@ pub struct CheckArgs {
     /// Statuses that fail the check (default: orphaned,mismatch,error)
     #[arg(long, value_delimiter = ',', value_name = "STATUS,...")]
     pub fail_on: Vec<Status>,
+    /// Also fail unless every model the project's wharf.lock pins is in a team store (the s3://
+    /// entries of WHARF_MIRRORS): for CI that must not reach the hub
+    #[arg(long)]
+    pub remote: bool,
 }
 
 #[derive(Serialize)]
 struct CheckDoc {
     ok: bool,
     projects: Vec<ProjectView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote: Option<Vec<RemoteDoc>>,
+}
+
+/// `--remote`: a project's pinned models and the team store that has each.
+#[derive(Serialize)]
+struct RemoteDoc {
+    project: String,
+    models: Vec<InTeam>,
+}
+
+/// The pinned models of each checked project that has a `wharf.toml`, and which team store has
+/// them; false when one is missing.
+fn remote(ctx: &Ctx, dirs: &[PathBuf]) -> Result<(bool, Vec<RemoteDoc>), CliError> {
+    let store = ctx.store(wharf::Access::default())?;
+    let runtime = runtime()?;
+    let mut docs = Vec::new();
+    for dir in dirs.iter().filter(|d| d.join(manifest::MANIFEST).is_file()) {
+        let models = runtime.block_on(in_team_store(&store, dir)).map_err(|e| match e {
+            RemoteError::NoLock(_) | RemoteError::Lockfile(_) => CliError::Usage(e.to_string()),
+            e => CliError::failed(e),
+        })?;
+        docs.push(RemoteDoc { project: dir.display().to_string(), models });
+    }
+    let ok = docs.iter().all(|d| d.models.iter().all(|m| m.team_store.is_some()));
+    Ok((ok, docs))
 }
 
 pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
@@ -57,11 +90,35 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     if let Some((dir, verdict)) = &checked.unregistered {
         views.push(unregistered(dir, verdict));
     }
-    let ok = checked.passes(&args.fail_on);
+    let mut ok = checked.passes(&args.fail_on);
+    let remote = match args.remote {
+        true => {
+            let dirs: Vec<PathBuf> = v
+                .judged
+                .iter()
+                .filter_map(|j| j.project.clone())
+                .chain(checked.unregistered.iter().map(|(d, _)| d.clone()))
+                .collect();
+            let (in_team, docs) = remote(ctx, &dirs)?;
+            ok &= in_team;
+            Some(docs)
+        }
+        false => None,
+    };
     if ctx.out.json {
-        ctx.out.json(&CheckDoc { ok, projects: views });
+        ctx.out.json(&CheckDoc { ok, projects: views, remote });
     } else {
         print_table(&ctx.out, &views, false, ctx.wharf.env());
+        for doc in remote.iter().flatten() {
+            let there = doc.models.iter().filter(|m| m.team_store.is_some()).count();
+            for m in doc.models.iter().filter(|m| m.team_store.is_none()) {
+                ctx.out.line(format!(
+                    "not in the team store: model `{}` of {} (sha256 {})",
+                    m.name, doc.project, m.sha256
+                ));
+            }
+            ctx.out.status(format!("{}: {there} of {} pinned models in the team store", doc.project, doc.models.len()));
+        }
         let bad = views.iter().filter(|p| p.status != Status::Valid).count();
         ctx.out.status(format!(
             "{} checked: {} valid, {bad} not{}",

@@ -108,7 +108,8 @@ pub enum Command {
     #[command(after_help = "Examples:
   wharf check                  the project around this folder
   wharf check --all --full     every project, model files re-hashed
-  wharf check --all --fail-on mismatch,error --json")]
+  wharf check --all --fail-on mismatch,error --json
+  wharf check --remote         also fail unless the team store (WHARF_MIRRORS=s3://…) has every pinned model")]
     Check(check::CheckArgs),
     /// Remove orphaned entries and their environments
     #[command(after_help = "Examples:
@@ -122,18 +123,19 @@ pub enum Command {
   wharf remove ~/code/old-app --yes    also when the folder is already gone (its registered path)
   wharf remove --keep-env              unregister, but leave the environment folder")]
     Remove(remove::RemoveArgs),
-    /// Fetch models (Hugging Face files or repos, URLs, local files) into the verified store
+    /// Fetch models (Hugging Face files or repos, URLs, S3 objects, local files) into the verified store
     #[command(after_help = "Examples:
   wharf pull                   the models of this project's wharf.toml, pinned in wharf.lock
   wharf pull hf://TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF@main/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf
-  wharf pull hf://org/repo --include '*.json' --include '*.safetensors'
-  wharf pull 'https://example.org/m.bin#sha256=<64 hex>' --offline")]
+  wharf pull 's3://team-models/bert/model.bin#sha256=<64 hex>' --offline
+  wharf pull --push-to s3://team-models   then write what was pulled through to the team store")]
     Pull(pull::PullArgs),
     /// Upload stored models to a team store (an S3 bucket) that `WHARF_MIRRORS=s3://…` reads
     #[command(after_help = "Examples:
   wharf push s3://team-models                     what this project's wharf.lock pins
   wharf push s3://team-models/wharf --project ~/code/app --dry-run
   wharf push s3://team-models hf://org/repo@main/model.safetensors
+  wharf push s3://team-models hf://org/repo@main  a whole repo: its index is marked complete
   AWS_ENDPOINT_URL=https://s3.internal:9000 wharf push s3://models
 
 Objects: blobs/sha256/<hex> (create-only, checked by the store against their SHA-256) and, for

@@ -28,13 +28,22 @@ pub enum ModelsCommand {
     /// partial downloads
     #[command(after_help = "Examples:
   wharf models list
-  wharf models list --json | jq -r '.models[] | select(.used_by == []) | .id'")]
-    List,
+  wharf models list --json | jq -r '.models[] | select(.used_by == []) | .id'
+  wharf models list --remote   which files the team store (WHARF_MIRRORS=s3://…) has too")]
+    List {
+        /// Also say which files a team store (the s3:// entries of WHARF_MIRRORS) has
+        #[arg(long)]
+        remote: bool,
+    },
     /// Totals for the store
     #[command(after_help = "Examples:
   wharf models stats
-  wharf models stats --json")]
-    Stats,
+  wharf models stats --remote --json")]
+    Stats {
+        /// Also count the files a team store (the s3:// entries of WHARF_MIRRORS) has
+        #[arg(long)]
+        remote: bool,
+    },
     /// Re-hash every file (in parallel) and report valid / corrupted / unreadable / missing
     #[command(after_help = "Examples:
   wharf models verify                 re-hash every stored file
@@ -119,6 +128,17 @@ fn store(ctx: &Ctx) -> Result<ModelStore, CliError> {
     ctx.store(wharf::Access { offline: true, allow_http: false })
 }
 
+/// The store's files; with `remote`, each marked with whether a team store has it.
+fn listing(ctx: &Ctx, store: &ModelStore, registry: &wharf::Registry, remote: bool) -> Result<Listing, CliError> {
+    let mut l = store.list(registry);
+    if remote {
+        // The team stores are asked with a store that may use the network.
+        let online = ctx.store(wharf::Access::default())?;
+        super::project_pull::runtime()?.block_on(online.mark_in_team(&mut l.models)).map_err(CliError::failed)?;
+    }
+    Ok(l)
+}
+
 fn store_err(e: InventoryError) -> CliError {
     match e {
         InventoryError::Registry(e) => CliError::Registry(e),
@@ -131,8 +151,8 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let store = store(ctx)?;
     let registry = ctx.registry();
     match args.command {
-        ModelsCommand::List => render_list(&store.list(&registry), ctx),
-        ModelsCommand::Stats => render_stats(&store.stats(&registry), ctx),
+        ModelsCommand::List { remote } => render_list(&listing(ctx, &store, &registry, remote)?, ctx),
+        ModelsCommand::Stats { remote } => render_stats(&store.stats_of(listing(ctx, &store, &registry, remote)?), ctx),
         ModelsCommand::Verify { fix, ids } => {
             let repair = if fix { Repair::Yes } else { Repair::No };
             let only = selectors(&ids)?;
@@ -180,6 +200,9 @@ fn render_stats(s: &Stats, ctx: &Ctx) {
     ctx.out.line(format!("from wharf:  {} ({})", s.wharf_models, human_bytes(s.wharf_size_bytes)));
     ctx.out.line(format!("in use:      {}", s.used_models));
     ctx.out.line(format!("partial:     {} ({})", s.partial_files, human_bytes(s.partial_bytes)));
+    if let (Some(n), Some(bytes)) = (s.in_team_store, s.in_team_store_bytes) {
+        ctx.out.line(format!("team store:  {n} ({})", human_bytes(bytes)));
+    }
     ctx.out.line(format!("hub cache:   {}", s.hub_cache.display()));
     ctx.out.line(format!("wharf cache: {}", s.wharf_cache.display()));
 }
@@ -194,26 +217,37 @@ fn render_list(l: &Listing, ctx: &Ctx) {
     if l.models.is_empty() && l.partials.is_empty() {
         return ctx.out.status("the store is empty; `wharf pull SPEC` fetches a model");
     }
+    let remote = l.models.iter().any(|i| i.in_team_store.is_some());
     let mut rows: Vec<Vec<String>> = l
         .models
         .iter()
         .map(|i| {
             let source = i.sources.first().cloned();
-            vec![
+            let mut row = vec![
                 i.id.to_string(),
                 human_bytes(i.size),
                 source.unwrap_or_else(|| if i.wharf { "-".into() } else { "(another tool)".into() }),
                 i.last_used.clone().unwrap_or_else(|| "-".into()),
                 if i.used_by.is_empty() { "-".into() } else { i.used_by.join(", ") },
-            ]
+            ];
+            if remote {
+                row.push(if i.in_team_store == Some(true) { "yes".into() } else { "no".into() });
+            }
+            row
         })
         .collect();
-    rows.extend(
-        l.partials
-            .iter()
-            .map(|p| vec![p.id.to_string(), human_bytes(p.size), "(partial download)".into(), "-".into(), "-".into()]),
-    );
-    ctx.out.table(&["ID", "SIZE", "SOURCE", "LAST USED", "USED BY"], &rows, None);
+    rows.extend(l.partials.iter().map(|p| {
+        let mut row = vec![p.id.to_string(), human_bytes(p.size), "(partial download)".into(), "-".into(), "-".into()];
+        if remote {
+            row.push("-".into());
+        }
+        row
+    }));
+    let mut header = vec!["ID", "SIZE", "SOURCE", "LAST USED", "USED BY"];
+    if remote {
+        header.push("TEAM STORE");
+    }
+    ctx.out.table(&header, &rows, None);
 }
 
 fn render_gc(summary: &Collected, dry_run: bool, ctx: &Ctx) {

@@ -1,10 +1,13 @@
 //! Pulling a project's models, as `wharf pull` (in a project) and `wharf init` both do: the store
-//! from the environment, bars on a terminal, one line per model, a warning per fallback used.
+//! from the environment, bars on a terminal, one line per model, a warning per fallback used; and
+//! pushing stored files to a team store, as `wharf push` and `wharf pull --push-to` both do.
 
 use std::io::IsTerminal;
 
+use wharf::ids::{BucketUrl, CommitId, RepoId};
 use wharf::models::resolve::{self, ModelsError, ProjectPull};
-use wharf::store::{PullOptions, Pulled};
+use wharf::store::push::{PushAction, Pushed};
+use wharf::store::{ModelStore, PullOptions, Pulled};
 
 use super::bars::Bars;
 use super::{CliError, Ctx};
@@ -80,4 +83,27 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))
+}
+
+/// `files` (and the indexes of the repos in `complete`, marked complete) into the team store `to`,
+/// with bars on a terminal: `wharf push`, and `wharf pull --push-to` after its pull.
+pub fn push_files(
+    ctx: &Ctx,
+    runtime: &tokio::runtime::Runtime,
+    store: &ModelStore,
+    to: &BucketUrl,
+    files: &[Pulled],
+    complete: &[(RepoId, CommitId)],
+    dry_run: bool,
+) -> Result<Vec<Pushed>, CliError> {
+    let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
+    let pushed = runtime.block_on(store.push(to, files, complete, dry_run, &bars));
+    bars.finish();
+    pushed.map_err(CliError::failed)
+}
+
+/// One status line for what `pull --push-to` sent.
+pub fn summary(to: &BucketUrl, pushed: &[Pushed]) -> String {
+    let uploaded = pushed.iter().filter(|p| p.action == PushAction::Uploaded).count();
+    format!("pushed to {to}: {uploaded} uploaded, {} already there", pushed.len() - uploaded)
 }

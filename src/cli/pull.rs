@@ -8,15 +8,16 @@ use serde::Serialize;
 
 use wharf::ids::source::Source;
 use wharf::models::resolve::{self, ModelsError, Resolved};
+use wharf::store::push::Pushed;
 use wharf::store::{PullOptions, Pulled};
 
 use super::bars::Bars;
-use super::project_pull::{pull_project, runtime, same_bytes, verb, How};
+use super::project_pull::{self, pull_project, runtime, same_bytes, verb, How};
 use super::{CliError, Ctx};
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// hf://ORG/REPO[@REV]/PATH, hf://ORG/REPO[@REV], https://…[#sha256=HEX] or file:///…;
+    /// hf://ORG/REPO[@REV]/PATH, hf://ORG/REPO[@REV], https://…[#sha256=HEX], s3://BUCKET/KEY or file:///…;
     /// none: the models of the project's wharf.toml (found from the current folder upwards)
     #[arg(value_name = "SPEC")]
     pub specs: Vec<String>,
@@ -45,6 +46,9 @@ pub struct PullArgs {
     /// stored, and pin the answer in wharf.lock
     #[arg(long, conflicts_with = "offline")]
     pub refresh: bool,
+    /// Then push what was pulled to this team store (s3://BUCKET[/PREFIX]), as `wharf push` does
+    #[arg(long, value_name = "S3_URL", conflicts_with = "offline")]
+    pub push_to: Option<wharf::ids::BucketUrl>,
 }
 
 #[derive(Serialize)]
@@ -53,6 +57,8 @@ struct ProjectDoc<'a> {
     models: &'a [Resolved],
     lock: LockDoc,
     registered: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pushed: Option<Vec<Pushed>>,
 }
 
 #[derive(Serialize)]
@@ -71,13 +77,25 @@ fn run_project(args: &PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let access = wharf::Access { offline: args.offline, allow_http: args.allow_http };
     let how = How { locked: args.locked, access, verify: args.verify, refresh: args.refresh };
     let (pulled, registered) = pull_project(ctx, &dir, how)?;
+    let pushed = match &args.push_to {
+        Some(to) => {
+            let files: Vec<Pulled> = pulled.models.iter().map(|m| m.file.clone()).collect();
+            let store = ctx.store(access)?;
+            Some(project_pull::push_files(ctx, &runtime()?, &store, to, &files, &[], false)?)
+        }
+        None => None,
+    };
+    if let (Some(to), Some(p), false) = (&args.push_to, &pushed, ctx.out.json) {
+        ctx.out.status(project_pull::summary(to, p));
+    }
     if ctx.out.json {
         let lock = LockDoc {
             path: dir.join(wharf::models::lockfile::LOCKFILE).display().to_string(),
             changed: pulled.lock_changed,
             would_change: pulled.lock_pending.clone(),
         };
-        ctx.out.json(&ProjectDoc { project: dir.display().to_string(), models: &pulled.models, lock, registered });
+        let project = dir.display().to_string();
+        ctx.out.json(&ProjectDoc { project, models: &pulled.models, lock, registered, pushed });
     } else {
         for m in &pulled.models {
             ctx.out.line(format!("{}\t{}", m.name, m.file.path.display()));
@@ -92,6 +110,8 @@ fn run_project(args: &PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
 #[derive(Serialize)]
 struct PullDoc {
     models: Vec<Pulled>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pushed: Option<Vec<Pushed>>,
 }
 
 pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
@@ -117,6 +137,7 @@ pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
     let runtime = runtime()?;
     let mut models = Vec::new();
+    let mut complete = Vec::new();
     for source in &sources {
         let pulled = runtime.block_on(store.get_model(source, &opts, &bars)).map_err(|e| {
             bars.finish();
@@ -126,11 +147,25 @@ pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
                 CliError::failed(e)
             }
         })?;
+        // A whole repo pulled unfiltered from the network is every file the hub lists.
+        let unfiltered = opts.include.is_empty() && opts.exclude.is_empty() && !store.is_offline();
+        if let (Source::HfRepo(at), true) = (source, unfiltered) {
+            if let Some(commit) = pulled.first().and_then(|p| p.commit.clone()) {
+                complete.push((at.repo.clone(), commit));
+            }
+        }
         models.extend(pulled);
     }
     bars.finish();
+    let pushed = match &args.push_to {
+        Some(to) => Some(project_pull::push_files(ctx, &runtime, &store, to, &models, &complete, false)?),
+        None => None,
+    };
+    if let (Some(to), Some(p), false) = (&args.push_to, &pushed, ctx.out.json) {
+        ctx.out.status(project_pull::summary(to, p));
+    }
     if ctx.out.json {
-        ctx.out.json(&PullDoc { models });
+        ctx.out.json(&PullDoc { models, pushed });
     } else {
         for m in &models {
             ctx.out.status(format!("{} {}{}", verb(m), m.source, same_bytes(m)));

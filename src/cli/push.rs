@@ -1,6 +1,5 @@
 //! `wharf push s3://BUCKET[/PREFIX] [SPEC… | --project PATH]`: stored files into a team store.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,8 +13,7 @@ use wharf::store::push::{missing_from, PushAction, Pushed};
 use wharf::store::{PullOptions, Pulled};
 use wharf::transfer::progress::Silent;
 
-use super::bars::Bars;
-use super::project_pull::runtime;
+use super::project_pull::{self, runtime};
 use super::{CliError, Ctx};
 
 #[derive(Debug, Args)]
@@ -117,10 +115,7 @@ pub fn run(args: PushArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         }
         files
     };
-    let bars = Bars::new(!ctx.out.quiet && !ctx.out.json && std::io::stderr().is_terminal());
-    let pushed = runtime.block_on(store.push(&args.to, &files, &complete, args.dry_run, &bars));
-    bars.finish();
-    let pushed = pushed.map_err(CliError::failed)?;
+    let pushed = project_pull::push_files(ctx, &runtime, &store, &args.to, &files, &complete, args.dry_run)?;
     if ctx.out.json {
         ctx.out.json(&PushDoc { to: args.to.to_string(), dry_run: args.dry_run, files: &pushed });
     } else {

@@ -119,6 +119,11 @@ pub enum S3Error {
         /// Why it was refused.
         why: String,
     },
+    /// No `s3://` entry in `WHARF_MIRRORS` to ask.
+    #[error(
+        "no team store is configured\n  hint: add s3://BUCKET[/PREFIX] to WHARF_MIRRORS (with the AWS_* credentials)"
+    )]
+    NoStore,
     /// A local file to upload could not be read.
     #[error("cannot read `{}` to upload it: {source}", path.display())]
     Read {
@@ -367,6 +372,17 @@ impl TeamStores {
                 None
             }
         })
+    }
+
+    /// Every store's client, in order; the first that has none (no credentials) is an error.
+    pub fn clients(&self) -> Result<Vec<&TeamStore>, S3Error> {
+        if self.stores.is_empty() {
+            return Err(S3Error::NoStore);
+        }
+        self.stores
+            .iter()
+            .map(|t| t.store.as_ref().map_err(|why| S3Error::Failed { what: t.url.to_string(), why: why.clone() }))
+            .collect()
     }
 
     /// The index of `key` as this process found it: `Some(None)` when no store had one.

@@ -51,6 +51,9 @@ pub struct Item {
     pub last_used: Option<String>,
     /// Registered projects whose models use it.
     pub used_by: Vec<String>,
+    /// Whether a team store has its bytes (asked only by `models list --remote`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_team_store: Option<bool>,
 }
 
 impl Item {
@@ -251,6 +254,7 @@ impl Inventory<'_> {
             wharf: rec.is_some(),
             last_used: rec.map(Index::last_used),
             used_by,
+            in_team_store: None,
         }
     }
 

@@ -71,6 +71,12 @@ pub struct Stats {
     /// Set when which projects use which file could not be told (see [`Usage::read_for_view`]).
     #[serde(skip)]
     pub warning: Option<String>,
+    /// Finished files whose bytes a team store has (asked only by `models stats --remote`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_team_store: Option<usize>,
+    /// Their bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_team_store_bytes: Option<u64>,
 }
 
 impl ModelStore {
@@ -119,7 +125,15 @@ impl ModelStore {
 
     /// Totals.
     pub fn stats(&self, registry: &Registry) -> Stats {
-        let Listing { models, partials, warning } = self.list(registry);
+        self.stats_of(self.list(registry))
+    }
+
+    /// [`ModelStore::stats`] of a listing (one marked by [`ModelStore::mark_in_team`] counts
+    /// what the team stores have too).
+    pub fn stats_of(&self, listing: Listing) -> Stats {
+        let Listing { models, partials, warning } = listing;
+        let marked = models.iter().any(|i| i.in_team_store.is_some());
+        let in_team: Vec<&Item> = models.iter().filter(|i| i.in_team_store == Some(true)).collect();
         let wharf: Vec<&Item> = models.iter().filter(|i| i.wharf).collect();
         Stats {
             total_models: models.len(),
@@ -132,6 +146,8 @@ impl ModelStore {
             hub_cache: self.hub_cache.root.clone(),
             wharf_cache: self.blobs.root.clone(),
             warning,
+            in_team_store: marked.then_some(in_team.len()),
+            in_team_store_bytes: marked.then(|| in_team.iter().map(|i| i.size).sum()),
         }
     }
 

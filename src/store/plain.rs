@@ -19,10 +19,10 @@ use std::path::Path;
 
 use super::index::Cache;
 use super::layout::{BlobKey, BlobStore};
-use super::pull::{check_pin, ModelStore, PullOptions, Pulled};
+use super::pull::{check_pin, ModelStore, Origin, PullOptions, Pulled};
 use super::serve::{canonical, Trust};
 use crate::fsx::{Context, Existing, FsError};
-use crate::ids::{S3Object, Sha256};
+use crate::ids::Sha256;
 use crate::lock::{self, Mode};
 use crate::remote::s3::TeamStore;
 use crate::transfer::hash::{self, CopyError, Expected, Hasher};
@@ -88,23 +88,6 @@ fn copy_hashing(src: &Path, dst: &Path) -> Result<Downloaded, FetchError> {
     let file = to.into_inner().map_err(|e| FsError::new("cannot write", dst, e.into_error()))?;
     file.sync_all().ctx("cannot sync", dst)?;
     Ok(got)
-}
-
-/// Where a single file of the blob store comes from.
-pub(super) enum Origin<'a> {
-    /// An https URL (or http to loopback), as parsed from the spec.
-    Web(&'a str),
-    /// An object of an S3 bucket.
-    S3(&'a S3Object),
-}
-
-impl std::fmt::Display for Origin<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Origin::Web(url) => f.write_str(url),
-            Origin::S3(object) => object.fmt(f),
-        }
-    }
 }
 
 impl ModelStore {

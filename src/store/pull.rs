@@ -19,10 +19,9 @@ use serde::Serialize;
 use super::config::StoreConfig;
 use super::index::{Cache, Index, Record};
 use super::layout::{BlobStore, HubCache};
-use super::plain::Origin;
 use super::serve::Trust;
 use crate::ids::source::Source;
-use crate::ids::{CommitId, Etag, HfFile, Sha256};
+use crate::ids::{CommitId, Etag, HfFile, S3Object, Sha256};
 use crate::lock::{self, LockGuard, Mode};
 use crate::remote::hf::{self, Hub};
 use crate::remote::mirrors::Mirrors;
@@ -54,6 +53,23 @@ pub struct PullOptions {
     /// Ask the origin again for what nothing pins (a URL without a digest; a branch of a Hugging
     /// Face repo always is asked) even when it is stored; the new bytes replace the old answer.
     pub refresh: bool,
+}
+
+/// Where a single file of the blob store comes from.
+pub(super) enum Origin<'a> {
+    /// An https URL (or http to loopback), as parsed from the spec.
+    Web(&'a str),
+    /// An object of an S3 bucket.
+    S3(&'a S3Object),
+}
+
+impl std::fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Web(url) => f.write_str(url),
+            Origin::S3(object) => object.fmt(f),
+        }
+    }
 }
 
 /// One file in the store.
@@ -96,6 +112,13 @@ pub struct ModelStore {
     /// The team tier's HTTP (fewer retries: the origin is there behind it).
     pub(super) team_http: Http,
     pub(super) cfg: StoreConfig,
+}
+
+impl ModelStore {
+    /// Whether this store never touches the network (`--offline`, `WHARF_OFFLINE`, `HF_HUB_OFFLINE`).
+    pub fn is_offline(&self) -> bool {
+        self.cfg.offline
+    }
 }
 
 impl Known {

@@ -12,13 +12,17 @@
 //!   by this process; the pull goes on from the origin.
 //! - Offline, nothing here is called.
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
+use futures_util::{stream, StreamExt, TryStreamExt};
+
+use super::inventory::Item;
 use super::pull::{check_pin, Known, ModelStore, Pulled};
 use super::serve::Trust;
-use crate::ids::{CommitId, HfFile, RepoId, Sha256};
+use crate::ids::{BucketUrl, CommitId, HfFile, RepoId, RepoPath, Sha256};
 use crate::remote::hf;
-use crate::remote::s3::{blob_rel, HfIndex, IndexedFile};
+use crate::remote::s3::{blob_rel, HfIndex, IndexedFile, S3Error};
 use crate::transfer::hash::Expected;
 use crate::transfer::http::Asked;
 use crate::transfer::progress::{Event, Progress};
@@ -26,7 +30,52 @@ use crate::transfer::request::check_digest;
 use crate::transfer::worker::blocking;
 use crate::transfer::{self, Download, Downloaded, FetchError};
 
+/// One file to look for in the team stores (`check --remote`, `models list --remote`).
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    /// Its SHA-256: its object is `blobs/sha256/<hex>`.
+    pub sha256: Sha256,
+    /// Its size: an object of another size does not count.
+    pub size: u64,
+    /// For a Hugging Face file at a commit, where the repo's index there must list it (with this
+    /// digest): a pull finds it through that index.
+    pub hf: Option<(RepoId, CommitId, RepoPath)>,
+}
+
 impl ModelStore {
+    /// For each of `wanted`, the first team store that has it (its object of that size, and for a
+    /// Hugging Face file its index entry), or `None`. A store that cannot be asked is an error:
+    /// "not there" must not stand for "could not tell".
+    pub async fn team_has(&self, wanted: &[Wanted]) -> Result<Vec<Option<BucketUrl>>, S3Error> {
+        let stores = self.teams.clients()?;
+        let repos: BTreeSet<(&RepoId, &CommitId)> =
+            wanted.iter().filter_map(|w| w.hf.as_ref().map(|(r, c, _)| (r, c))).collect();
+        let mut indexes = HashMap::new();
+        for (i, store) in stores.iter().enumerate() {
+            for &(repo, commit) in &repos {
+                indexes.insert((i, repo, commit), store.hf_index(repo, commit).await?);
+            }
+        }
+        let indexes = &indexes;
+        let stores = &stores;
+        stream::iter(wanted)
+            .map(|w| async move {
+                for (i, store) in stores.iter().enumerate() {
+                    let listed = w.hf.as_ref().is_none_or(|(repo, commit, path)| {
+                        let index = indexes.get(&(i, repo, commit)).and_then(Option::as_ref);
+                        index.and_then(|x| x.files.get(path)).is_some_and(|f| f.sha256 == w.sha256)
+                    });
+                    if listed && store.size_of(&blob_rel(&w.sha256)).await? == Some(w.size) {
+                        return Ok(Some(store.url.clone()));
+                    }
+                }
+                Ok(None)
+            })
+            .buffered(16)
+            .try_collect()
+            .await
+    }
+
     /// Into `temp`: the bytes whose SHA-256 is `sha` from the first team store that has them,
     /// hashing to `expected` too. `None`: no store had them; the caller asks the origin.
     pub(super) async fn team_bytes(
@@ -73,6 +122,28 @@ impl ModelStore {
             }
         }
         None
+    }
+
+    /// Mark each of `items` (a listing of the store) with whether a team store has its bytes; one
+    /// whose digest is not known is marked as not there.
+    pub async fn mark_in_team(&self, items: &mut [Item]) -> Result<(), S3Error> {
+        let known: Vec<(usize, Wanted)> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let sha256 = item.sha256.as_deref()?.parse().ok()?;
+                Some((i, Wanted { sha256, size: item.size, hf: None }))
+            })
+            .collect();
+        let wanted: Vec<Wanted> = known.iter().map(|(_, w)| w.clone()).collect();
+        let found = self.team_has(&wanted).await?;
+        for item in items.iter_mut() {
+            item.in_team_store = Some(false);
+        }
+        for ((i, _), at) in known.into_iter().zip(found) {
+            items[i].in_team_store = Some(at.is_some());
+        }
+        Ok(())
     }
 
     /// The first team store's index of `repo` at `commit` (asked once per process).
