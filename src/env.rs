@@ -71,6 +71,13 @@ pub mod vars {
     pub const WHARF_CONNECTIONS: &str = "WHARF_CONNECTIONS";
     /// Bytes a second below which a whole stall window counts as a stall.
     pub const WHARF_LOW_SPEED: &str = "WHARF_LOW_SPEED";
+    /// Seconds a hub mirror may take to answer (time to first byte): a mirror fetches a cold file
+    /// from upstream before it answers.
+    pub const WHARF_MIRROR_TTFB: &str = "WHARF_MIRROR_TTFB";
+    /// huggingface_hub's timeout of a metadata request (`HEAD`, listing), honoured for the primary hub.
+    pub const HF_HUB_ETAG_TIMEOUT: &str = "HF_HUB_ETAG_TIMEOUT";
+    /// huggingface_hub's timeout of a download, honoured for the primary hub's first byte.
+    pub const HF_HUB_DOWNLOAD_TIMEOUT: &str = "HF_HUB_DOWNLOAD_TIMEOUT";
 }
 
 /// The numeric variables: name, smallest and largest value, unit, whole numbers only.
@@ -105,6 +112,16 @@ pub mod limits {
     /// `WHARF_RETRY_BASE_MS`: 0 to a minute.
     pub const RETRY_BASE_MS: Limit =
         Limit { var: super::vars::WHARF_RETRY_BASE_MS, min: 0.0, max: 60_000.0, unit: "milliseconds", whole: true };
+    /// `WHARF_MIRROR_TTFB`: 0.1 s to a day (a cold miss of a large file behind a slow upstream).
+    pub const MIRROR_TTFB: Limit =
+        Limit { var: super::vars::WHARF_MIRROR_TTFB, min: 0.1, max: 86_400.0, unit: "seconds", whole: false };
+    /// `HF_HUB_ETAG_TIMEOUT`: 0 to a day; 0 counts as unset, as huggingface_hub reads it
+    /// (`int(value) or 10`). Fractions are accepted too (huggingface_hub wants a whole number).
+    pub const HF_HUB_ETAG_TIMEOUT: Limit =
+        Limit { var: super::vars::HF_HUB_ETAG_TIMEOUT, min: 0.0, max: 86_400.0, unit: "seconds", whole: false };
+    /// `HF_HUB_DOWNLOAD_TIMEOUT`: as `HF_HUB_ETAG_TIMEOUT`.
+    pub const HF_HUB_DOWNLOAD_TIMEOUT: Limit =
+        Limit { var: super::vars::HF_HUB_DOWNLOAD_TIMEOUT, min: 0.0, max: 86_400.0, unit: "seconds", whole: false };
     /// `WHARF_CONNECTIONS`: 1 to 64.
     pub const CONNECTIONS: Limit =
         Limit { var: super::vars::WHARF_CONNECTIONS, min: 1.0, max: 64.0, unit: "connections", whole: true };

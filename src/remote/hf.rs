@@ -12,6 +12,11 @@
 //! boundary types ([`CommitId`], [`Etag`], [`RepoPath`]) here, and a value that does not parse is a
 //! final error naming the server's URL, the header or field, and the value. A listing body is read
 //! up to [`MAX_LISTING`] bytes; a redirect to any scheme but https (or http to loopback) is refused.
+//!
+//! Each hub has its own [`FirstByteLimits`]: how long it may take to answer a metadata request
+//! (the `HEAD`, a listing) and a download's `GET`. A mirror that answers a cold miss only once it
+//! has the whole file from upstream is given longer than the primary (see `store/config.rs`); the
+//! body that follows is held to the stall rule like any other ([`Http`]).
 
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_LENGTH, ETAG, LOCATION};
 use reqwest::Url;
@@ -20,38 +25,61 @@ use serde::Deserialize;
 use super::mirrors::Mirrors;
 use crate::ids::source;
 use crate::ids::{CommitId, Etag, HfFile, IdError, RepoPath, RepoRef};
-use crate::transfer::http::{protocol, refused_redirect, status_failure, Asked, Credential, Http};
+use crate::transfer::http::{protocol, refused_redirect, status_failure, Asked, Credential, FirstByte, Http};
 use crate::transfer::progress::Progress;
 use crate::transfer::retry::Failure;
 use crate::transfer::FetchError;
 
-/// Where the hub is, and who we are there.
+/// How long a hub may take to answer each kind of request (until the first byte; see
+/// [`FirstByte`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstByteLimits {
+    /// A `HEAD` that resolves a file, or a listing (huggingface_hub's "etag timeout").
+    pub metadata: FirstByte,
+    /// The `GET` of a file's bytes: every redirect hop and every range of it.
+    pub download: FirstByte,
+}
+
+/// Where the hub is, who we are there, and how long it may take to answer.
 #[derive(Debug, Clone)]
 pub struct Hub {
     /// The hub's base URL (`https://huggingface.co`, a mirror).
     pub endpoint: Url,
     /// The token, bound to the endpoint's origin.
     pub credential: Option<Credential>,
+    /// How long it may take to answer.
+    pub first_byte: FirstByteLimits,
 }
 
 impl Hub {
     /// The hub at `endpoint` (a URL), with `token` for its origin only.
-    pub fn new(endpoint: &str, token: Option<String>) -> Result<Hub, FetchError> {
+    pub fn new(endpoint: &str, token: Option<String>, first_byte: FirstByteLimits) -> Result<Hub, FetchError> {
         let endpoint = Url::parse(endpoint.trim_end_matches('/'))
             .map_err(|e| FetchError::Protocol { url: endpoint.to_string(), why: format!("not a URL: {e}") })?;
         let credential = token.filter(|t| !t.is_empty()).map(|token| Credential { token, origin: endpoint.origin() });
-        Ok(Hub { endpoint, credential })
+        Ok(Hub { endpoint, credential, first_byte })
     }
 
     /// The primary hub then its mirrors, in order (`HF_ENDPOINT`, then `WHARF_MIRRORS`). The token
-    /// is for the primary only: a mirror gets none.
-    pub fn mirrors(endpoints: &[String], token: Option<String>) -> Result<Mirrors<Hub>, FetchError> {
+    /// is for the primary only: a mirror gets none. The primary answers within `primary`, each
+    /// mirror within `mirror`.
+    pub fn mirrors(
+        endpoints: &[String],
+        token: Option<String>,
+        primary: FirstByteLimits,
+        mirror: FirstByteLimits,
+    ) -> Result<Mirrors<Hub>, FetchError> {
         let hubs = endpoints
             .iter()
             .enumerate()
-            .map(|(i, e)| Hub::new(e, if i == 0 { token.clone() } else { None }))
+            .map(|(i, e)| if i == 0 { Hub::new(e, token.clone(), primary) } else { Hub::new(e, None, mirror) })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Mirrors::new(hubs))
+    }
+
+    /// `http`, waiting for this hub's answer to a download as long as the hub may take.
+    pub fn for_download(&self, http: &Http) -> Http {
+        http.with_first_byte(self.first_byte.download)
     }
 
     /// The endpoint with these path segments appended, each percent-encoded on its own: a `/`,
@@ -105,8 +133,10 @@ pub const MAX_LISTING: usize = 64 << 20;
 
 const MAX_RELATIVE_REDIRECTS: usize = 5;
 
-/// Ask `hub` what `file` is (see the module doc), retrying what is transient.
+/// Ask `hub` what `file` is (see the module doc), retrying what is transient; each answer is
+/// waited for as long as the hub's metadata limit.
 pub async fn resolve(http: &Http, hub: &Hub, file: &HfFile, progress: &dyn Progress) -> Result<FileMeta, FetchError> {
+    let http = &http.with_first_byte(hub.first_byte.metadata);
     let start = hub.resolve_url(file, file.revision.as_str())?;
     source::check_scheme(&start, http.allow_http)?;
     http.policy
@@ -243,8 +273,10 @@ pub fn parse_listing(url: &Url, body: &[u8]) -> Result<RepoFiles, FetchError> {
     Ok(RepoFiles { commit, files })
 }
 
-/// Ask `hub` which files the repo has at the revision, retrying what is transient.
+/// Ask `hub` which files the repo has at the revision, retrying what is transient; each answer is
+/// waited for as long as the hub's metadata limit.
 pub async fn list(http: &Http, hub: &Hub, at: &RepoRef, progress: &dyn Progress) -> Result<RepoFiles, FetchError> {
+    let http = &http.with_first_byte(hub.first_byte.metadata);
     let (org, name) = at.repo.parts();
     let url = hub.url(&["api", "models", org, name, "revision", at.revision.as_str()], Some("blobs=true"))?;
     source::check_scheme(&url, http.allow_http)?;

@@ -117,7 +117,7 @@ impl ModelStore {
                     expected: &expected,
                     temp: &temp,
                 });
-                async move { self.http.fetch_whole(&d?, progress).await }
+                async move { hub.for_download(&self.http).fetch_whole(&d?, progress).await }
             })
             .await
     }

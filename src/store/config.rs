@@ -9,15 +9,37 @@
 //! | offline | `--offline`, `WHARF_OFFLINE`, `HF_HUB_OFFLINE` | off |
 //! | retries | `WHARF_MAX_RETRIES`, `WHARF_RETRY_BASE_MS` | 3, 500 ms |
 //! | stall | `WHARF_STALL_TIMEOUT`, `WHARF_LOW_SPEED` | 30 s, 1024 B/s |
+//! | the primary hub's first byte | `HF_HUB_ETAG_TIMEOUT` (a `HEAD`, a listing), `HF_HUB_DOWNLOAD_TIMEOUT` (a download's `GET`) | the stall timeout |
+//! | a mirror's first byte | `WHARF_MIRROR_TTFB` (every request), else the primary's limit when longer | [`DEFAULT_MIRROR_TTFB`] (300 s) |
 //! | connections per large file | `WHARF_CONNECTIONS` | adaptive: 1, growing to 16 while they pay |
+//!
+//! **First byte.** How long a hub may take to answer a request (until its response headers
+//! arrive) before the attempt fails (transiently: it is retried, then the next mirror is asked).
+//! huggingface_hub talks to one endpoint and has two timeouts for it; wharf honours them for that
+//! endpoint, the primary (`HF_ENDPOINT`), and without them keeps the stall timeout there. The
+//! mirrors of `WHARF_MIRRORS` are wharf's own: an HF-protocol mirror (Artifactory, Nexus, Olah)
+//! answers a cold miss only once it has fetched the whole file from upstream, so its first byte
+//! may come after minutes. `WHARF_MIRROR_TTFB` wins for them; unset, a mirror waits
+//! [`DEFAULT_MIRROR_TTFB`] or the primary's limit, whichever is longer (a mirror is never given
+//! less time than the hub it stands in for). huggingface_hub's `0` means its default, so `0`
+//! counts as unset here too. Once the answer came, its body is the stall rule's whatever the
+//! first-byte limit: a body that stops for `WHARF_STALL_TIMEOUT` is stalled, from a mirror too.
+//! (huggingface_hub's download timeout is a read timeout that also bounds gaps in a body; wharf
+//! leaves those to the stall rule and its low-speed floor.)
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::env::{self, limits, vars, Env, EnvError, Layout, DEFAULT_HF_ENDPOINT};
 use crate::ids::BucketUrl;
+use crate::remote::hf::FirstByteLimits;
 use crate::remote::s3::S3Credentials;
+use crate::transfer::http::FirstByte;
 use crate::transfer::retry::RetryPolicy;
+
+/// How long a mirror may take to answer when `WHARF_MIRROR_TTFB` is unset: five minutes, the time
+/// a mirror needs to fetch a shard of several GB from upstream on a cold miss.
+pub const DEFAULT_MIRROR_TTFB: Duration = Duration::from_secs(300);
 
 /// Everything a store needs, resolved by the caller from the environment (see [`StoreConfig::from_env`]).
 #[derive(Clone)]
@@ -44,6 +66,10 @@ pub struct StoreConfig {
     pub stall: Duration,
     /// Bytes a second below which a whole `stall` window counts as a stall (0: no floor).
     pub low_speed: u64,
+    /// How long the primary hub may take to answer (see the module doc).
+    pub hub_first_byte: FirstByteLimits,
+    /// How long each mirror may take to answer (see the module doc).
+    pub mirror_first_byte: FirstByteLimits,
     /// How long to wait for another process that is downloading the same file.
     pub blob_lock_timeout: Duration,
     /// Files of a repo downloaded at once.
@@ -67,6 +93,8 @@ impl std::fmt::Debug for StoreConfig {
             .field("retry", &self.retry)
             .field("stall", &self.stall)
             .field("low_speed", &self.low_speed)
+            .field("hub_first_byte", &self.hub_first_byte)
+            .field("mirror_first_byte", &self.mirror_first_byte)
             .field("blob_lock_timeout", &self.blob_lock_timeout)
             .field("parallel_files", &self.parallel_files)
             .field("connections", &self.connections)
@@ -124,7 +152,8 @@ impl StoreConfig {
             region: owned(vars::AWS_REGION).or_else(|| owned(vars::AWS_DEFAULT_REGION)),
             endpoint,
         };
-        let stall = env::number(env, &limits::STALL_TIMEOUT)?.unwrap_or(30.0);
+        let stall = Duration::from_secs_f64(env::number(env, &limits::STALL_TIMEOUT)?.unwrap_or(30.0));
+        let (hub_first_byte, mirror_first_byte) = first_byte_limits(env, stall)?;
         Ok(StoreConfig {
             hub_cache,
             wharf_cache: layout.cache_dir.clone(),
@@ -140,13 +169,36 @@ impl StoreConfig {
                 base: Duration::from_millis(env::number(env, &limits::RETRY_BASE_MS)?.map_or(500, |v| v as u64)),
                 max_wait: Duration::from_secs(60),
             },
-            stall: Duration::from_secs_f64(stall),
+            stall,
             low_speed: env::number(env, &limits::LOW_SPEED)?.map_or(1024, |v| v as u64),
+            hub_first_byte,
+            mirror_first_byte,
             blob_lock_timeout: Duration::from_secs(3600),
             parallel_files: 8,
             connections: env::number(env, &limits::CONNECTIONS)?.map(|v| v as usize),
         })
     }
+}
+
+/// The first-byte limits of the primary hub and of each mirror, by the precedence of the module
+/// doc. Each names the variable that raises it, for the message of a request that hits it.
+fn first_byte_limits(env: &Env, stall: Duration) -> Result<(FirstByteLimits, FirstByteLimits), EnvError> {
+    // huggingface_hub reads these as `int(value) or DEFAULT`: `0` is its default, i.e. unset.
+    let hf_hub = |l: &limits::Limit| -> Result<FirstByte, EnvError> {
+        let within = env::number(env, l)?.filter(|v| *v > 0.0).map_or(stall, Duration::from_secs_f64);
+        Ok(FirstByte { within, set_by: l.var })
+    };
+    let hub = FirstByteLimits {
+        metadata: hf_hub(&limits::HF_HUB_ETAG_TIMEOUT)?,
+        download: hf_hub(&limits::HF_HUB_DOWNLOAD_TIMEOUT)?,
+    };
+    // Unset, a mirror gets at least as long as the primary it stands in for.
+    let wanted = env::number(env, &limits::MIRROR_TTFB)?.map(Duration::from_secs_f64);
+    let mirror = |hub: FirstByte| FirstByte {
+        within: wanted.unwrap_or(DEFAULT_MIRROR_TTFB.max(hub.within)),
+        set_by: vars::WHARF_MIRROR_TTFB,
+    };
+    Ok((hub, FirstByteLimits { metadata: mirror(hub.metadata), download: mirror(hub.download) }))
 }
 
 #[cfg(test)]
@@ -166,6 +218,9 @@ mod tests {
             "WHARF_RETRY_BASE_MS",
             "WHARF_CONNECTIONS",
             "WHARF_LOW_SPEED",
+            "WHARF_MIRROR_TTFB",
+            "HF_HUB_ETAG_TIMEOUT",
+            "HF_HUB_DOWNLOAD_TIMEOUT",
         ] {
             for bad in ["1e300", "-1", "NaN", "abc", "inf"] {
                 let e = env(&[(var, bad)]);
@@ -185,6 +240,34 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("WHARF_MIRRORS"));
+    }
+
+    #[test]
+    fn first_byte_limits_follow_their_precedence() {
+        let limits = |pairs: &[(&str, &str)]| {
+            let e = env(pairs);
+            let cfg = StoreConfig::from_env(&e, &Layout::from_env(&e).unwrap(), false, false).unwrap();
+            let secs = |f: FirstByte| (f.within.as_secs_f64(), f.set_by);
+            let (h, m) = (cfg.hub_first_byte, cfg.mirror_first_byte);
+            [secs(h.metadata), secs(h.download), secs(m.metadata), secs(m.download)]
+        };
+        let (etag, dl, mirror) = ("HF_HUB_ETAG_TIMEOUT", "HF_HUB_DOWNLOAD_TIMEOUT", "WHARF_MIRROR_TTFB");
+        // Nothing set: the primary keeps the stall timeout, a mirror gets the generous default.
+        assert_eq!(limits(&[]), [(30.0, etag), (30.0, dl), (300.0, mirror), (300.0, mirror)]);
+        assert_eq!(limits(&[("WHARF_STALL_TIMEOUT", "2")]), [(2.0, etag), (2.0, dl), (300.0, mirror), (300.0, mirror)]);
+        // huggingface_hub's variables are the primary's; a mirror never waits less than it.
+        assert_eq!(
+            limits(&[(etag, "7"), (dl, "900"), ("WHARF_STALL_TIMEOUT", "2")]),
+            [(7.0, etag), (900.0, dl), (300.0, mirror), (900.0, mirror)]
+        );
+        // `0` is huggingface_hub's "the default": unset.
+        assert_eq!(limits(&[(etag, "0"), (dl, "0")]), limits(&[]));
+        // WHARF_MIRROR_TTFB wins for mirrors, shorter or longer, and leaves the primary alone.
+        assert_eq!(
+            limits(&[(mirror, "1.5"), (etag, "7"), (dl, "900")]),
+            [(7.0, etag), (900.0, dl), (1.5, mirror), (1.5, mirror)]
+        );
+        assert_eq!(limits(&[(mirror, "3600")]), [(30.0, etag), (30.0, dl), (3600.0, mirror), (3600.0, mirror)]);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! into `snapshots/<commit>/` and the revision recorded in `refs/`.
 //!
 //! A Hugging Face file or listing is asked of the primary hub, then of each mirror in order
-//! ([`Mirrors::try_each`], whose one rule says when the next is worth trying). A file or repo is an
+//! ([`Mirrors::try_each`], whose one rule says when the next is worth trying), each waited for as
+//! long as its own first-byte limits say (a mirror answering a cold miss may take minutes; see
+//! `config.rs`) while every body is held to the one stall rule. A file or repo is an
 //! [`HfFile`] or [`RepoRef`](crate::ids::RepoRef) from the parsed spec to the index record; its `hf://` text is only
 //! shown and recorded.
 
@@ -162,7 +164,7 @@ impl ModelStore {
             blobs: BlobStore { root: cfg.wharf_cache.clone() },
             index: Index { dir: cfg.wharf_cache.join("index") },
             http,
-            hubs: Hub::mirrors(&cfg.endpoints, cfg.token.clone())?,
+            hubs: Hub::mirrors(&cfg.endpoints, cfg.token.clone(), cfg.hub_first_byte, cfg.mirror_first_byte)?,
             cfg,
         })
     }
@@ -378,7 +380,7 @@ impl ModelStore {
             expected: &expected,
             temp: &temp,
         };
-        let got = self.http.download(&d, progress).await?;
+        let got = hub.for_download(&self.http).download(&d, progress).await?;
         if let Err(e) = check_pin(pin, &got.sha256, &label) {
             let _ = tokio::fs::remove_file(&temp).await;
             return Err(e);

@@ -6,6 +6,11 @@
 //! - The client never follows redirects by itself: [`Http::get_following`] follows at most
 //!   [`MAX_REDIRECTS`], each hop checked by [`source::check_redirect`] (https or loopback http
 //!   only, never https → http), and the token goes only to its own origin on every hop.
+//! - A server that sends no answer (its response headers: the first byte) within
+//!   [`FirstByte::within`] has failed this attempt (transient). That limit is the request's own: a
+//!   hub mirror that fetches a cold file from upstream before it answers may take minutes
+//!   ([`Http::with_first_byte`]). Once the answer came, the body is the stall rule's, whatever the
+//!   first-byte limit was.
 //! - A body that sends no byte for `stall`, or fewer than `low_speed` bytes a second over a whole
 //!   `stall` window (curl's `--speed-limit`/`--speed-time`), is stalled: a transient failure.
 //! - A `206` is used only when its `Content-Range` is exactly the range asked ([`ContentRange`]).
@@ -18,10 +23,22 @@ use reqwest::{Response, Url};
 
 use super::retry::{self, Failure, RetryPolicy};
 use super::FetchError;
+use crate::env::vars;
 use crate::ids::source;
 
 /// Redirect hops followed for one request.
 pub const MAX_REDIRECTS: usize = 10;
+
+/// How long a server may take to answer a request (until its response headers, the first byte,
+/// arrive), and the variable that sets the limit: the message of a request that hit it names the
+/// variable, so the fix is in the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstByte {
+    /// The limit.
+    pub within: Duration,
+    /// The variable that raises it (e.g. `WHARF_MIRROR_TTFB`).
+    pub set_by: &'static str,
+}
 
 /// Shared by every transfer of a pull.
 #[derive(Debug, Clone)]
@@ -30,7 +47,10 @@ pub struct Http {
     pub client: reqwest::Client,
     /// How transient failures are retried.
     pub policy: RetryPolicy,
-    /// No byte for this long counts as a transient failure; also the low-speed window.
+    /// No answer to a request within this is a transient failure. [`Http::new`] sets the stall
+    /// time; a hub's requests use the hub's own limits ([`Http::with_first_byte`]).
+    pub first_byte: FirstByte,
+    /// No byte of a body for this long counts as a transient failure; also the low-speed window.
     pub stall: Duration,
     /// Fewer bytes a second than this over a whole `stall` window is a stall (0: no limit).
     pub low_speed: u64,
@@ -217,7 +237,8 @@ impl Pace {
 }
 
 impl Http {
-    /// The client and its rules (see the fields).
+    /// The client and its rules (see the fields); an answer is waited for as long as a byte of a
+    /// body (`stall`), until [`Http::with_first_byte`] says otherwise.
     pub fn new(
         policy: RetryPolicy,
         stall: Duration,
@@ -234,11 +255,19 @@ impl Http {
                 url: String::new(),
                 why: format!("cannot start the HTTP client: {e}"),
             })?;
-        Ok(Http { client, policy, stall, low_speed, allow_http, connections })
+        let first_byte = FirstByte { within: stall, set_by: vars::WHARF_STALL_TIMEOUT };
+        Ok(Http { client, policy, first_byte, stall, low_speed, allow_http, connections })
+    }
+
+    /// The same client and rules, waiting `first_byte` for each answer (a clone shares the
+    /// connection pool). The stall rule for bodies stays: a server slow to answer is not allowed
+    /// to stop in the middle of a body for longer.
+    pub fn with_first_byte(&self, first_byte: FirstByte) -> Http {
+        Http { first_byte, ..self.clone() }
     }
 
     /// Send `req` to `url`, with the credential's token only if `url` is its origin. A connection
-    /// error, or no answer within the stall time, is transient: `Err` says why.
+    /// error, or no answer within [`Http::first_byte`], is transient: `Err` says why.
     pub async fn send(
         &self,
         mut req: reqwest::RequestBuilder,
@@ -248,8 +277,9 @@ impl Http {
         if let Some(auth) = credential.and_then(|c| c.for_url(url)) {
             req = req.header(AUTHORIZATION, auth);
         }
-        match tokio::time::timeout(self.stall, req.send()).await {
-            Err(_) => Err(format!("no answer for {}s", self.stall.as_secs())),
+        let FirstByte { within, set_by } = self.first_byte;
+        match tokio::time::timeout(within, req.send()).await {
+            Err(_) => Err(format!("no answer within {}s (`{set_by}` raises this limit)", within.as_secs_f64())),
             Ok(Err(e)) => Err(with_causes(&e)),
             Ok(Ok(r)) => Ok(r),
         }

@@ -5,8 +5,9 @@
 //! loopback "CDN" server with `X-Repo-Commit`, `X-Linked-Etag`, `X-Linked-Size`), the listing
 //! `GET /api/models/{repo}/revision/{rev}` — plus plain files under `/files/NAME` and blobs under
 //! `/blobs/SHA256`, with `Range` support. It can misbehave on demand: fail the next N requests with
-//! a status (and `Retry-After`), drop the connection after K body bytes, ignore `Range`, send wrong
-//! bytes, or stall; and it counts requests and body bytes. One thread per connection,
+//! a status (and `Retry-After`), answer late (nothing, not even headers, for a while), drop the
+//! connection after K body bytes, ignore `Range`, send wrong bytes, or stall mid-body; and it
+//! counts requests and body bytes. One thread per connection,
 //! `Connection: close` on every answer.
 #![allow(dead_code)]
 
@@ -39,6 +40,9 @@ pub struct Faults {
     pub corrupt_paths: Vec<String>,
     /// Send the headers and this many body bytes, then go silent for the duration.
     pub stall: Option<(u64, Duration)>,
+    /// Send nothing for this long after reading a request, then answer it (every request): a
+    /// mirror that fetches a cold file from upstream before its first byte.
+    pub first_byte_after: Option<Duration>,
     /// Lies of a hostile hub: these headers replace (or join) those of every resolve answer.
     pub resolve_headers: Vec<(String, String)>,
     /// A hostile hub's listing: this body instead of the real one.
@@ -225,6 +229,10 @@ fn handle(conn: TcpStream, st: &State) -> std::io::Result<()> {
     }
     let path = target.split('?').next().unwrap_or("").to_string();
     st.log.lock().unwrap().push(Logged { method: method.clone(), path: path.clone(), headers: headers.clone() });
+    let late = st.faults.lock().unwrap().first_byte_after;
+    if let Some(wait) = late {
+        std::thread::sleep(wait);
+    }
     let mut out = conn;
     let failure = st.faults.lock().unwrap().fail_next.pop_front();
     if let Some((status, retry_after)) = failure {
