@@ -29,8 +29,9 @@
 # bench/speed.sh does (openssl, not coreutils' sha256sum, which has no SHA-NI and would flatter
 # wharf). Pushes are not hashed by the peers: their source is a local file, and wharf sends the
 # digests its store verified. wharf's store and the peers' source files are both in the page cache.
-# Each tool runs with its default concurrency (wharf: 4 files, 2 parts in flight; rclone:
-# --transfers 4; aws: 10 requests).
+# Each tool runs with its defaults: wharf push sends 4 files at a time, a big one in 8 MiB parts,
+# 2 in flight; wharf pull takes its specs one after another, a big file in parallel ranges;
+# rclone --transfers 4 (multipart and multi-thread download above 200/256 MiB); aws 10 requests.
 #
 # How: `bash bench/team.sh` (builds target/release/wharf), or
 #   WHARF=/path/to/wharf SIZE_MIB=64 ROUNDS=1 SCENARIOS="push-big pull-big" bash bench/team.sh
