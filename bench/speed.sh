@@ -41,6 +41,8 @@
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME and awk with a decimal point
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
 rounds=${ROUNDS:-5}
 size_mib=${SIZE_MIB:-1024}
 opt_mib=${OPT_MIB:-200}
@@ -212,22 +214,6 @@ for _ in $(seq 50); do curl -sfI "$big_url" >/dev/null && curl -sfI "$capped_url
 
 # ---- running and checking ----------------------------------------------------------------------
 
-# fresh: an empty home for one run (HOME, wharf's home and caches, the HF cache, an output folder).
-# The last run's folder is moved aside, not deleted, and only its large files go at once: on an
-# ext4 without a journal (this VM's root) the inode allocator skips inodes freed in the last
-# minutes, so deleting the last run's thousand small files would bill the next run, for every new
-# file, a scan past them. No user pulls right after deleting a thousand files; the folders set
-# aside are deleted at the end.
-set_aside() { # DIR
-  [ -d "$1" ] || return 0
-  aside=$((${aside:-0} + 1))
-  mv "$1" "$work/old/$aside"
-  find "$work/old/$aside" -type f -size +1M -delete
-}
-fresh() {
-  set_aside "$work/run"
-  mkdir -p "$work/run/home" "$work/run/out"
-}
 # The environment of one run: everything under $work/run, the hub on loopback.
 run_env=(env HOME="$work/run/home" WHARF_HOME="$work/run/wharf" WHARF_CACHE_DIR="$work/run/wc"
   HF_HOME="$work/run/hf" XDG_CACHE_HOME="$work/run/home/.cache" XDG_DATA_HOME="$work/run/home/.local/share"
@@ -378,26 +364,6 @@ tools_of() {
     capped) echo "wharf wharf-c1 ${WHARF_BASELINE:+baseline} aria2c-x8 aria2c-x16" ;;
   esac
 }
-# busy: what else runs: compilers and linkers (by name; an idle `cargo` waiting on a hung test is
-# not counted), or else the share of both cores others kept busy over the last second if over 25%.
-busy() {
-  ps -eo pid=,comm= | awk '$2 ~ /^(rustc|cc1|cc1plus|ld|clang|mold)$/ { printf "%s(%s) ", $1, $2 }'
-  local a b
-  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
-  sleep 1
-  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); u = y[1] - x[1]; t = u + y[2] - x[2]
-    if (t > 0 && u / t > 0.25) printf "cpu %d%% busy", 100 * u / t }'
-}
-wait_idle() {
-  [ "${WAIT_IDLE:-1}" = 1 ] || return 0
-  local waited=0 b
-  while b=$(busy) && [ -n "$b" ] && [ $waited -lt 1800 ]; do # at most 30 minutes
-    echo "  busy: $b; waiting 30 s…" >&2
-    sleep 30
-    waited=$((waited + 30))
-  done
-}
 run_one() { # SCENARIO TOOL
   case $1 in
     small) run_files small "$2" small ;;
@@ -454,7 +420,6 @@ label() { # SCENARIO TOOL
     hf_hub) case $1 in big) echo "huggingface_hub hf_hub_download" ;; cached) echo "huggingface_hub snapshot_download (warm)" ;; *) echo "huggingface_hub snapshot_download" ;; esac ;;
   esac
 }
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # stats SCENARIO TOOL: "median_wall_s median_cpu_s peak_rss_mib"
 stats() {
   local f=$work/res/$1.$2 w c m
@@ -469,8 +434,6 @@ stats() {
   fi
   echo "$w $c $(awk -v k="$m" 'BEGIN { print k / 1024 }')"
 }
-secs() { awk -v s="$1" 'BEGIN { if (s < 0.05) printf "%.4f", s; else if (s < 1) printf "%.3f", s; else printf "%.2f", s }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 
 declare -A wall rss
 echo

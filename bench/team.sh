@@ -49,6 +49,8 @@
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME and awk with a decimal point
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
 # The command line this report comes from: the knobs the caller set.
 invocation=""
 for v in WHARF ROUNDS SCENARIOS SIZE_MIB SMALL_FILES PEERS BENCH_TOOLS WEED WAIT_IDLE; do
@@ -275,17 +277,6 @@ export RCLONE_CONFIG=$work/rclone.conf RCLONE_CONFIG_TEAM_TYPE=s3 RCLONE_CONFIG_
 # ext4 without a journal (this VM's root) the inode allocator skips inodes freed in the last
 # minutes, so deleting the last run's hundreds of small files would bill the next run, for every
 # new file, a scan past them. No user pulls right after deleting a thousand files; the folders set
-# aside are deleted at the end. (bench/speed.sh does the same.)
-set_aside() { # DIR
-  [ -d "$1" ] || return 0
-  aside=$((${aside:-0} + 1))
-  mv "$1" "$work/old/$aside"
-  find "$work/old/$aside" -type f -size +1M -delete
-}
-fresh() {
-  set_aside "$work/run"
-  mkdir -p "$work/run/home" "$work/run/out"
-}
 # home_env DIR: the environment of a run whose home and stores are under DIR.
 home_env() {
   printf '%s\n' env HOME="$1/home" WHARF_HOME="$1/wharf" WHARF_CACHE_DIR="$1/wc" HF_HOME="$1/hf" \
@@ -409,26 +400,6 @@ grep -q "127.0.0.1:$dead_port" err || die "the pull from the dead origin failed 
 # ---- the rounds ---------------------------------------------------------------------------------
 
 tools_of() { echo "wharf $peers"; }
-# busy: what else runs: compilers and linkers (by name; an idle `cargo` waiting on a hung test is
-# not counted), or else the share of both cores others kept busy over the last second if over 25%.
-busy() {
-  ps -eo pid=,comm= | awk '$2 ~ /^(rustc|cc1|cc1plus|ld|clang|mold)$/ { printf "%s(%s) ", $1, $2 }'
-  local a b
-  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
-  sleep 1
-  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); u = y[1] - x[1]; t = u + y[2] - x[2]
-    if (t > 0 && u / t > 0.25) printf "cpu %d%% busy", 100 * u / t }'
-}
-wait_idle() {
-  [ "${WAIT_IDLE:-1}" = 1 ] || return 0
-  local waited=0 b
-  while b=$(busy) && [ -n "$b" ] && [ $waited -lt 1800 ]; do # at most 30 minutes
-    echo "  busy: $b; waiting 30 s…" >&2
-    sleep 30
-    waited=$((waited + 30))
-  done
-}
 run_one() { # SCENARIO TOOL ROUND
   case $1 in
     push-*) run_push "${1#push-}" "$2" "$3" ;;
@@ -476,15 +447,12 @@ title() {
     pull-small) echo "pull of ${small_files} files of 4–64 KiB ($(awk '{ printf "%.1f", $2 / 1048576 }' "$work/count.small") MiB)" ;;
   esac
 }
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # stats SCENARIO TOOL: "median_wall_s median_cpu_s peak_rss_mib median_server_cpu_s"
 stats() {
   local f=$work/res/$1.$2
   echo "$(cut -d' ' -f1 "$f" | median) $(cut -d' ' -f3 "$f" | median)" \
     "$(cut -d' ' -f2 "$f" | sort -n | tail -1 | awk '{ print $1 / 1024 }') $(cut -d' ' -f4 "$f" | median)"
 }
-secs() { awk -v s="$1" 'BEGIN { if (s < 0.05) printf "%.4f", s; else if (s < 1) printf "%.3f", s; else printf "%.2f", s }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 
 declare -A wall rss
 echo

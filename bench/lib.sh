@@ -1,0 +1,50 @@
+# shellcheck shell=bash disable=SC2154 # $work is the sourcing script's
+# What bench/speed.sh and bench/team.sh share: sourced by both. The functions read `$work` (the
+# run's temp folder) when called.
+
+die() {
+  echo "error: $*" >&2
+  exit 1
+}
+
+# fresh: an empty home for one run (HOME, wharf's home and caches, the HF cache, an output folder).
+# The last run's folder is moved aside, not deleted, and only its large files go at once: on an
+# ext4 without a journal (this VM's root) the inode allocator skips inodes freed in the last
+# minutes, so deleting the last run's thousand small files would bill the next run, for every new
+# file, a scan past them. No user pulls right after deleting a thousand files; the folders set
+# aside are deleted at the end.
+set_aside() { # DIR
+  [ -d "$1" ] || return 0
+  aside=$((${aside:-0} + 1))
+  mv "$1" "$work/old/$aside"
+  find "$work/old/$aside" -type f -size +1M -delete
+}
+fresh() {
+  set_aside "$work/run"
+  mkdir -p "$work/run/home" "$work/run/out"
+}
+
+# busy: what else runs: compilers and linkers (by name; an idle `cargo` waiting on a hung test is
+# not counted), or else the share of both cores others kept busy over the last second if over 25%.
+busy() {
+  ps -eo pid=,comm= | awk '$2 ~ /^(rustc|cc1|cc1plus|ld|clang|mold)$/ { printf "%s(%s) ", $1, $2 }'
+  local a b
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); u = y[1] - x[1]; t = u + y[2] - x[2]
+    if (t > 0 && u / t > 0.25) printf "cpu %d%% busy", 100 * u / t }'
+}
+wait_idle() {
+  [ "${WAIT_IDLE:-1}" = 1 ] || return 0
+  local waited=0 b
+  while b=$(busy) && [ -n "$b" ] && [ $waited -lt 1800 ]; do # at most 30 minutes
+    echo "  busy: $b; waiting 30 s…" >&2
+    sleep 30
+    waited=$((waited + 30))
+  done
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+secs() { awk -v s="$1" 'BEGIN { if (s < 0.05) printf "%.4f", s; else if (s < 1) printf "%.3f", s; else printf "%.2f", s }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
