@@ -158,9 +158,9 @@ pub fn run(args: PullArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     })?;
     let mut models = Vec::new();
     let mut complete = Vec::new();
+    // A whole repo pulled unfiltered from the network is every file the hub lists.
+    let unfiltered = opts.include.is_empty() && opts.exclude.is_empty() && !store.is_offline();
     for (source, pulled) in sources.iter().zip(fetched) {
-        // A whole repo pulled unfiltered from the network is every file the hub lists.
-        let unfiltered = opts.include.is_empty() && opts.exclude.is_empty() && !store.is_offline();
         if let (Source::HfRepo(at), true) = (source, unfiltered) {
             if let Some(commit) = pulled.first().and_then(|p| p.commit.clone()) {
                 complete.push((at.repo.clone(), commit));

@@ -157,7 +157,7 @@ impl ModelStore {
         };
         let got = match teamed {
             Some(got) => got,
-            None => self.download_origin(&origin, &expected, &temp, progress).await?,
+            None => self.download_origin(&origin, url, &expected, &temp, progress).await?,
         };
         let sha256: Sha256 =
             got.sha256.parse().map_err(|e| FetchError::Protocol { url: url.to_string(), why: format!("{e}") })?;
@@ -181,15 +181,15 @@ impl ModelStore {
         })
     }
 
-    /// Download `origin` into `temp`, held to `expected`.
+    /// Download `origin` (shown as `id`) into `temp`, held to `expected`.
     async fn download_origin(
         &self,
         origin: &Origin<'_>,
+        id: &str,
         expected: &Expected,
         temp: &Path,
         progress: &dyn Progress,
     ) -> Result<Downloaded, FetchError> {
-        let id = origin.to_string();
         match origin {
             Origin::Web(url) => {
                 let parsed = reqwest::Url::parse(url)
@@ -197,7 +197,7 @@ impl ModelStore {
                 let credential = self.hub_credential();
                 // A URL on the hub's own origin goes with the token, so the hub's hints apply to it.
                 let asked = Asked::of(&parsed, credential);
-                let d = Download { id: &id, url: parsed, credential, asked, size: None, expected, temp };
+                let d = Download { id, url: parsed, credential, asked, size: None, expected, temp };
                 self.http.download(&d, progress).await
             }
             Origin::S3(object) => {
@@ -211,8 +211,8 @@ impl ModelStore {
                 .map_err(remote)?;
                 let url = store.get_url(object.key()).await.map_err(remote)?;
                 let signed = url.to_string();
-                let d = Download { id: &id, url, credential: None, asked: Asked::Other, size: None, expected, temp };
-                self.http.download(&d, progress).await.map_err(|e| e.naming(&signed, &id))
+                let d = Download { id, url, credential: None, asked: Asked::Other, size: None, expected, temp };
+                self.http.download(&d, progress).await.map_err(|e| e.naming(&signed, id))
             }
         }
     }

@@ -127,21 +127,20 @@ impl ModelStore {
     /// Mark each of `items` (a listing of the store) with whether a team store has its bytes; one
     /// whose digest is not known is marked as not there.
     pub async fn mark_in_team(&self, items: &mut [Item]) -> Result<(), S3Error> {
-        let known: Vec<(usize, Wanted)> = items
+        let (at, wanted): (Vec<usize>, Vec<Wanted>) = items
             .iter()
             .enumerate()
             .filter_map(|(i, item)| {
                 let sha256 = item.sha256.as_deref()?.parse().ok()?;
                 Some((i, Wanted { sha256, size: item.size, hf: None }))
             })
-            .collect();
-        let wanted: Vec<Wanted> = known.iter().map(|(_, w)| w.clone()).collect();
+            .unzip();
         let found = self.team_has(&wanted).await?;
         for item in items.iter_mut() {
             item.in_team_store = Some(false);
         }
-        for ((i, _), at) in known.into_iter().zip(found) {
-            items[i].in_team_store = Some(at.is_some());
+        for (i, there) in at.into_iter().zip(found) {
+            items[i].in_team_store = Some(there.is_some());
         }
         Ok(())
     }
