@@ -219,6 +219,12 @@ impl Env {
         Env { home: home.into(), vars }
     }
 
+    /// This environment with `name` set to `value` (the Python binding's `ModelStore(cache_dir)`).
+    pub fn with_var(mut self, name: &str, value: impl Into<String>) -> Env {
+        self.vars.insert(name.to_string(), value.into());
+        self
+    }
+
     /// The home directory.
     pub fn home(&self) -> &Path {
         &self.home

@@ -213,6 +213,39 @@ impl CliError {
     }
 }
 
+/// The whole command: parse `args` (the program name first), run, map the outcome to an exit code.
+/// The binary (`src/main.rs`) and the Python wheel's `wharf` command (`python/src/lib.rs`) both
+/// call this.
+pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let json = wants_json(&args);
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => match parse_error_report(&e, &args) {
+            // With `--json`, a usage error is a JSON document on stdout like every other error.
+            Some(report) if json => {
+                report.print(true);
+                return ExitCode::from(report.exit_code);
+            }
+            _ => e.exit(),
+        },
+    };
+    let setup = || -> Result<Ctx, CliError> {
+        let env = wharf::Env::from_process().map_err(CliError::failed)?;
+        let no_color = env.var(wharf::env::vars::NO_COLOR).is_some();
+        let wharf = Wharf::new(env).map_err(|e| CliError::Usage(e.to_string()))?;
+        let out = output::Output::new(json, cli.global.quiet, cli.global.verbose, no_color);
+        Ok(Ctx { wharf, out, now: chrono::Utc::now() })
+    };
+    match setup().and_then(|ctx| run(cli, &ctx)) {
+        Ok(code) => code,
+        Err(e) => {
+            let report = e.report();
+            report.print(json);
+            ExitCode::from(report.exit_code)
+        }
+    }
+}
+
 /// Whether `--json` is on the command line, looked for before parsing so that a usage error is a JSON
 /// document too. Arguments after `--` belong to the command `wharf run` starts, not to wharf.
 pub fn wants_json(args: &[std::ffi::OsString]) -> bool {

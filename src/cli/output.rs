@@ -117,9 +117,31 @@ impl Output {
 /// Set once stdout was found closed: later output is dropped without another try.
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+std::thread_local! {
+    /// Set by [`capture`]: this thread's data goes here instead of stdout.
+    static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f`, keeping what it writes as data (tables, JSON documents) instead of printing it; the
+/// Python binding takes `wharf check --json`'s document this way, so both are one piece of code.
+/// Diagnostics still go to stderr.
+#[allow(dead_code)] // Used by the Python binding (python/src/lib.rs), which mounts this module too.
+pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<u8>) {
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    let r = f();
+    (r, CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default())
+}
+
 /// Write to stdout unless it was found closed; a closed stdout is remembered, never fatal.
 fn to_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
     use std::sync::atomic::Ordering;
+    let captured = CAPTURED.with(|c| c.borrow_mut().take());
+    if let Some(mut buf) = captured {
+        // Writing to a Vec cannot fail.
+        let _ = write(&mut buf);
+        CAPTURED.with(|c| *c.borrow_mut() = Some(buf));
+        return;
+    }
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return;
     }
@@ -186,10 +208,13 @@ impl ErrorReport {
     }
 
     /// Print it: the human text on stderr always, and the document on stdout with `--json`.
+    /// (When data is captured, the caller has the document: nothing goes to stderr.)
     pub fn print(&self, json: bool) {
-        eprintln!("error: {}", self.message);
-        if let Some(h) = &self.hint {
-            eprintln!("  hint: {h}");
+        if !CAPTURED.with(|c| c.borrow().is_some()) {
+            eprintln!("error: {}", self.message);
+            if let Some(h) = &self.hint {
+                eprintln!("  hint: {h}");
+            }
         }
         if json {
             #[derive(Serialize)]
