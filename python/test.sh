@@ -21,5 +21,7 @@ python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel" pytest mypy
 
 export WHARF_TEST_WHEEL="$wheel" PATH="$venv/bin:$PATH"
-cd "$here"
-"$venv/bin/python" -m pytest tests -q -p no:cacheprovider
+# From the repository's root: `python -m` puts the current folder on sys.path, and python/wharf (the
+# sources, without the extension module) must not shadow the installed package.
+cd "$root"
+"$venv/bin/python" -m pytest python/tests -q -p no:cacheprovider

@@ -345,10 +345,19 @@ impl ModelStore {
         Ok(answer(&source, &pulled)?)
     }
 
-    fn is_cached(&self, py: Python<'_>, spec: &str) -> PyResult<bool> {
+    /// Offline, so nothing is asked of the network; `sha256` pins the digest as for a pull.
+    #[pyo3(signature = (spec, *, sha256=None))]
+    fn is_cached(&self, py: Python<'_>, spec: &str, sha256: Option<&str>) -> PyResult<bool> {
         let source = parse_source(spec)?;
+        let sha256 = sha256.map(|s| s.parse()).transpose().map_err(Raised::usage)?;
         let (_, store) = self.open(true)?;
-        block_on(py, &PyProgress::new(None), async { Ok(store.is_cached(&source).await) })
+        let opts = PullOptions { sha256, now: chrono::Utc::now(), ..Default::default() };
+        block_on(py, &PyProgress::new(None), async {
+            Ok(match opts.sha256 {
+                None => store.is_cached(&source).await,
+                Some(_) => store.get_model(&source, &opts, &wharf::transfer::progress::Silent).await.is_ok(),
+            })
+        })
     }
 
     /// JSON of what was removed (`Removed`).
@@ -409,7 +418,11 @@ fn model(py: Python<'_>, name: &str, start: PathBuf, offline: bool, progress: Op
     let opts = PullOptions { now: chrono::Utc::now(), ..Default::default() };
     let progress = PyProgress::new(progress);
     block_on(py, &progress, async {
-        resolve::pull_project(&store, wharf.registry(), &dir, false, &opts, &progress).await.map_err(models_error)
+        resolve::pull_project(&store, wharf.registry(), &dir, false, &opts, &progress).await.map_err(|e| match e {
+            // Offline, a model none of whose sources is stored: the class a single pull raises.
+            ModelsError::Unavailable { .. } if store.is_offline() => Raised::new("OfflineError", "offline", e),
+            e => models_error(e),
+        })
     })?;
     Ok(activate::model_path(&wharf.registry(), &start, name).map_err(activate_error)?)
 }

@@ -145,9 +145,10 @@ class ModelStore:
             )
         )
 
-    def is_cached(self, spec: str) -> bool:
-        """True when ``spec`` is in the store; decided without any network call or write."""
-        return self._store.is_cached(spec)
+    def is_cached(self, spec: str, *, sha256: Optional[str] = None) -> bool:
+        """True when ``spec`` (with the digest ``sha256``, when given) is in the store; decided
+        without any network call or write."""
+        return self._store.is_cached(spec, sha256=sha256)
 
     def remove_model(self, model_id: str, *, dry_run: bool = False) -> RemoveReport:
         """Remove one file: an id or a unique prefix of it, a source spec, or a model name of the
