@@ -132,8 +132,8 @@ def test_offline_pull_of_what_was_never_pulled_raises_offline_error(home: Home, 
         e = ei.value
         assert isinstance(e, wharf.WharfError)
         assert not isinstance(e, wharf.DownloadError)
-        assert isinstance(e.code, str) and e.code
-        assert e.hint is None or isinstance(e.hint, str)
+        assert e.code == "failed", e.code
+        assert e.hint is not None and "without `--offline`" in e.hint, e.hint
         assert "offline" in str(e)
     with pytest.raises(wharf.OfflineError):
         wharf.ModelStore(offline=True).get_model(SPEC)
@@ -153,7 +153,8 @@ def test_a_wrong_pin_raises_checksum_mismatch_and_keeps_nothing(home: Home, comm
     assert not isinstance(e, wharf.UsageError)
     assert (e.expected, e.actual) == (wrong, real)
     assert wrong in str(e) and real in str(e)
-    assert e.hint is None or isinstance(e.hint, str)
+    assert e.hint is not None and f"pin {real}" in e.hint, e.hint
+    assert str(e) == f"{e.message}\n  hint: {e.hint}"
     assert not (home.wharf_cache / "blobs" / "sha256" / wrong).exists()
     assert not (home.wharf_cache / "blobs" / "sha256" / real).exists()
     assert stored_files(home.wharf_cache) == []
@@ -245,17 +246,75 @@ def test_an_unknown_model_name_is_a_usage_error_naming_the_known_ones(home: Home
     assert home.hub.request_count() == 0
 
 
-def test_model_in_a_project_that_is_not_registered_is_a_usage_error_with_an_init_hint(home: Home, commit: str) -> None:
+def test_model_in_a_project_that_is_not_registered_fails_as_the_cli_does(home: Home, commit: str, wharf_cli: str) -> None:
     proj = make_project(home.home, "loose", {"tiny": SPEC})
-    with pytest.raises(wharf.UsageError) as ei:
+    with pytest.raises(wharf.WharfError) as ei:
         wharf.model("tiny", project=proj)
+    # The same message, hint and code as `wharf models path tiny --json` there.
+    err = cli_json(wharf_cli, ["models", "path", "tiny"], cwd=proj, check=False)["error"]
+    assert (ei.value.message, ei.value.hint, ei.value.code) == (err["message"], err["hint"], err["code"]), err
     assert ei.value.hint is not None and "wharf init" in ei.value.hint, (str(ei.value), ei.value.hint)
+    assert isinstance(ei.value, wharf.UsageError) == (err["exit_code"] == 2)
     assert home.hub.request_count() == 0
     # And a folder with no wharf.toml at all.
     bare = home.root / "bare"
     bare.mkdir()
-    with pytest.raises(wharf.UsageError):
+    with pytest.raises(wharf.WharfError) as ei:
         wharf.model("tiny", project=bare)
+    err = cli_json(wharf_cli, ["models", "path", "tiny"], cwd=bare, check=False)["error"]
+    assert (ei.value.message, ei.value.code) == (err["message"], err["code"]), err
+
+
+def test_model_offline_serves_the_stored_file_of_a_project_without_views(home: Home, commit: str, wharf_cli: str) -> None:
+    # The file came into the store another way (a plain pull, or huggingface_hub): offline, the
+    # project's model is that file, though no view was made.
+    stored = wharf.pull(SPEC)
+    proj = _registered_project(home, wharf_cli)
+    before = home.hub.request_count()
+    p = wharf.model("tiny", project=proj, offline=True)
+    assert p.read_bytes() == BIG
+    assert p.resolve() == stored.resolve()
+    assert home.hub.request_count() == before
+
+
+def test_an_exception_in_the_progress_callback_stops_the_pull_and_is_raised(home: Home) -> None:
+    class Stop(Exception):
+        pass
+
+    calls: List[int] = []
+
+    def progress(file: str, done: int, total: Optional[int]) -> None:
+        calls.append(done)
+        raise Stop(file)
+
+    body = pattern(2 * MIB, 12)
+    digest = sha256_hex(body)
+    spec = home.hub.put_file("cb.bin", body) + f"#sha256={digest}"
+    home.hub.rate = 512 * 1024  # 4 s for the whole file: stopped long before its end
+    with pytest.raises(Stop):
+        wharf.pull(spec, progress=progress)
+    assert len(calls) == 1 and calls[0] < len(body), calls
+    assert home.hub.body_bytes("/files/cb.bin") < len(body)
+    # Nothing half-made is visible, and the next pull resumes and finishes it.
+    assert stored_files(home.wharf_cache) == []
+    home.hub.rate = None
+    assert wharf.pull(spec).read_bytes() == body
+
+
+def test_check_of_a_folder_named_like_an_option_is_not_an_option(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    # (Parsed as options, `-h` and `--version` would print and end this process.)
+    monkeypatch.chdir(home.root)
+    for name in ["-h", "--version", "--all"]:
+        (home.root / name).mkdir()
+        with pytest.raises(wharf.WharfError) as ei:
+            wharf.check(name)
+        assert ei.value.code == "no_project", (ei.value.code, str(ei.value))
+        assert name in str(ei.value)
+
+
+def test_one_glob_given_as_a_string_is_one_glob(home: Home, commit: str) -> None:
+    snap = wharf.pull("hf://org/repo@main", include="*.json")
+    assert sorted(p.name for p in snap.rglob("*") if p.is_file() or p.is_symlink()) == ["config.json"]
 
 
 def test_check_returns_the_cli_document(home: Home, commit: str, wharf_cli: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -464,6 +523,5 @@ def test_a_corrupt_registry_raises_registry_error(home: Home, commit: str, wharf
     e = ei.value
     assert e.code == "registry_corrupt", (e.code, str(e))
     assert "registry.json" in str(e)
-    assert e.hint is None or isinstance(e.hint, str)
     cli = cli_json(wharf_cli, ["check", str(proj)], check=False)
-    assert cli["error"]["code"] == e.code
+    assert (cli["error"]["code"], cli["error"]["message"], cli["error"]["hint"]) == (e.code, e.message, e.hint)

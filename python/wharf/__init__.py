@@ -7,9 +7,10 @@
     report = wharf.check()                        # the document of `wharf check --json`
 
 Every call reads the environment as it is at that moment (``WHARF_HOME``, ``HF_ENDPOINT``,
-``HF_HUB_CACHE``, ``WHARF_OFFLINE``, ``WHARF_MIRRORS`` … as the ``wharf`` command does), releases
-the GIL while it works, and can be interrupted with Ctrl-C (``KeyboardInterrupt``; a download keeps
-its partial file, and the next pull resumes it). Failures raise :class:`WharfError` subclasses.
+``HF_HUB_CACHE``, ``WHARF_OFFLINE``, ``WHARF_MIRRORS`` … as the ``wharf`` command does) and
+releases the GIL while it works. A download (``pull``, ``model``, ``ModelStore.get_model``) stops on
+Ctrl-C with ``KeyboardInterrupt``; it keeps its partial file, and the next pull resumes it. Failures
+raise :class:`WharfError` subclasses.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ __all__ = [
 StrPath = Union[str, "os.PathLike[str]"]
 
 #: Called as ``progress(file, done_bytes, total_bytes)`` (``total_bytes`` is None when the server
-#: does not say), from a worker thread, at most ten times a second per file and once when the file
-#: is complete. An exception it raises stops the download and is raised by the call.
+#: does not say), on the calling thread, at most ten times a second per file and once when the file
+#: is complete; the transfer goes on meanwhile. An exception it raises stops the download and is
+#: raised by the call. It must not call wharf itself.
 ProgressCallback = Callable[[str, int, Optional[int]], object]
 
 
@@ -111,10 +113,10 @@ class ModelStore:
     def __init__(self, cache_dir: Optional[StrPath] = None, *, offline: bool = False) -> None:
         self._store = _wharf.ModelStore(cache_dir, offline=offline)
         root, hub = self._store.roots()
-        #: wharf's content-addressed store.
-        self.cache_dir: Path = Path(root)
-        #: The Hugging Face hub cache.
-        self.hub_cache: Path = Path(hub)
+        #: wharf's content-addressed store (fixed when the store is made).
+        self.cache_dir: Path = root
+        #: The Hugging Face hub cache (fixed when the store is made).
+        self.hub_cache: Path = hub
 
     def get_model(
         self,
@@ -122,6 +124,7 @@ class ModelStore:
         *,
         sha256: Optional[str] = None,
         offline: bool = False,
+        allow_http: bool = False,
         progress: Optional[ProgressCallback] = None,
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
@@ -132,17 +135,17 @@ class ModelStore:
         ``hf://ORG/REPO[@REV]`` (a whole repo, filtered by ``include``/``exclude`` globs: the
         answer is its snapshot folder), ``https://…[#sha256=HEX]``, ``s3://BUCKET/KEY[#sha256=HEX]``
         or ``file:///…``. ``sha256`` pins the file's digest: other bytes raise
-        :class:`ChecksumMismatch` and nothing is kept.
+        :class:`ChecksumMismatch` and nothing is kept. Plain ``http://`` is fetched from loopback
+        hosts only, unless ``allow_http``.
         """
-        return Path(
-            self._store.get_model(
-                spec,
-                sha256=sha256,
-                offline=offline,
-                progress=progress,
-                include=list(include),
-                exclude=list(exclude),
-            )
+        return self._store.get_model(
+            spec,
+            sha256=sha256,
+            offline=offline,
+            allow_http=allow_http,
+            progress=progress,
+            include=_globs(include),
+            exclude=_globs(exclude),
         )
 
     def is_cached(self, spec: str, *, sha256: Optional[str] = None) -> bool:
@@ -175,11 +178,17 @@ class ModelStore:
         return report
 
 
+def _globs(globs: Sequence[str]) -> List[str]:
+    # One string is one glob, not a sequence of one-character globs.
+    return [globs] if isinstance(globs, str) else list(globs)
+
+
 def pull(
     spec: str,
     *,
     sha256: Optional[str] = None,
     offline: bool = False,
+    allow_http: bool = False,
     progress: Optional[ProgressCallback] = None,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
@@ -190,7 +199,13 @@ def pull(
     :meth:`ModelStore.get_model` for the specs and the options.
     """
     return ModelStore().get_model(
-        spec, sha256=sha256, offline=offline, progress=progress, include=include, exclude=exclude
+        spec,
+        sha256=sha256,
+        offline=offline,
+        allow_http=allow_http,
+        progress=progress,
+        include=include,
+        exclude=exclude,
     )
 
 
@@ -207,10 +222,10 @@ def model(
     The project is the one around ``project`` (default: the current folder), found upwards by its
     ``.env.wharf`` like the CLI; it must be registered (``wharf init``). When the model is not
     pulled yet, the project's models are pulled first, as ``wharf pull`` in the project does
-    (pinned in ``wharf.lock``).
+    (pinned in ``wharf.lock``). Offline, no view is made: the answer is then the stored file.
     """
     start = os.getcwd() if project is None else project
-    return Path(_wharf.model(name, start, offline=offline, progress=progress))
+    return _wharf.model(name, start, offline=offline, progress=progress)
 
 
 def check(project: Optional[StrPath] = None, *, all: bool = False, full: bool = False) -> Dict[str, Any]:
@@ -227,6 +242,7 @@ def check(project: Optional[StrPath] = None, *, all: bool = False, full: bool = 
     if full:
         args.append("--full")
     if project is not None:
-        args.append(os.fspath(project))
+        # After `--`: a folder named `-h` is a folder, not an option.
+        args += ["--", os.fspath(project)]
     doc: Dict[str, Any] = json.loads(_wharf.cli_json(args))
     return doc

@@ -16,9 +16,10 @@ class ModelStore:
         *,
         sha256: Optional[str] = None,
         offline: bool = False,
+        allow_http: bool = False,
         progress: Optional[ProgressCallback] = None,
-        include: Sequence[str] = ...,
-        exclude: Sequence[str] = ...,
+        include: list[str] = ...,
+        exclude: list[str] = ...,
     ) -> Path: ...
     def is_cached(self, spec: str, *, sha256: Optional[str] = None) -> bool: ...
     def remove_model(self, model_id: str, *, dry_run: bool = False) -> str: ...

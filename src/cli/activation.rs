@@ -4,18 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use wharf::ops::activate::{self, ActivateError, Activation};
+use wharf::ops::activate::{self, Activation};
 
 use super::{CliError, Ctx};
-
-pub fn cli_error(e: ActivateError) -> CliError {
-    match e {
-        ActivateError::Registry(r) => CliError::Registry(r),
-        e @ ActivateError::NoProject(_) => CliError::Coded("no_project", e.to_string()),
-        e if e.is_usage() => CliError::Usage(e.to_string()),
-        e => CliError::failed(e),
-    }
-}
 
 fn start(path: Option<PathBuf>) -> Result<PathBuf, CliError> {
     match path {
@@ -26,10 +17,10 @@ fn start(path: Option<PathBuf>) -> Result<PathBuf, CliError> {
 
 /// The variables of the project around `path` (default: the current folder), extending wharf's own PATH.
 pub fn activation(path: Option<PathBuf>, ctx: &Ctx) -> Result<Activation, CliError> {
-    activate::activation(&ctx.registry(), &start(path)?, ctx.wharf.env().var("PATH")).map_err(cli_error)
+    activate::activation(&ctx.registry(), &start(path)?, ctx.wharf.env().var("PATH")).map_err(CliError::from)
 }
 
 /// The view of model `name` of the project around the current folder.
 pub fn model_path(name: &str, ctx: &Ctx) -> Result<PathBuf, CliError> {
-    activate::model_path(&ctx.registry(), Path::new(&start(None)?), name).map_err(cli_error)
+    activate::model_path(&ctx.registry(), Path::new(&start(None)?), name).map_err(CliError::from)
 }

@@ -28,9 +28,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use wharf::models::lockfile::LockfileError;
+use wharf::models::resolve::ModelsError;
+use wharf::ops::activate::ActivateError;
 use wharf::registry::RegistryError;
+use wharf::store::error::InventoryError;
 use wharf::store::ModelStore;
-use wharf::{Access, Layout, Registry, Status, Wharf};
+use wharf::{Access, Layout, OpenError, Registry, Status, Wharf};
 
 use crate::cli::output::{ErrorReport, Output};
 
@@ -272,6 +276,52 @@ fn command_path(args: &[std::ffi::OsString]) -> String {
     path.join(" ")
 }
 
+// How each kind of library error ends a command (the Python binding raises by the same rules).
+
+impl From<OpenError> for CliError {
+    /// A bad variable is the user's to fix.
+    fn from(e: OpenError) -> CliError {
+        if e.is_usage() {
+            CliError::Usage(e.to_string())
+        } else {
+            CliError::failed(e)
+        }
+    }
+}
+
+impl From<ActivateError> for CliError {
+    fn from(e: ActivateError) -> CliError {
+        match e {
+            ActivateError::Registry(r) => CliError::Registry(r),
+            e @ ActivateError::NoProject(_) => CliError::Coded("no_project", e.to_string()),
+            e if e.is_usage() => CliError::Usage(e.to_string()),
+            e => CliError::failed(e),
+        }
+    }
+}
+
+impl From<ModelsError> for CliError {
+    fn from(e: ModelsError) -> CliError {
+        match e {
+            ModelsError::Registry(r) => CliError::Registry(r),
+            ModelsError::Manifest(_) | ModelsError::Lockfile(LockfileError::Invalid { .. }) => {
+                CliError::Usage(e.to_string())
+            }
+            other => CliError::failed(other),
+        }
+    }
+}
+
+impl From<InventoryError> for CliError {
+    fn from(e: InventoryError) -> CliError {
+        match e {
+            InventoryError::Registry(e) => CliError::Registry(e),
+            e if e.is_usage() => CliError::Usage(e.to_string()),
+            e => CliError::failed(e),
+        }
+    }
+}
+
 /// An argument-parsing failure as an error report (exit 2), or `None` for `--help`/`--version`,
 /// which clap prints itself with exit 0.
 pub fn parse_error_report(e: &clap::Error, args: &[std::ffi::OsString]) -> Option<ErrorReport> {
@@ -336,13 +386,7 @@ impl Ctx {
 
     /// The model store; a bad variable is a usage error.
     pub fn store(&self, access: Access) -> Result<ModelStore, CliError> {
-        self.wharf.store(access).map_err(|e| {
-            if e.is_usage() {
-                CliError::Usage(e.to_string())
-            } else {
-                CliError::failed(e)
-            }
-        })
+        self.wharf.store(access).map_err(CliError::from)
     }
 
     pub fn layout(&self) -> &Layout {

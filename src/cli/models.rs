@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use wharf::store::error::InventoryError;
 use wharf::store::error::SizeError;
 use wharf::store::partial::Kept;
 use wharf::store::{ByteSize, Collected, Listing, ModelStore, Removed, Repair, Selector, Stats, Verified};
@@ -139,14 +138,6 @@ fn listing(ctx: &Ctx, store: &ModelStore, registry: &wharf::Registry, remote: bo
     Ok(l)
 }
 
-fn store_err(e: InventoryError) -> CliError {
-    match e {
-        InventoryError::Registry(e) => CliError::Registry(e),
-        e if e.is_usage() => CliError::Usage(e.to_string()),
-        e => CliError::failed(e),
-    }
-}
-
 pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
     let store = store(ctx)?;
     let registry = ctx.registry();
@@ -156,20 +147,20 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
         ModelsCommand::Verify { fix, ids } => {
             let repair = if fix { Repair::Yes } else { Repair::No };
             let only = selectors(&ids)?;
-            return Ok(render_verified(&store.validate_integrity(repair, &only).map_err(store_err)?, ctx));
+            return Ok(render_verified(&store.validate_integrity(repair, &only).map_err(CliError::from)?, ctx));
         }
         ModelsCommand::Rm { ids, dry_run } => {
             let chosen = selectors(&ids)?;
-            render_removed(&store.remove_model(&chosen, &registry, dry_run).map_err(store_err)?, ctx)
+            render_removed(&store.remove_model(&chosen, &registry, dry_run).map_err(CliError::from)?, ctx)
         }
         ModelsCommand::Gc { max_size, dry_run } => {
             let max: ByteSize = max_size.parse().map_err(|e: SizeError| CliError::Usage(e.to_string()))?;
-            render_gc(&store.gc(&registry, max, dry_run).map_err(store_err)?, dry_run, ctx);
+            render_gc(&store.gc(&registry, max, dry_run).map_err(CliError::from)?, dry_run, ctx);
         }
         ModelsCommand::Path(a) => return model_path(a, ctx),
         ModelsCommand::Clear { yes, dry_run } => {
             if !yes && !dry_run {
-                let preview = store.clear(&registry, true).map_err(store_err)?;
+                let preview = store.clear(&registry, true).map_err(CliError::from)?;
                 let going: Vec<Going> =
                     preview.removed.iter().map(|id| Going { kind: "file", what: id.clone(), bytes: 0 }).collect();
                 let confirm = Confirm::new("wharf models clear");
@@ -178,7 +169,7 @@ pub fn run(args: ModelsArgs, ctx: &Ctx) -> Result<ExitCode, CliError> {
                     return Err(confirm.refused());
                 }
             }
-            render_removed(&store.clear(&registry, dry_run).map_err(store_err)?, ctx);
+            render_removed(&store.clear(&registry, dry_run).map_err(CliError::from)?, ctx);
         }
     }
     Ok(ExitCode::SUCCESS)

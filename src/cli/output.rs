@@ -127,9 +127,21 @@ std::thread_local! {
 /// Diagnostics still go to stderr.
 #[allow(dead_code)] // Used by the Python binding (python/src/lib.rs), which mounts this module too.
 pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<u8>) {
-    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    /// Puts back what was there before, also when `f` panics (a later command on this thread
+    /// must print again).
+    struct Restore(Option<Vec<u8>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            CAPTURED.with(|c| *c.borrow_mut() = outer);
+        }
+    }
+    let outer = CAPTURED.with(|c| c.borrow_mut().replace(Vec::new()));
+    let restore = Restore(outer);
     let r = f();
-    (r, CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default())
+    let out = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    drop(restore);
+    (r, out)
 }
 
 /// Write to stdout unless it was found closed; a closed stdout is remembered, never fatal.

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 
 use wharf::ids::{BucketUrl, CommitId, RepoId};
-use wharf::models::resolve::{self, ModelsError, ProjectPull};
+use wharf::models::resolve::{self, ProjectPull};
 use wharf::store::push::{PushAction, Pushed};
 use wharf::store::{ModelStore, PullOptions, Pulled};
 
@@ -33,13 +33,7 @@ pub fn pull_project(ctx: &Ctx, dir: &std::path::Path, how: How) -> Result<(Proje
     let opts = PullOptions { now: ctx.now, verify: how.verify, refresh: how.refresh, ..Default::default() };
     let pulled = runtime()?.block_on(resolve::pull_project(&store, ctx.registry(), dir, how.locked, &opts, &bars));
     bars.finish();
-    let (pulled, registered) = pulled.map_err(|e| match e {
-        ModelsError::Registry(r) => CliError::Registry(r),
-        ModelsError::Manifest(_) | ModelsError::Lockfile(wharf::models::lockfile::LockfileError::Invalid { .. }) => {
-            CliError::Usage(e.to_string())
-        }
-        other => CliError::failed(other),
-    })?;
+    let (pulled, registered) = pulled.map_err(CliError::from)?;
     for w in &pulled.view_warnings {
         ctx.out.warn(w);
     }
