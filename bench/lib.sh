@@ -45,6 +45,15 @@ wait_idle() {
   done
 }
 
+# check_files DIR NAMES SET WHO: DIR holds the files listed in NAMES (paths inside DIR, without
+# spaces) with the digests expected of SET, by the calling script's `same_digests`.
+check_files() {
+  [ -d "$1" ] || die "$4 made no folder $1"
+  # shellcheck disable=SC2046 # the names are the harness's own, without spaces
+  (cd "$1" && openssl dgst -sha256 -r $(cat "$2")) >"$work/check.sums" 2>"$work/err" ||
+    die "$4 did not deliver the files of set \`$3\`: $(tail -3 "$work/err")"
+  same_digests "$work/check.sums" "$3" "$4"
+}
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 secs() { awk -v s="$1" 'BEGIN { if (s < 0.05) printf "%.4f", s; else if (s < 1) printf "%.3f", s; else printf "%.2f", s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }

@@ -240,13 +240,7 @@ same_digests() {
     die "$3 did not deliver the files of set \`$2\` with the right digests (see $1)"
 }
 # check_tree DIR SET WHO: DIR (a snapshot folder, an output folder) holds SET with the right bytes.
-check_tree() {
-  [ -d "$1" ] || die "$3 made no folder $1"
-  # shellcheck disable=SC2046 # the names are ours, without spaces
-  (cd "$1" && openssl dgst -sha256 -r $(cat "$work/files.$2")) >"$work/check.sums" 2>"$work/err" ||
-    die "$3 did not deliver the files of set \`$2\`: $(tail -3 "$work/err")"
-  same_digests "$work/check.sums" "$2" "$3"
-}
+check_tree() { check_files "$1" "$work/files.$2" "$2" "$3"; }
 snapshot() { echo "$1/models--bench--model/snapshots/$commit"; }
 # check_blob WHO: a URL pull stored the big file in wharf's store and said its digest.
 check_blob() {

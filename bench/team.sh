@@ -313,13 +313,7 @@ same_digests() {
     die "$3 did not deliver the files of set \`$2\` with the right digests (see $1)"
 }
 # check_dir DIR SET WHO: DIR holds the files of SET, named by their digests, with the right bytes.
-check_dir() {
-  [ -d "$1" ] || die "$3 made no folder $1"
-  # shellcheck disable=SC2046 # the names are hex digests
-  (cd "$1" && openssl dgst -sha256 -r $(cat "$work/hexes.$2")) >"$work/check.sums" 2>"$work/err" ||
-    die "$3 did not deliver the files of set \`$2\`: $(tail -3 "$work/err")"
-  same_digests "$work/check.sums" "$2" "$3"
-}
+check_dir() { check_files "$1" "$work/hexes.$2" "$2" "$3"; }
 # check_prefix PREFIX SET WHO: the bucket holds, under PREFIX, as many objects and bytes as SET.
 check_prefix() {
   local got

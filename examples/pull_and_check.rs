@@ -32,7 +32,7 @@ fn main() -> Result<ExitCode, Box<dyn Error>> {
     for file in runtime.block_on(store.get_model(&source, &opts, &Silent))? {
         println!("{} {} {}", file.sha256, file.size, file.path.display());
     }
-    println!("cached: {}", runtime.block_on(store.is_cached(&source)));
+    println!("cached: {}", runtime.block_on(store.is_cached(&source, None)));
 
     let Some(dir) = project else { return Ok(ExitCode::SUCCESS) };
     let checked = check::run(&wharf.registry(), &Scope::Folder(dir.clone()), Default::default(), now)?;

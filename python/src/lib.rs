@@ -32,9 +32,8 @@ use wharf::ids::source::Source;
 use wharf::ids::Sha256;
 use wharf::models::resolve::{self, ModelsError};
 use wharf::ops::activate::{self, ActivateError};
-use wharf::store::error::InventoryError;
 use wharf::store::{ModelStore as Store, PullOptions, Pulled, Repair};
-use wharf::transfer::progress::{Event, Progress, Silent};
+use wharf::transfer::progress::{Event, Progress};
 use wharf::transfer::FetchError;
 use wharf::{Access, Env, Wharf};
 
@@ -66,15 +65,9 @@ struct Raised {
 }
 
 impl Raised {
-    /// The class follows the report: exit code 2 is bad input, a registry code is the registry.
-    fn cli(e: CliError) -> Raised {
-        let report = e.report();
-        let class = match report.code {
-            _ if report.exit_code == 2 => "UsageError",
-            c if c.starts_with("registry") || c == "lock_timeout" => "RegistryError",
-            _ => "WharfError",
-        };
-        Raised { class, report, extra: Vec::new() }
+    fn cli(e: impl Into<CliError>) -> Raised {
+        let report = e.into().report();
+        Raised { class: class_of(report.code, report.exit_code), report, extra: Vec::new() }
     }
 
     fn usage(text: impl std::fmt::Display) -> Raised {
@@ -90,15 +83,21 @@ impl Raised {
     }
 }
 
+/// The class of a CLI report: exit code 2 is bad input, a registry code is the registry.
+fn class_of(code: &str, exit_code: u8) -> &'static str {
+    match code {
+        _ if exit_code == 2 => "UsageError",
+        c if c.starts_with("registry") || c == "lock_timeout" => "RegistryError",
+        _ => "WharfError",
+    }
+}
+
 impl From<Raised> for PyErr {
     fn from(r: Raised) -> PyErr {
         Python::attach(|py| {
             let build = || -> PyResult<PyErr> {
+                let text = r.report.text();
                 let ErrorReport { code, message, hint, .. } = r.report;
-                let text = match &hint {
-                    Some(h) => format!("{message}\n  hint: {h}"),
-                    None => message.clone(),
-                };
                 let e = py.import("wharf._errors")?.getattr(r.class)?.call1((text,))?;
                 e.setattr("message", message)?;
                 e.setattr("hint", hint)?;
@@ -141,7 +140,7 @@ fn models_error(e: ModelsError, offline: bool) -> Raised {
         ModelsError::Unavailable { .. } if offline => Raised::failed(e).class("OfflineError"),
         ModelsError::Unavailable { .. } => Raised::failed(e).class("DownloadError"),
         ModelsError::OfflineAssembly { .. } => Raised::failed(e).class("OfflineError"),
-        e => Raised::cli(CliError::from(e)),
+        e => Raised::cli(e),
     }
 }
 
@@ -315,7 +314,7 @@ impl ModelStore {
     fn open(&self, offline: bool, allow_http: bool) -> Result<(Wharf, Store), Raised> {
         let wharf = open(&self.overrides)?;
         let access = Access { offline: self.offline || offline, allow_http };
-        let store = wharf.store(access).map_err(|e| Raised::cli(CliError::from(e)))?;
+        let store = wharf.store(access).map_err(Raised::cli)?;
         Ok((wharf, store))
     }
 }
@@ -386,9 +385,9 @@ impl ModelStore {
     #[pyo3(signature = (spec, *, sha256=None))]
     fn is_cached(&self, py: Python<'_>, spec: &str, sha256: Option<&str>) -> PyResult<bool> {
         let source = parse_source(spec)?;
-        let opts = PullOptions { sha256: parse_sha256(sha256)?, now: chrono::Utc::now(), ..Default::default() };
+        let sha256 = parse_sha256(sha256)?;
         let (_, store) = self.open(true, false)?;
-        block_on(py, &PyProgress::new(None), async { Ok(store.get_model(&source, &opts, &Silent).await.is_ok()) })
+        block_on(py, &PyProgress::new(None), async { Ok(store.is_cached(&source, sha256).await) })
     }
 
     /// JSON of what was removed (`Removed`).
@@ -397,14 +396,14 @@ impl ModelStore {
         let (wharf, store) = self.open(true, false)?;
         let cwd = std::env::current_dir().map_err(Raised::failed)?;
         let chosen = wharf::ops::select::selectors(&[model_id], &cwd);
-        json(&py.detach(|| store.remove_model(&chosen, &wharf.registry(), dry_run)).map_err(inventory_error)?)
+        json(&py.detach(|| store.remove_model(&chosen, &wharf.registry(), dry_run)).map_err(Raised::cli)?)
     }
 
     /// JSON of what was removed (`Removed`).
     #[pyo3(signature = (*, dry_run=false))]
     fn clear(&self, py: Python<'_>, dry_run: bool) -> PyResult<String> {
         let (wharf, store) = self.open(true, false)?;
-        json(&py.detach(|| store.clear(&wharf.registry(), dry_run)).map_err(inventory_error)?)
+        json(&py.detach(|| store.clear(&wharf.registry(), dry_run)).map_err(Raised::cli)?)
     }
 
     /// JSON of `Stats`.
@@ -418,12 +417,8 @@ impl ModelStore {
     fn validate_integrity(&self, py: Python<'_>, fix: bool) -> PyResult<String> {
         let (_, store) = self.open(true, false)?;
         let repair = if fix { Repair::Yes } else { Repair::No };
-        json(&py.detach(|| store.validate_integrity(repair, &[])).map_err(inventory_error)?)
+        json(&py.detach(|| store.validate_integrity(repair, &[])).map_err(Raised::cli)?)
     }
-}
-
-fn inventory_error(e: InventoryError) -> Raised {
-    Raised::cli(CliError::from(e))
 }
 
 fn json(doc: &impl serde::Serialize) -> PyResult<String> {
@@ -445,11 +440,10 @@ fn model(py: Python<'_>, name: &str, start: PathBuf, offline: bool, progress: Op
     match py.detach(view) {
         Ok(path) => return Ok(path),
         Err(ActivateError::NotPulled { .. }) => {}
-        Err(e) => return Err(Raised::cli(CliError::from(e)).into()),
+        Err(e) => return Err(Raised::cli(e).into()),
     }
-    let dir = resolve::find_manifest_dir(&start)
-        .ok_or_else(|| Raised::cli(CliError::from(ModelsError::NoManifest(start.clone()))))?;
-    let store = wharf.store(Access { offline, allow_http: false }).map_err(|e| Raised::cli(CliError::from(e)))?;
+    let dir = resolve::find_manifest_dir(&start).ok_or_else(|| Raised::cli(ModelsError::NoManifest(start.clone())))?;
+    let store = wharf.store(Access { offline, allow_http: false }).map_err(Raised::cli)?;
     let opts = PullOptions { now: chrono::Utc::now(), ..Default::default() };
     let progress = PyProgress::new(progress);
     let offline = store.is_offline();
@@ -464,7 +458,7 @@ fn model(py: Python<'_>, name: &str, start: PathBuf, offline: bool, progress: Op
             let m = pulled.models.into_iter().find(|m| m.name == name);
             Ok(m.map(|m| m.file.path).ok_or_else(|| Raised::failed(format!("model `{name}` was not pulled")))?)
         }
-        Err(e) => Err(Raised::cli(CliError::from(e)).into()),
+        Err(e) => Err(Raised::cli(e).into()),
     }
 }
 
@@ -481,19 +475,15 @@ fn cli_json(py: Python<'_>, args: Vec<OsString>) -> PyResult<String> {
     if let Some(err) = doc.get("error") {
         let field = |k: &str| err.get(k).and_then(|v| v.as_str()).map(str::to_string);
         let code = field("code").unwrap_or_default();
-        let message = field("message").unwrap_or_default();
-        let text = match field("hint") {
-            Some(h) => format!("{message}\n  hint: {h}"),
-            None => message,
+        let exit_code = err.get("exit_code").and_then(|v| v.as_u64()).map_or(1, |c| c.min(255) as u8);
+        // The report as the command made it; its code (not a `'static` one) goes on as `extra`.
+        let report = ErrorReport {
+            code: "failed",
+            message: field("message").unwrap_or_default(),
+            hint: field("hint"),
+            exit_code,
         };
-        let mut raised = match err.get("exit_code").and_then(|v| v.as_u64()) {
-            Some(2) => Raised::usage(text),
-            _ => Raised::failed(text),
-        };
-        if code.starts_with("registry") || code == "lock_timeout" {
-            raised = raised.class("RegistryError");
-        }
-        raised.extra.push(("code", code));
+        let raised = Raised { class: class_of(&code, exit_code), report, extra: vec![("code", code)] };
         return Err(raised.into());
     }
     Ok(text)

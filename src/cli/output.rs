@@ -210,6 +210,14 @@ pub struct ErrorReport {
 const HINT: &str = "\n  hint: ";
 
 impl ErrorReport {
+    /// The message and, on its own line, the hint: how every error's text reads.
+    pub fn text(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("{}{HINT}{h}", self.message),
+            None => self.message.clone(),
+        }
+    }
+
     /// Split an error's text at the house hint separator.
     pub fn from_text(code: &'static str, text: &str, exit_code: u8) -> ErrorReport {
         let (message, hint) = match text.split_once(HINT) {
@@ -223,10 +231,7 @@ impl ErrorReport {
     /// (When data is captured, the caller has the document: nothing goes to stderr.)
     pub fn print(&self, json: bool) {
         if !CAPTURED.with(|c| c.borrow().is_some()) {
-            eprintln!("error: {}", self.message);
-            if let Some(h) = &self.hint {
-                eprintln!("  hint: {h}");
-            }
+            eprintln!("error: {}", self.text());
         }
         if json {
             #[derive(Serialize)]

@@ -108,11 +108,13 @@ impl ModelStore {
         self.note_in_index(vec![p], now).await
     }
 
-    /// True when `source` is in the store, decided without any network call or write.
-    pub async fn is_cached(&self, source: &Source) -> bool {
+    /// True when `source` (with the digest `sha256`, when given, as a pull would pin it) is in
+    /// the store, decided without any network call or write.
+    pub async fn is_cached(&self, source: &Source, sha256: Option<crate::ids::Sha256>) -> bool {
         let offline = ModelStore::new(config::StoreConfig { offline: true, ..self.config().clone() });
+        let opts = PullOptions { sha256, ..PullOptions::default() };
         match offline {
-            Ok(store) => store.get_model(source, &PullOptions::default(), &Silent).await.is_ok(),
+            Ok(store) => store.get_model(source, &opts, &Silent).await.is_ok(),
             Err(_) => false,
         }
     }
