@@ -15,7 +15,9 @@
 //! capped), and again while each step gains [`GAIN`], up to
 //! [`MAX_CONNECTIONS`]. Connections added by a step take no more work than their first share until
 //! the step is judged; the first step that does not pay stops the growth, and its connections
-//! retire after their share. On loopback, where one
+//! retire after their share. While the first stream alone keeps getting faster (a server's or
+//! TCP's slow start: SeaweedFS sends one stream at a third of its rate for its first second), the
+//! probe is not judged yet: the aggregate's growth would be the warm-up's, not the probe's. On loopback, where one
 //! stream is not held back, that costs one probe; behind a per-connection cap (a CDN serving each
 //! connection ~40 MB/s) it grows to the number the link carries.
 //!
@@ -244,14 +246,37 @@ pub enum Mode {
 /// bursts; one short window may read half again its real rate).
 pub struct Control {
     mode: Mode,
-    /// Where the measurement under way started: when, and the bytes claimed then.
-    mark: (Instant, u64),
+    /// Where the measurement under way started: when, the bytes claimed then, and the first
+    /// stream's own (its first segment's offset).
+    mark: Mark,
     phase: Phase,
     /// The rate before the step being measured.
     base: Option<f64>,
     /// Connections added by the step being measured.
     added: usize,
     stopped: bool,
+    /// The step being measured is the probe's (its judgement waits out the first stream's warm-up).
+    probing: bool,
+}
+
+/// A point a rate is measured from.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    at: Instant,
+    claimed: u64,
+    first: u64,
+}
+
+impl Mark {
+    fn at(plan: &Plan, at: Instant) -> Mark {
+        Mark { at, claimed: plan.claimed.load(Ordering::Relaxed), first: plan.left(0).0 }
+    }
+
+    /// The aggregate rate and the first stream's own since `self`, in bytes per second.
+    fn rates(&self, now: &Mark) -> (f64, f64) {
+        let secs = now.at.duration_since(self.at).as_secs_f64().max(1e-3);
+        ((now.claimed - self.claimed) as f64 / secs, now.first.saturating_sub(self.first) as f64 / secs)
+    }
 }
 
 /// Where the controller is between two decisions.
@@ -271,8 +296,16 @@ const MEASURE: u32 = 2;
 
 impl Control {
     /// A controller for `mode`, started now.
-    pub fn new(mode: Mode, claimed: u64) -> Control {
-        Control { mode, mark: (Instant::now(), claimed), phase: Phase::Ramp(1), base: None, added: 0, stopped: false }
+    pub fn new(mode: Mode, plan: &Plan, now: Instant) -> Control {
+        Control {
+            mode,
+            mark: Mark::at(plan, now),
+            phase: Phase::Ramp(1),
+            base: None,
+            added: 0,
+            stopped: false,
+            probing: false,
+        }
     }
 
     /// How often [`Control::tick`] wants to be called.
@@ -288,16 +321,16 @@ impl Control {
         !self.stopped
     }
 
-    /// A window ended with `running` connections; the next one gets the id `next_id`: how many to
-    /// add, and the share cap of each new one.
-    pub fn tick(&mut self, plan: &Plan, running: usize, next_id: usize) -> (usize, Option<u64>) {
+    /// A window ended `now` with `running` connections; the next one gets the id `next_id`: how
+    /// many to add, and the share cap of each new one.
+    pub fn tick(&mut self, plan: &Plan, running: usize, next_id: usize, now: Instant) -> (usize, Option<u64>) {
         if !plan.may_split() {
             self.stopped = true;
             return (0, None);
         }
         let n = match self.mode {
             Mode::Fixed(n) => n,
-            Mode::Adaptive => return self.adapt(plan, running, next_id),
+            Mode::Adaptive => return self.adapt(plan, running, next_id, now),
         };
         // One helper first; the rest once it confirmed that ranges work.
         if next_id == 1 {
@@ -310,8 +343,8 @@ impl Control {
         (0, None)
     }
 
-    fn adapt(&mut self, plan: &Plan, running: usize, next_id: usize) -> (usize, Option<u64>) {
-        let now = (Instant::now(), plan.claimed.load(Ordering::Relaxed));
+    fn adapt(&mut self, plan: &Plan, running: usize, next_id: usize, now: Instant) -> (usize, Option<u64>) {
+        let now = Mark::at(plan, now);
         match self.phase {
             Phase::Ramp(n) if n > 1 => self.phase = Phase::Ramp(n - 1),
             Phase::Ramp(_) => {
@@ -320,13 +353,28 @@ impl Control {
             }
             Phase::Measure(n) if n > 1 => self.phase = Phase::Measure(n - 1),
             Phase::Measure(_) => {
-                let secs = now.0.duration_since(self.mark.0).as_secs_f64().max(1e-3);
-                let rate = (now.1 - self.mark.1) as f64 / secs;
+                let (rate, first) = self.mark.rates(&now);
+                if let Some(base) = self.base.filter(|_| self.probing) {
+                    // The first stream alone got faster while the probe ran: its rate was still
+                    // warming up (a server's or TCP's slow start), so the aggregate's growth says
+                    // nothing about the probe yet. Measure again, against the first stream's new
+                    // rate; the probe keeps to its share meanwhile.
+                    if first >= base * GAIN {
+                        self.base = Some(first);
+                        self.mark = now;
+                        self.phase = Phase::Measure(MEASURE);
+                        return (0, None);
+                    }
+                }
+                self.probing = false;
                 self.phase = Phase::Ramp(1);
                 let (add, cap) = match self.base {
                     // The first stream's rate: probe with one more, which takes no more work
                     // than its share until the step is judged.
-                    None => (1, Some(PROBE)),
+                    None => {
+                        self.probing = true;
+                        (1, Some(PROBE))
+                    }
                     // The step paid: keep its connections and double; the new ones wait for
                     // their own step's judgement before taking more work.
                     Some(base)
@@ -544,6 +592,69 @@ mod tests {
             prop_assert_eq!(at, total);
             prop_assert_eq!(plan.claimed.load(Ordering::Relaxed), total - start);
         }
+    }
+
+    /// Drive an adaptive controller through windows in which connection `k` receives
+    /// `rates(window)[k]` MB/s (connections beyond the list receive nothing); new connections steal
+    /// as the transfer does and confirm ranges. Returns the connections started, window by window.
+    fn simulate(windows: usize, rates: impl Fn(usize) -> Vec<f64>) -> Vec<usize> {
+        let plan = Plan::new(0, Some(16 << 30), true);
+        let t0 = Instant::now();
+        let mut ctl = Control::new(Mode::Adaptive, &plan, t0);
+        let mut segs = vec![0usize];
+        let mut started = Vec::new();
+        for w in 0..windows {
+            for (k, r) in rates(w).into_iter().enumerate() {
+                if let Some(&i) = segs.get(k) {
+                    plan.claim(i, (r * 1e6 * WINDOW.as_secs_f64()) as u64);
+                }
+            }
+            if !ctl.live() {
+                break;
+            }
+            let (add, cap) = ctl.tick(&plan, segs.len(), segs.len(), t0 + WINDOW * (w as u32 + 1));
+            for _ in 0..add {
+                segs.push(plan.steal(cap).expect("room to steal"));
+                plan.ranges.store(RANGES_YES, Ordering::SeqCst);
+            }
+            started.push(segs.len());
+        }
+        started
+    }
+
+    #[test]
+    fn a_link_that_caps_each_connection_gets_more_connections() {
+        // 40 MB/s per connection, from the start.
+        let started = simulate(40, |w| vec![40.0; 1 + w]);
+        assert!(*started.last().unwrap() >= 8, "{started:?}");
+    }
+
+    #[test]
+    fn a_link_one_stream_fills_stays_at_one_after_the_probe() {
+        // 1000 MB/s shared by whoever is connected.
+        let started = simulate(40, |w| {
+            let n = 1 + w.min(1);
+            vec![1000.0 / n as f64; n]
+        });
+        assert_eq!(*started.last().unwrap(), 2, "the probe and no more: {started:?}");
+    }
+
+    #[test]
+    fn a_first_stream_still_warming_up_is_not_taken_for_a_probe_that_pays() {
+        // SeaweedFS: one stream at a quarter of its rate for ~1 s (windows 0–7), then the whole
+        // link; a second connection only takes a share of it. The aggregate nearly quadruples
+        // while the probe runs, but the first stream alone did that.
+        let started = simulate(40, |w| {
+            let first = if w < 4 {
+                250.0
+            } else if w < 8 {
+                250.0 + 150.0 * (w - 3) as f64
+            } else {
+                1000.0
+            };
+            vec![first * 0.8, first * 0.2]
+        });
+        assert_eq!(*started.last().unwrap(), 2, "the probe and no more: {started:?}");
     }
 
     #[test]

@@ -221,7 +221,7 @@ impl Http {
         let Some(mode) = mode else {
             return running.next().await.unwrap_or(Ok(()));
         };
-        let mut ctl = split::Control::new(mode, 0);
+        let mut ctl = split::Control::new(mode, plan, std::time::Instant::now());
         let mut tick = tokio::time::interval(ctl.window());
         tick.tick().await;
         let mut next_id = 1;
@@ -236,7 +236,7 @@ impl Http {
                     }
                 },
                 _ = tick.tick(), if ctl.live() => {
-                    let (add, cap) = ctl.tick(plan, running.len(), next_id);
+                    let (add, cap) = ctl.tick(plan, running.len(), next_id, std::time::Instant::now());
                     for _ in 0..add {
                         let first_split = !plan.has_split();
                         let Some(seg) = plan.steal(cap) else { break };
