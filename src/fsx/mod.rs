@@ -14,10 +14,14 @@
 //! - Deleting a tree goes through a rename to [`TRASH_PREFIX`]`…` in the same root first
 //!   ([`trash_dir_within`]): a process killed mid-way leaves a folder whose name says it is trash
 //!   (finished by [`finish_trash`]), never a half-deleted folder under its real name.
+//! - [`Near`] reads many small files under a few shared folders with short path walks, and answers
+//!   exactly what [`read_optional`] answers for the full path.
 
+mod near;
 mod space;
 mod within;
 
+pub use near::Near;
 pub use space::{available, dir_size, is_disk_full};
 pub use within::{
     check_within, finish_trash, remove_dir_within, resolve_parent, same_place, trash_dir_within, trash_in, Refusal,
@@ -249,7 +253,11 @@ pub fn open_regular(path: &Path) -> io::Result<(File, u64)> {
     o.read(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, rustix::fs::OFlags::NONBLOCK.bits() as i32);
-    let file = o.open(path)?;
+    regular(o.open(path)?)
+}
+
+/// `file` and its size if it is a regular file (see [`open_regular`]), else the error saying what it is.
+fn regular(file: File) -> io::Result<(File, u64)> {
     let meta = file.metadata()?;
     if !meta.is_file() {
         let why = format!("is {}, not a regular file", file_kind(&meta.file_type()));
@@ -284,8 +292,13 @@ fn file_kind(t: &fs::FileType) -> &'static str {
 /// [`MAX_SMALL_FILE`] bytes is read (see [`open_regular`]): a link to `/dev/zero` or a FIFO is an
 /// error, not an endless read.
 pub fn read_optional(path: &Path) -> Result<Option<String>, FsError> {
+    read_small(path, || open_regular(path))
+}
+
+/// [`read_optional`] of the file `open` opens (`path` names it in errors).
+fn read_small(path: &Path, open: impl FnOnce() -> io::Result<(File, u64)>) -> Result<Option<String>, FsError> {
     let read = || -> io::Result<String> {
-        let (mut f, len) = open_regular(path)?;
+        let (mut f, len) = open()?;
         // Sized from `fstat`: the file as it was then, in one `read` (`list` of 100,000 projects
         // reads two such files per project); one that grew since is read on to its end.
         let mut buf = vec![0u8; len.min(MAX_SMALL_FILE) as usize + 1];

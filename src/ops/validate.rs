@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::env::Env;
+use crate::fsx::Near;
 use crate::home_path::{expand_vars, HomePath, HomePathError};
 use crate::project::{self, ProjectError};
 use crate::registry::{ProjectEntry, RegistryDoc};
@@ -71,21 +72,30 @@ fn expand(stored: &str, env: &Env, reasons: &mut Vec<Reason>) -> Option<PathBuf>
 /// exists, so the common valid case costs two small reads and no `stat`. Only when a read fails is
 /// the folder examined, to say why.
 pub fn validate_entry(key: &str, entry: &ProjectEntry, env: &Env, opts: Options) -> Judged {
+    judge(key, entry, env, opts, &mut Near::direct())
+}
+
+/// [`validate_entry`], with the project's files found through `near` (see [`Near`]).
+fn judge(key: &str, entry: &ProjectEntry, env: &Env, opts: Options, near: &mut Near) -> Judged {
     let mut reasons = Vec::new();
     let project = expand(key, env, &mut reasons);
     let env_dir = expand(&entry.env.path, env, &mut reasons);
     if let Some(p) = &project {
-        check_marker(p, env_dir.as_deref(), entry, env, &mut reasons);
+        check_marker(p, env_dir.as_deref(), entry, env, near, &mut reasons);
     }
     if let Some(e) = &env_dir {
-        check_backlink(project.as_deref(), e, env, &mut reasons);
+        check_backlink(project.as_deref(), e, env, near, &mut reasons);
     }
     check_models(entry, env, opts, &mut reasons);
     if let Some(p) = &project {
-        check_declared(p, entry, &mut reasons);
+        if !near.is_missing(&p.join(crate::models::manifest::MANIFEST)) {
+            check_declared(p, entry, &mut reasons);
+        }
     }
     if let (Some(p), Some(e)) = (&project, &env_dir) {
-        reasons.extend(stray_venv(p, e));
+        if !near.is_missing(&p.join(".venv")) {
+            reasons.extend(stray_venv(p, e));
+        }
     }
     Judged { key: key.to_string(), project, env: env_dir, verdict: Verdict::from_reasons(reasons) }
 }
@@ -140,9 +150,10 @@ fn check_marker(
     env_dir: Option<&Path>,
     entry: &ProjectEntry,
     env: &Env,
+    near: &mut Near,
     reasons: &mut Vec<Reason>,
 ) {
-    let marker = match project::read_marker(project_dir, entry.legacy_marker) {
+    let marker = match project::read_marker_near(project_dir, entry.legacy_marker, near) {
         Ok(Some(m)) => m,
         Ok(None) => {
             if !folder_missing(project_dir, "project", Code::ProjectMissing, reasons) {
@@ -181,8 +192,8 @@ fn check_marker(
     }
 }
 
-fn check_backlink(project_dir: Option<&Path>, env_dir: &Path, env: &Env, reasons: &mut Vec<Reason>) {
-    match project::read_backlink(env_dir) {
+fn check_backlink(project_dir: Option<&Path>, env_dir: &Path, env: &Env, near: &mut Near, reasons: &mut Vec<Reason>) {
+    match project::read_backlink_near(env_dir, near) {
         Ok(None) => {
             folder_missing(env_dir, "environment", Code::EnvMissing, reasons);
         }
@@ -288,7 +299,9 @@ fn check_declared(project_dir: &Path, entry: &ProjectEntry, reasons: &mut Vec<Re
 /// another registered path. Results are in key order.
 pub fn validate_all(doc: &RegistryDoc, env: &Env, opts: Options) -> Vec<Judged> {
     let entries: Vec<(&String, &ProjectEntry)> = doc.projects.iter().collect();
-    let mut judged: Vec<Judged> = entries.par_iter().map(|(k, e)| validate_entry(k, e, env, opts)).collect();
+    // One `Near` per worker: each opens the few shared folders above the projects once.
+    let mut judged: Vec<Judged> =
+        entries.par_iter().map_init(Near::new, |near, (k, e)| judge(k, e, env, opts, near)).collect();
     let live_by_id: HashMap<&str, &str> = entries
         .iter()
         .zip(&judged)

@@ -181,10 +181,15 @@ impl MarkerInfo {
 
 /// Read the marker of a project: `.env.wharf`, or when `legacy` is allowed and it is absent, `.env.uve`.
 pub fn read_marker(project: &Path, legacy: bool) -> Result<Option<MarkerInfo>, FsError> {
+    read_marker_near(project, legacy, &mut fsx::Near::direct())
+}
+
+/// [`read_marker`], with paths resolved by `near` (validation of many projects).
+pub fn read_marker_near(project: &Path, legacy: bool, near: &mut fsx::Near) -> Result<Option<MarkerInfo>, FsError> {
     let names: &[&str] = if legacy { &[MARKER, LEGACY_MARKER] } else { &[MARKER] };
     for name in names {
         let file = project.join(name);
-        if let Some(text) = fsx::read_optional(&file)? {
+        if let Some(text) = near.read_optional(&file)? {
             let doc = Document::parse(&text);
             return Ok(Some(MarkerInfo {
                 env: doc.get(KEY_ENV).map(str::to_owned),
@@ -283,8 +288,13 @@ pub struct BackLink {
 
 /// Read `<env_dir>/.wharf-project.json`; `None` when there is none.
 pub fn read_backlink(env_dir: &Path) -> Result<Option<BackLink>, ProjectError> {
+    read_backlink_near(env_dir, &mut fsx::Near::direct())
+}
+
+/// [`read_backlink`], with paths resolved by `near` (validation of many projects).
+pub fn read_backlink_near(env_dir: &Path, near: &mut fsx::Near) -> Result<Option<BackLink>, ProjectError> {
     let path = env_dir.join(BACKLINK);
-    match fsx::read_optional(&path)? {
+    match near.read_optional(&path)? {
         None => Ok(None),
         Some(text) => {
             serde_json::from_str(&text).map(Some).map_err(|source| ProjectError::BadBackLink { path, source })
