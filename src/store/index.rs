@@ -84,16 +84,17 @@ impl Index {
     }
 
     /// A new record, written in place (no temp file, no rename): until its bytes are all there a
-    /// reader cannot parse it and takes the blob as unrecorded, which is what it was. One that
-    /// appeared meanwhile is replaced as usual.
-    fn create(&self, r: &Record) -> Result<(), FsError> {
+    /// reader cannot parse it and takes the blob as unrecorded, which is what it was. `Ok(false)`:
+    /// a record is there already (nothing was written).
+    fn create(&self, r: &Record) -> Result<bool, FsError> {
         let path = self.file(&r.blob);
         let text = serde_json::to_string_pretty(r).unwrap_or_default();
         match fsx::open_private(&path, fsx::Existing::Refuse) {
-            Ok(mut f) => {
-                std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| FsError::new("cannot write", &path, e))
-            }
-            Err(_) => self.put(r),
+            Ok(mut f) => std::io::Write::write_all(&mut f, text.as_bytes())
+                .map(|()| true)
+                .map_err(|e| FsError::new("cannot write", &path, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(_) => self.put(r).map(|()| true),
         }
     }
 
@@ -129,8 +130,13 @@ impl Index {
     }
 
     fn note(&self, r: Record, fetched: bool, now: std::time::SystemTime) -> Result<(), FsError> {
+        // A fetch is most often the blob's first: create its record without looking first (a
+        // failed open per file of a 200-file repo), and merge only into one that was there.
+        if fetched && self.create(&r)? {
+            return Ok(());
+        }
         let Some(mut old) = self.get(&r.blob) else {
-            return if fetched { self.create(&r) } else { Ok(()) };
+            return if fetched { self.put(&r) } else { Ok(()) };
         };
         let new: Vec<String> = r.sources.into_iter().filter(|s| !old.sources.contains(s)).collect();
         if !fetched && new.is_empty() {
@@ -168,5 +174,47 @@ impl Index {
             .collect();
         out.sort_by(|a, b| a.blob.cmp(&b.blob));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(blob: &Path, source: &str, at: &str) -> Record {
+        Record {
+            kind: Cache::Blob,
+            blob: blob.to_path_buf(),
+            repo: None,
+            etag: None,
+            sha256: "ab".repeat(32),
+            size: 3,
+            sources: vec![source.to_string()],
+            fetched_at: at.to_string(),
+            last_used: at.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_fetch_creates_a_record_or_merges_into_the_one_there() {
+        let d = tempfile::tempdir().unwrap();
+        let index = Index { dir: d.path().join("index") };
+        let blob = d.path().join("blob");
+        let now = std::time::SystemTime::now();
+        index.note_many(vec![(record(&blob, "a", "t1"), true)], now).unwrap();
+        assert_eq!(index.get(&blob).unwrap().sources, ["a"]);
+        // Fetched again from elsewhere: one record with both sources, the first fetch's time.
+        index.note_many(vec![(record(&blob, "b", "t2"), true)], now).unwrap();
+        let r = index.get(&blob).unwrap();
+        assert_eq!(r.sources, ["a", "b"]);
+        assert_eq!((r.fetched_at.as_str(), r.last_used.as_str()), ("t1", "t2"));
+        // A record that cannot be read is replaced by the fetch's.
+        std::fs::write(index.file(&blob), "{not json").unwrap();
+        index.note_many(vec![(record(&blob, "c", "t3"), true)], now).unwrap();
+        assert_eq!(index.get(&blob).unwrap().sources, ["c"]);
+        // A use of a blob with no record writes none.
+        let other = d.path().join("other");
+        index.note_many(vec![(record(&other, "d", "t4"), false)], now).unwrap();
+        assert!(index.get(&other).is_none());
     }
 }
