@@ -162,7 +162,7 @@ fn a_pushes_b_pulls_from_the_bucket_with_no_hub_request_for_a_file() {
     assert_eq!(fs::read_to_string(dir.join("wharf.lock")).unwrap(), lock, "B's wharf.lock differs");
     // Registered (its environment made), the project passes the CI gate on B.
     b.init(&dir);
-    let check = b.cmd().current_dir(&dir).args(["check"]).output().unwrap();
+    let check = run_in(&b, &dir, &["check"]);
     assert!(check.status.success(), "check failed on B: {}{}", text(&check.stdout), text(&check.stderr));
     // B's hub cache is the standard layout: huggingface_hub finds the files there too.
     let snap = b.hub_cache().join(format!("models--team--model/snapshots/{COMMIT}/model.bin"));
@@ -249,7 +249,7 @@ fn a_store_that_is_down_or_refuses_falls_through_to_the_hub_with_one_warning() {
 
     // Offline: no network call at all (the store is down; the hub would log a request).
     let before = w.hub.request_count() + w.cdn.request_count();
-    let out = b2.cmd().current_dir(&dir2).args(["pull", "--offline"]).output().unwrap();
+    let out = run_in(&b2, &dir2, &["pull", "--offline"]);
     assert!(out.status.success(), "offline pull failed: {}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("team store"), "{}", text(&out.stderr));
     assert_eq!(w.hub.request_count() + w.cdn.request_count(), before);
@@ -276,17 +276,13 @@ fn a_second_push_uploads_nothing_and_racing_pushes_leave_one_correct_object() {
     for c in children {
         let out = c.wait_with_output().unwrap();
         assert!(out.status.success(), "a racing push failed: {}", text(&out.stderr));
+        no_secrets(&a, &out);
     }
     for body in [&w.weights, &w.config, &w.plain] {
         let got = weed.get(&format!("race/blobs/sha256/{}", sha256_hex(body))).expect("object missing");
         assert_eq!(&got, body);
     }
-    let dry = a
-        .cmd()
-        .current_dir(&dir)
-        .args(["push", &format!("{}/other", weed.url()), "--dry-run", "--json"])
-        .output()
-        .unwrap();
+    let dry = run_in(&a, &dir, &["push", &format!("{}/other", weed.url()), "--dry-run", "--json"]);
     let doc: Value = serde_json::from_slice(&dry.stdout).unwrap();
     assert_eq!(actions(&doc), ["would_upload"; 3], "{doc}");
     assert!(weed.list("other/").is_empty(), "a dry run uploaded: {:?}", weed.list("other/"));
