@@ -54,6 +54,27 @@ check_files() {
     die "$4 did not deliver the files of set \`$3\`: $(tail -3 "$work/err")"
   same_digests "$work/check.sums" "$3" "$4"
 }
+# measure KEY CMD...: run CMD once after an untimed sync (in the environment `run_env`, an array
+# the sourcing script sets); append "wall_s rss_kib cpu_s" to res/KEY, and " server_cpu_s" when
+# the sourcing script defines `server_cpu` (the CPU seconds its server has used so far). Wall time
+# is taken around GNU time (µs resolution; its %e has only 10 ms), RSS and CPU from it (they
+# include the children: openssl after a peer).
+measure() {
+  local key=$1 t0 t1 rss user sys s0="" s1="" line
+  shift
+  sync
+  if declare -F server_cpu >/dev/null; then s0=$(server_cpu); fi
+  t0=$EPOCHREALTIME
+  "${run_env[@]}" /usr/bin/time -f "%M %U %S" -o "$work/t" "$@" >"$work/out" 2>"$work/err" ||
+    die "$key failed: $(tail -5 "$work/err")"
+  t1=$EPOCHREALTIME
+  [ -z "$s0" ] || s1=$(server_cpu)
+  read -r rss user sys < <(tail -1 "$work/t")
+  line=$(awk -v us=$((${t1/./} - ${t0/./})) -v rss="$rss" -v u="$user" -v s="$sys" \
+    'BEGIN { printf "%.6f %d %.3f", us / 1e6, rss, u + s }')
+  [ -z "$s0" ] || line="$line $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.3f", b - a }')"
+  echo "$line" >>"$work/res/$key"
+}
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 secs() { awk -v s="$1" 'BEGIN { if (s < 0.05) printf "%.4f", s; else if (s < 1) printf "%.3f", s; else printf "%.2f", s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }

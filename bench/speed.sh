@@ -88,10 +88,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-die() {
-  echo "error: $*" >&2
-  exit 1
-}
 cd "$work" # no wharf.toml above, nothing of the caller's folder is touched
 mkdir -p www/bench/model logs res old
 chmod 755 "$work" www www/bench # nginx workers run as another user
@@ -219,20 +215,6 @@ run_env=(env HOME="$work/run/home" WHARF_HOME="$work/run/wharf" WHARF_CACHE_DIR=
   HF_HOME="$work/run/hf" XDG_CACHE_HOME="$work/run/home/.cache" XDG_DATA_HOME="$work/run/home/.local/share"
   HF_ENDPOINT="$endpoint")
 
-# measure KEY CMD...: run CMD once after an untimed sync; append "wall_s rss_kib cpu_s" to res/KEY.
-# Wall time is taken around GNU time (µs resolution; its %e has only 10 ms), RSS and CPU from it.
-measure() {
-  local key=$1 t0 t1 rss user sys
-  shift
-  sync
-  t0=$EPOCHREALTIME
-  "${run_env[@]}" /usr/bin/time -f "%M %U %S" -o "$work/t" "$@" >"$work/out" 2>"$work/err" ||
-    die "$key failed: $(tail -5 "$work/err")"
-  t1=$EPOCHREALTIME
-  read -r rss user sys < <(tail -1 "$work/t")
-  awk -v us=$((${t1/./} - ${t0/./})) -v rss="$rss" -v u="$user" -v s="$sys" \
-    'BEGIN { printf "%.6f %d %.3f\n", us / 1e6, rss, u + s }' >>"$work/res/$key"
-}
 # same_digests SUMS SET WHO: the `openssl dgst -sha256 -r` output SUMS (names relative to the
 # output folder) must list exactly the expected digests of SET.
 same_digests() {

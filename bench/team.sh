@@ -151,10 +151,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-die() {
-  echo "error: $*" >&2
-  exit 1
-}
 cd "$work" # no wharf.toml above, nothing of the caller's folder is touched
 mkdir -p src/small logs res old weed/data
 touch rclone.conf # an empty config: the remote comes from RCLONE_CONFIG_TEAM_*
@@ -272,11 +268,6 @@ export RCLONE_CONFIG=$work/rclone.conf RCLONE_CONFIG_TEAM_TYPE=s3 RCLONE_CONFIG_
 
 # ---- running and checking ----------------------------------------------------------------------
 
-# fresh: an empty home for one run (HOME, wharf's home and caches, the HF cache, an output folder).
-# The last run's folder is moved aside, not deleted, and only its large files go at once: on an
-# ext4 without a journal (this VM's root) the inode allocator skips inodes freed in the last
-# minutes, so deleting the last run's hundreds of small files would bill the next run, for every
-# new file, a scan past them. No user pulls right after deleting a thousand files; the folders set
 # home_env DIR: the environment of a run whose home and stores are under DIR.
 home_env() {
   printf '%s\n' env HOME="$1/home" WHARF_HOME="$1/wharf" WHARF_CACHE_DIR="$1/wc" HF_HOME="$1/hf" \
@@ -286,26 +277,9 @@ mapfile -t run_env < <(home_env "$work/run")
 # The store wharf pushes from: filled once (untimed) with every file, as a user's is by `pull`.
 mapfile -t store_env < <(home_env "$work/store")
 
-# weed_cpu: the CPU seconds weed (one process) has used so far.
+# server_cpu: the CPU seconds weed (one process) has used so far (for `measure`, bench/lib.sh).
 clk_tck=$(getconf CLK_TCK)
-weed_cpu() { awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$weed_pid/stat"; }
-# measure KEY CMD...: run CMD once after an untimed sync; append "wall_s rss_kib cpu_s server_cpu_s"
-# to res/KEY. Wall time is taken around GNU time (µs resolution; its %e has only 10 ms), RSS and
-# CPU from it (they include the children: openssl after a peer), the server's CPU from /proc.
-measure() {
-  local key=$1 t0 t1 rss user sys s0 s1
-  shift
-  sync
-  s0=$(weed_cpu)
-  t0=$EPOCHREALTIME
-  "${run_env[@]}" /usr/bin/time -f "%M %U %S" -o "$work/t" "$@" >"$work/out" 2>"$work/err" ||
-    die "$key failed: $(tail -5 "$work/err")"
-  t1=$EPOCHREALTIME
-  s1=$(weed_cpu)
-  read -r rss user sys < <(tail -1 "$work/t")
-  awk -v us=$((${t1/./} - ${t0/./})) -v rss="$rss" -v u="$user" -v s="$sys" -v w="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
-    'BEGIN { printf "%.6f %d %.3f %.3f\n", us / 1e6, rss, u + s, w }' >>"$work/res/$key"
-}
+server_cpu() { awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$weed_pid/stat"; }
 # same_digests SUMS SET WHO: the `openssl dgst -sha256 -r` output SUMS (files named by their
 # digest) must list exactly the expected digests of SET.
 same_digests() {
