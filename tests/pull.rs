@@ -136,6 +136,26 @@ fn wrong_bytes_are_a_checksum_mismatch_and_leave_nothing() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// `n` processes running `wharf pull --json spec` at the same time; each must succeed: their
+/// documents.
+fn pull_at_once(t: &TestHome, n: usize, spec: &str) -> Vec<Value> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            let mut c = t.std_cmd();
+            c.args(["pull", "--json", spec]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            serde_json::from_slice(&out.stdout).unwrap()
+        })
+        .collect()
+}
+
 #[test]
 fn four_processes_pulling_one_model_cause_one_transfer() {
     let (hub, cdn) = Server::hub();
@@ -143,19 +163,7 @@ fn four_processes_pulling_one_model_cause_one_transfer() {
     hub.put_repo(&cdn, "org/shared", COMMIT, &[("model.gguf", body.clone())]);
     let mut t = TestHome::with_hub(&hub);
     t.extra_env.push(("WHARF_CONNECTIONS".into(), "4".into())); // ranges, even on loopback
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            let mut c = t.std_cmd();
-            c.args(["pull", "--json", "hf://org/shared/model.gguf"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            c.spawn().unwrap()
-        })
-        .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for doc in pull_at_once(&t, 4, "hf://org/shared/model.gguf") {
         assert_eq!(doc["models"][0]["sha256"], sha256_hex(&body));
     }
     // One transfer: one stream from the start (a GET without a range), helpers on ranges. A stream
@@ -248,6 +256,65 @@ fn whole_repo_pull_honours_include_and_exclude_and_links_a_snapshot() {
     assert_eq!(doc["models"].as_array().unwrap().len(), 1);
     assert_eq!(doc["models"][0]["cached"], true);
     assert_eq!((hub.request_count(), cdn.request_count()), before);
+}
+
+#[test]
+fn small_files_of_a_repo_are_each_checked_and_fetched_once_however_many_processes_pull() {
+    let (hub, cdn) = Server::hub();
+    let files: Vec<(String, Vec<u8>)> =
+        // Two under the hub's LFS threshold (a git blob id for an etag), the rest LFS files.
+        (0..48).map(|i| (format!("cfg/f{i:02}.json"), pattern(300 + 700 * i, i as u64 + 1))).collect();
+    hub.put_repo(&cdn, "org/small", COMMIT, &files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect::<Vec<_>>());
+    let t = TestHome::with_hub(&hub);
+    for doc in pull_at_once(&t, 4, "hf://org/small") {
+        let got: Vec<(String, String)> = doc["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["source"].as_str().unwrap().to_string(), m["sha256"].as_str().unwrap().to_string()))
+            .collect();
+        let want: Vec<(String, String)> =
+            files.iter().map(|(n, b)| (format!("hf://org/small@main/{n}"), sha256_hex(b))).collect();
+        assert_eq!(got, want, "every file, named as asked, with its digest");
+    }
+    // One transfer per file, whichever process made it.
+    let mut gets: Vec<String> = hub
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/resolve/"))
+        .map(|r| r.path)
+        .collect();
+    gets.sort();
+    let want: Vec<String> = files.iter().map(|(n, _)| format!("/org/small/resolve/{COMMIT}/{n}")).collect();
+    assert_eq!(gets, want);
+    for (n, b) in &files {
+        let snap = t.hub_cache().join(format!("models--org--small/snapshots/{COMMIT}/{n}"));
+        assert_eq!(fs::read(&snap).unwrap(), *b, "{n}");
+    }
+    // Each is recorded as wharf's, in the hub cache.
+    let records: Vec<Value> = fs::read_dir(t.wharf_home.join("cache/index"))
+        .unwrap()
+        .map(|e| serde_json::from_str(&fs::read_to_string(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    assert_eq!(records.len(), files.len());
+    assert!(records.iter().all(|r| r["kind"] == "hf" && r["repo"] == "org/small"), "{records:?}");
+    assert!(leftovers(&t.hub_cache()).is_empty());
+
+    // Bytes that do not hash to their etag (a git blob id, a small file the hub serves itself):
+    // a checksum mismatch, and nothing under the file's blob name or a temp name.
+    let (hub, cdn) = Server::hub();
+    let body = pattern(700, 99);
+    hub.put_repo(&cdn, "org/bad", COMMIT, &[("c.json", body.clone())]);
+    hub.faults().corrupt = true;
+    let t = TestHome::with_hub(&hub);
+    let (doc, out) = pull(&t, &["hf://org/bad"]);
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    let err = text(&out.stderr);
+    assert!(err.contains("checksum mismatch") && err.contains(&git_blob_id(&body)), "{err}");
+    let blobs = t.hub_cache().join("models--org--bad/blobs");
+    let left: Vec<_> =
+        fs::read_dir(&blobs).map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

@@ -129,7 +129,8 @@ impl Index {
         Ok(())
     }
 
-    fn note(&self, r: Record, fetched: bool, now: std::time::SystemTime) -> Result<(), FsError> {
+    /// Record one fetch (`fetched`) or use, as [`Index::note_many`] does; the folder must exist.
+    pub fn note(&self, r: Record, fetched: bool, now: std::time::SystemTime) -> Result<(), FsError> {
         // A fetch is most often the blob's first: create its record without looking first (a
         // failed open per file of a 200-file repo), and merge only into one that was there.
         if fetched && self.create(&r)? {

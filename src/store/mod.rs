@@ -15,7 +15,6 @@
 //! `inventory.rs`, `gc.rs`, `verify.rs` and `partial.rs`; the CLI only renders.
 
 pub mod assemble;
-mod batch;
 pub mod config;
 pub mod error;
 pub mod gc;
@@ -29,6 +28,7 @@ pub mod pull;
 pub mod push;
 mod repo;
 pub mod serve;
+mod small;
 pub mod team;
 pub mod verify;
 

@@ -11,7 +11,7 @@
 //! ([`Mirrors::try_each`], whose one rule says when the next is worth trying), each waited for as
 //! long as its own first-byte limits say (a mirror answering a cold miss may take minutes; see
 //! `config.rs`) while every body is held to the one stall rule. A file or repo is an
-//! [`HfFile`] or [`RepoRef`](crate::ids::RepoRef) from the parsed spec to the index record; its `hf://` text is only
+//! [`HfFile`] or [`RepoRef`] from the parsed spec to the index record; its `hf://` text is only
 //! shown and recorded.
 
 use std::path::{Path, PathBuf};
@@ -22,8 +22,9 @@ use super::config::StoreConfig;
 use super::index::{Cache, Index, Record};
 use super::layout::{BlobStore, HubCache};
 use super::serve::Trust;
+use crate::fsx::FsError;
 use crate::ids::source::Source;
-use crate::ids::{CommitId, Etag, HfFile, S3Object, Sha256};
+use crate::ids::{CommitId, Etag, HfFile, RepoRef, S3Object, Sha256};
 use crate::lock::{self, LockGuard, Mode};
 use crate::remote::hf::{self, Hub};
 use crate::remote::mirrors::Mirrors;
@@ -124,8 +125,8 @@ impl ModelStore {
 }
 
 impl Known {
-    /// Whether the file goes in a batch of small files (`batch.rs`): small, its size known.
-    pub(super) fn batchable(&self) -> bool {
+    /// Whether the file takes the short way of small files (`small.rs`): small, its size known.
+    pub(super) fn small(&self) -> bool {
         self.size.is_some_and(|s| s <= crate::transfer::stream::WHOLE)
     }
 }
@@ -193,7 +194,10 @@ impl ModelStore {
     ) -> Result<Vec<Pulled>, FetchError> {
         let pulled = self.fetch(source, opts, progress).await?;
         let pulled = self.note_same_bytes(pulled).await?;
-        self.note_in_index(pulled.clone(), opts.now).await?;
+        // A repo's files are recorded as they are done (`repo.rs`).
+        if !matches!(source, Source::HfRepo(_)) {
+            self.note_in_index(pulled.clone(), opts.now).await?;
+        }
         Ok(pulled)
     }
 
@@ -207,13 +211,11 @@ impl ModelStore {
         if self.cfg.offline {
             return Ok(());
         }
-        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let (index, hub_root) = (self.index.clone(), self.hub_cache.root.clone());
+        let (index, hub) = (self.index.clone(), self.hub_cache.clone());
         blocking(move || {
             use rayon::prelude::*;
-            let hub_root = std::fs::canonicalize(&hub_root).ok();
-            let records = pulled.par_iter().map(|p| (record_for(p, hub_root.as_deref(), &stamp), !p.cached)).collect();
-            Ok(index.note_many(records, now.into())?)
+            let noter = Noter::open(index.clone(), &hub, now)?;
+            Ok(index.note_many(pulled.par_iter().map(|p| noter.record(p)).collect(), now.into())?)
         })
         .await
     }
@@ -455,6 +457,48 @@ pub(super) fn hf_pulled(
     commit: CommitId,
 ) -> Pulled {
     Pulled { source: file.to_string(), path, sha256, size, cached, commit: Some(commit), hf: Some(file), same_as: None }
+}
+
+impl Pulled {
+    /// This Hugging Face file as the repo `at` was asked for (its revision, where the file was
+    /// fetched at the commit it named).
+    pub(super) fn with_asked(self, at: &RepoRef) -> Pulled {
+        let Some(asked) = self.hf.as_ref().map(|f| at.file(f.path.clone())) else { return self };
+        Pulled { source: asked.to_string(), hf: Some(asked), ..self }
+    }
+}
+
+/// Index records for pulled files, stamped with one time.
+pub(super) struct Noter {
+    index: Index,
+    /// The hub cache's canonical root, if it exists: resolved once, not per file.
+    hub_root: Option<PathBuf>,
+    stamp: String,
+    now: std::time::SystemTime,
+}
+
+impl Noter {
+    /// Blocking: make the index folder and resolve the hub cache's root.
+    pub(super) fn open(index: Index, hub: &HubCache, now: chrono::DateTime<chrono::Utc>) -> Result<Noter, FsError> {
+        crate::fsx::create_dir_private(&index.dir)?;
+        Ok(Noter {
+            index,
+            hub_root: std::fs::canonicalize(&hub.root).ok(),
+            stamp: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            now: now.into(),
+        })
+    }
+
+    /// The record of `p` and whether it was fetched (else only used).
+    pub(super) fn record(&self, p: &Pulled) -> (Record, bool) {
+        (record_for(p, self.hub_root.as_deref(), &self.stamp), !p.cached)
+    }
+
+    /// Record `p` now.
+    pub(super) fn note(&self, p: &Pulled) -> Result<(), FsError> {
+        let (r, fetched) = self.record(p);
+        self.index.note(r, fetched, self.now)
+    }
 }
 
 /// The index record for a pulled file (its blob is the resolved target of a snapshot link).

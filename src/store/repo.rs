@@ -1,6 +1,6 @@
 //! A whole Hugging Face repo at one commit: the listing, what is here already judged in one pass
-//! (a cached repo of hundreds of files costs no thread hop per file), small files in batches
-//! (`batch.rs`), the rest one by one through the per-file path (`pull.rs`), at the same time;
+//! (a cached repo of hundreds of files costs no thread hop per file), small files each on a short
+//! way (`small.rs`), the rest one by one through the per-file path (`pull.rs`), at the same time;
 //! offline, the files of the snapshot folder the revision names.
 
 use futures_util::{stream, StreamExt, TryStreamExt};
@@ -45,49 +45,40 @@ impl ModelStore {
         let mut pulled = Vec::with_capacity(files.len());
         let mut missing = Vec::new();
         for (f, hit) in files.into_iter().zip(here.await?) {
-            let asked = at.file(f.name.clone());
             match hit {
-                Some(p) => pulled.push(Pulled { source: asked.to_string(), hf: Some(asked), ..p }),
+                Some(p) => pulled.push(p.with_asked(at)),
                 None => missing.push(f),
             }
         }
-        // Small listed files in batches (one sync each, see `batch.rs`), the rest one by one, at
-        // the same time; a small file another process is fetching goes the per-file way after.
+        // Small listed files on their short way (`small.rs`), the rest one by one, at the same
+        // time; a small file another process is fetching goes the per-file way after.
         let known = |f: &hf::Listed| f.etag.clone().map(|etag| Known { commit: commit.clone(), etag, size: f.size });
         let (small, large): (Vec<_>, Vec<_>) =
             // With team stores, each file goes the per-file way, which asks them first.
-            missing.into_iter().partition(|f| !self.teams.any() && known(f).is_some_and(|k| k.batchable()));
+            missing.into_iter().partition(|f| !self.teams.any() && known(f).is_some_and(|k| k.small()));
         let small = small.into_iter().filter_map(|f| Some((at_commit.file(f.name.clone()), known(&f)?))).collect();
         let one_by_one = |files: Vec<hf::Listed>| {
             stream::iter(files)
                 .map(|f| {
                     let known = known(&f);
-                    let (file, asked) = (at_commit.file(f.name.clone()), at.file(f.name));
+                    let file = at_commit.file(f.name);
                     async move {
-                        let p = self.hf_file(&file, known, None, trust, progress).await?;
-                        Ok::<_, FetchError>(Pulled { source: asked.to_string(), hf: Some(asked), ..p })
+                        Ok::<_, FetchError>(self.hf_file(&file, known, None, trust, progress).await?.with_asked(at))
                     }
                 })
                 .buffer_unordered(self.cfg.parallel_files.max(1))
                 .try_collect::<Vec<Pulled>>()
         };
-        let ((batched, busy), mut fetched) =
-            tokio::try_join!(self.hf_batches(small, trust, progress), one_by_one(large))?;
-        let as_asked = |p: Pulled| {
-            let asked = p.hf.as_ref().map(|f| at.file(f.path.clone()));
-            Pulled {
-                source: asked.as_ref().map_or(p.source.clone(), |a| a.to_string()),
-                hf: asked.or(p.hf.clone()),
-                ..p
-            }
-        };
-        fetched.extend(batched.into_iter().map(as_asked));
+        let ((recorded, busy), fetched) =
+            tokio::try_join!(self.hf_small_files(at, small, trust, opts.now, progress), one_by_one(large))?;
+        pulled.extend(fetched);
         let busy = busy
             .into_iter()
             .map(|(file, k)| hf::Listed { name: file.path, size: k.size, etag: Some(k.etag) })
             .collect();
-        fetched.extend(one_by_one(busy).await?);
-        pulled.extend(fetched);
+        pulled.extend(one_by_one(busy).await?);
+        self.note_in_index(pulled.clone(), opts.now).await?;
+        pulled.extend(recorded);
         let (hub, at) = (self.hub_cache.clone(), at.clone());
         blocking(move || hub.write_ref(&at.repo, &at.revision, &commit).map_err(FetchError::from)).await?;
         pulled.sort_by(|a, b| a.source.cmp(&b.source));

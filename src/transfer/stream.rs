@@ -302,14 +302,11 @@ impl Http {
 }
 
 impl Http {
-    /// A small file of known size (at most [`WHOLE`]) into memory, verified against
-    /// `d.expected`, retrying transient failures from its start: no temp file (`d.temp` is not
-    /// touched). For a batch of small files whose writing and syncing the caller does at once.
-    pub async fn fetch_whole(
-        &self,
-        d: &Download<'_>,
-        progress: &dyn Progress,
-    ) -> Result<(Vec<u8>, Downloaded), FetchError> {
+    /// A small file of known size (at most [`WHOLE`]) into memory, retrying transient failures
+    /// from its start: no temp file (`d.temp` is not touched). Its bytes are had only through
+    /// [`Unverified::verify`], which the caller runs where hashing does not hold up the
+    /// connections (a blocking thread). For many small files whose writing the caller does.
+    pub async fn fetch_whole(&self, d: &Download<'_>, progress: &dyn Progress) -> Result<Unverified, FetchError> {
         source::check_scheme(&d.url, self.allow_http)?;
         let total = d.size.unwrap_or(WHOLE).min(WHOLE);
         self.policy
@@ -330,13 +327,8 @@ impl Http {
                 if span.total.is_some_and(|t| (body.len() as u64) < t) {
                     return Err(Failure::transient(format!("connection closed after {} of {total} bytes", body.len())));
                 }
-                let mut h = Hasher::new(d.expected, Some(body.len() as u64));
-                h.update(&body);
-                let (sha256, git_sha1) = h.finish();
-                let got = Downloaded { sha256, git_sha1, size: body.len() as u64 };
-                super::request::check_digest(d.expected, &got, d.id)?;
                 progress.event(Event::Done { id: d.id.to_string() });
-                Ok((body, got))
+                Ok(Unverified { body })
             })
             .await
     }
@@ -370,7 +362,27 @@ impl Http {
     }
 }
 
-/// A body up to this size is held whole and written in one go, or fetched in a batch of small files.
+/// A whole body as it arrived ([`Http::fetch_whole`]), not yet checked against its digest.
+#[derive(Debug)]
+pub struct Unverified {
+    body: Vec<u8>,
+}
+
+impl Unverified {
+    /// The bytes, if they hash to `expected` (else [`FetchError::ChecksumMismatch`] naming
+    /// `what`). Hashes: blocking work.
+    pub fn verify(self, expected: &Expected, what: &str) -> Result<(Vec<u8>, Downloaded), FetchError> {
+        let mut h = Hasher::new(expected, Some(self.body.len() as u64));
+        h.update(&self.body);
+        let (sha256, git_sha1) = h.finish();
+        let got = Downloaded { sha256, git_sha1, size: self.body.len() as u64 };
+        super::request::check_digest(expected, &got, what)?;
+        Ok((self.body, got))
+    }
+}
+
+/// A body up to this size is held whole and written in one go (and a listed file up to it takes
+/// the short way of small files, `store/small.rs`).
 pub const WHOLE: u64 = 2 << 20;
 
 /// The part of a file a body carries: from byte `start` of a file of `total` bytes (if known).
