@@ -123,6 +123,12 @@ pub fn temp_path(dir: &Path, target: &str) -> PathBuf {
 /// The files earlier versions of wharf wrote through a `.<file>.tmp-<pid>-<n>` temp file.
 const LEGACY_TEMP_TARGETS: [&str; 4] = ["registry.json", ".env.wharf", "wharf.lock", ".wharf-project.json"];
 
+/// Whether a lookup's error says nothing is at the path: it is not there (`ENOENT`), or a folder
+/// on the way is a file (`ENOTDIR`). Any other error (permissions, I/O) says nothing of the kind.
+pub fn is_absent(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+}
+
 /// Is `name` a temp name of wharf: of today, or an earlier version's temp file of one of its own
 /// files (`.<file>.tmp-<pid>-<n>`; only those names, so a user's file that merely looks alike is
 /// never taken for ours).

@@ -88,7 +88,8 @@ impl Near {
     }
 
     /// Whether nothing is at `path` (not even a dangling symlink): `true` only when the lookup
-    /// says so (`ENOENT`, `ENOTDIR`); any other answer is `false`, for the caller to look closer.
+    /// says so ([`is_absent`](super::is_absent)); any other answer is `false`, for the caller to
+    /// look closer.
     pub fn is_missing(&mut self, path: &Path) -> bool {
         let e = match self.split(path) {
             Some((base, rel)) => match rustix::fs::statat(base, rel, AtFlags::SYMLINK_NOFOLLOW) {
@@ -100,7 +101,7 @@ impl Near {
                 Err(e) => e,
             },
         };
-        matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+        super::is_absent(&e)
     }
 }
 

@@ -125,9 +125,7 @@ fn folder_missing(dir: &Path, what: &str, missing: Code, reasons: &mut Vec<Reaso
     let why = match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => return false,
         Ok(_) => "is not a folder".to_string(),
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
-            "does not exist".to_string()
-        }
+        Err(e) if crate::fsx::is_absent(&e) => "does not exist".to_string(),
         Err(e) => {
             reasons.push(io_reason(&e, &format!("cannot read {what}"), dir));
             return true;
