@@ -203,7 +203,7 @@ fn take_locks(
 /// Step 3 (see the module doc): a body verified, then into its blob, durable before it is
 /// renamed there; linked and recorded, then the lock (in `held`) released.
 fn commit(hub: &HubCache, held: Held, body: Unverified, at: &RepoRef, noter: &Noter) -> Result<Pulled, FetchError> {
-    let (body, got) = body.verify(&Expected::from(&held.known.etag), &held.file.to_string())?;
+    let (body, got) = body.verify()?;
     let blob = hub.blob(&held.file.repo, &held.known.etag)?;
     let temp = transfer::temp_path(&blob);
     if let Some(dir) = temp.parent() {

@@ -328,7 +328,7 @@ impl Http {
                     return Err(Failure::transient(format!("connection closed after {} of {total} bytes", body.len())));
                 }
                 progress.event(Event::Done { id: d.id.to_string() });
-                Ok(Unverified { body })
+                Ok(Unverified { body, expected: d.expected.clone(), what: d.id.to_string() })
             })
             .await
     }
@@ -362,21 +362,25 @@ impl Http {
     }
 }
 
-/// A whole body as it arrived ([`Http::fetch_whole`]), not yet checked against its digest.
+/// A whole body as it arrived ([`Http::fetch_whole`]), not yet checked against the digest its
+/// download asked for, which it carries: no other digest can be checked in its place.
 #[derive(Debug)]
 pub struct Unverified {
     body: Vec<u8>,
+    expected: Expected,
+    /// The download's id, for the error.
+    what: String,
 }
 
 impl Unverified {
-    /// The bytes, if they hash to `expected` (else [`FetchError::ChecksumMismatch`] naming
-    /// `what`). Hashes: blocking work.
-    pub fn verify(self, expected: &Expected, what: &str) -> Result<(Vec<u8>, Downloaded), FetchError> {
-        let mut h = Hasher::new(expected, Some(self.body.len() as u64));
+    /// The bytes, if they hash to what the download expected (else
+    /// [`FetchError::ChecksumMismatch`] naming it). Hashes: blocking work.
+    pub fn verify(self) -> Result<(Vec<u8>, Downloaded), FetchError> {
+        let mut h = Hasher::new(&self.expected, Some(self.body.len() as u64));
         h.update(&self.body);
         let (sha256, git_sha1) = h.finish();
         let got = Downloaded { sha256, git_sha1, size: self.body.len() as u64 };
-        super::request::check_digest(expected, &got, what)?;
+        super::request::check_digest(&self.expected, &got, &self.what)?;
         Ok((self.body, got))
     }
 }
