@@ -9,9 +9,12 @@
 # X-Linked-Size. A second server on another port caps each connection at 40 MiB/s (`limit_rate 40m`,
 # as the Hugging Face CDN caps one connection): the capped CDN. Scenarios (SCENARIOS, default all):
 #   small   the 200 JSON files: wharf pull hf://bench/model --include 'config/*'; curl 1 stream,
-#           curl -Z --parallel-max 8, aria2c -x8 -s8 -j8 (each + openssl dgst -sha256), huggingface_hub
+#           curl -Z --parallel-max 8, aria2c -x8 -s8 -j8 (each + openssl dgst -sha256), huggingface_hub;
+#           and curl -Z + openssl + `sync -d` of each file: the same made durable, as wharf's files are
 #   big     the 1 GiB file as a URL#sha256=…: curl -o, aria2c -x8 -s8 (each + openssl), curl -o alone
-#           (unverified: the floor), huggingface_hub hf_hub_download
+#           (unverified: the floor), curl -o + `sync -d` (unverified but durable, as wharf's blob is:
+#           the floor leaves its bytes in the page cache, and the disk writes them after the clock
+#           stops), huggingface_hub hf_hub_download
 #   repo    the whole repo (202 files): wharf pull hf://bench/model; the peers of `small`
 #   cached  the repo again on a warm store, online (the listing is asked again) and --offline, as
 #           whole processes (CACHED_REPS runs per round); huggingface_hub on its warm cache; the
@@ -250,10 +253,11 @@ run_files() { # small and repo: SCENARIO TOOL SET
     wharf | baseline)
       measure "$key" "$(bin_of "$2")" pull --json hf://bench/model "${include[@]}"
       check_tree "$(snapshot "$work/run/hf/hub")" "$set" "$2" ;;
-    curl1 | curlZ)
-      local par=""
-      [ "$2" = curlZ ] && par="-Z --parallel-max 8"
-      measure "$key" sh -c "cd '$out' && curl -sf $par --create-dirs --config '$work/curl.$set' && $hash"
+    curl1 | curlZ | curlZ-sync)
+      local par="" durable=""
+      [ "$2" = curl1 ] || par="-Z --parallel-max 8"
+      [ "$2" = curlZ-sync ] && durable="&& sync -d $files"
+      measure "$key" sh -c "cd '$out' && curl -sf $par --create-dirs --config '$work/curl.$set' && $hash $durable"
       same_digests "$work/sums" "$set" "$2" ;;
     aria2c)
       measure "$key" sh -c "aria2c -q -x8 -s8 -j8 --allow-overwrite=true --file-allocation=none -d '$out' -i '$work/aria2.$set' && cd '$out' && $hash"
@@ -274,6 +278,7 @@ run_url() { # big and capped: SCENARIO TOOL URL
     wharf-c1) measure "$key" env WHARF_CONNECTIONS=1 "$wharf" pull --json "$url#sha256=$big_sha" && check_blob "$2" ;;
     curl) measure "$key" sh -c "cd '$out' && curl -sf -o f '$url' && $hash" ;;
     floor) measure "$key" curl -sf -o "$out/f" "$url" && (cd "$out" && openssl dgst -sha256 -r f) >"$work/sums" ;;
+    floor-sync) measure "$key" sh -c "curl -sf -o '$out/f' '$url' && sync -d '$out/f'" && (cd "$out" && openssl dgst -sha256 -r f) >"$work/sums" ;;
     aria2c*)
       local x=${2#aria2c-x}
       [ "$x" = aria2c ] && x=8
@@ -282,7 +287,7 @@ run_url() { # big and capped: SCENARIO TOOL URL
       measure "$key" "$hf_python" -c "from huggingface_hub import hf_hub_download as d; d('bench/model', 'model.safetensors', cache_dir='$out')"
       check_tree "$(snapshot "$out")" big "$2" ;;
   esac
-  case $2 in curl | floor | aria2c*) sed -i 's/ \*f$/ model.safetensors/' "$work/sums" && same_digests "$work/sums" big "$2" ;; esac
+  case $2 in curl | floor* | aria2c*) sed -i 's/ \*f$/ model.safetensors/' "$work/sums" && same_digests "$work/sums" big "$2" ;; esac
 }
 
 # The cached scenario: each tool keeps its warm store across runs, in $work/warm/TOOL.
@@ -338,8 +343,8 @@ tools_of() {
   local hf=""
   [ $has_hf = 1 ] && hf=hf_hub
   case $1 in
-    small | repo) echo "wharf ${WHARF_BASELINE:+baseline} curl1 curlZ aria2c $hf" ;;
-    big) echo "wharf ${WHARF_BASELINE:+baseline} curl aria2c floor $hf" ;;
+    small | repo) echo "wharf ${WHARF_BASELINE:+baseline} curl1 curlZ curlZ-sync aria2c $hf" ;;
+    big) echo "wharf ${WHARF_BASELINE:+baseline} curl aria2c floor floor-sync $hf" ;;
     cached) echo "wharf wharf-off ${WHARF_BASELINE:+baseline baseline-off} $hf floor" ;;
     capped) echo "wharf wharf-c1 ${WHARF_BASELINE:+baseline} aria2c-x8 aria2c-x16" ;;
   esac
@@ -394,11 +399,13 @@ label() { # SCENARIO TOOL
     baseline-off) echo "baseline wharf --offline" ;;
     curl1) echo "curl, 1 stream + openssl" ;;
     curlZ) echo "curl -Z --parallel-max 8 + openssl" ;;
+    curlZ-sync) echo "curl -Z --parallel-max 8 + openssl + sync -d (durable)" ;;
     curl) echo "curl -o + openssl" ;;
     aria2c) case $1 in big) echo "aria2c -x8 -s8 + openssl" ;; *) echo "aria2c -x8 -s8 -j8 + openssl" ;; esac ;;
     aria2c-x8) echo "aria2c -x8 -s8 + openssl" ;;
     aria2c-x16) echo "aria2c -x16 -s16 + openssl" ;;
     floor) case $1 in cached) echo "curl -sI of the listing (floor)" ;; *) echo "curl -o alone, unverified (floor)" ;; esac ;;
+    floor-sync) echo "curl -o + sync -d, unverified, durable" ;;
     hf_hub) case $1 in big) echo "huggingface_hub hf_hub_download" ;; cached) echo "huggingface_hub snapshot_download (warm)" ;; *) echo "huggingface_hub snapshot_download" ;; esac ;;
   esac
 }
@@ -440,6 +447,10 @@ done
 target() {
   awk -v n="$1" -v m="$2" -v l="$3" -v u="$4" 'BEGIN { printf "| %s | " (u == "x" ? "%.2f" : "%.4f") "%s | %s |\n", n, m, u, ((u == "x" ? m <= l : m < l) ? "yes" : "**no**") }'
 }
+# context SCENARIO TOOL: a row of wharf's ratio to TOOL that is no target (a peer doing wharf's work).
+context() {
+  printf '| %s: wharf ÷ %s | %s | — |\n' "$1" "$(label "$1" "$2")" "$(ratio "${wall[$1.wharf]}" "${wall[$1.$2]}")"
+}
 fastest() { # SCENARIO TOOLS…: the one of TOOLS with the smallest median wall
   local s=$1 t
   shift
@@ -462,12 +473,17 @@ for scen in $scenarios; do
     printf '| %s: wharf ÷ best verified peer (%s) | %s | — |\n' "$scen" "$(label "$scen" "$b")" "$(ratio "$w" "${wall[$scen.$b]}")"
   fi
   case $scen in
-    small) target "small: wharf ≤ 1.0x curl -Z + openssl" "$(awk -v a="$w" -v b="${wall[small.curlZ]}" 'BEGIN { print a / b }')" 1.0 x ;;
+    small)
+      target "small: wharf ≤ 1.0x curl -Z + openssl" "$(awk -v a="$w" -v b="${wall[small.curlZ]}" 'BEGIN { print a / b }')" 1.0 x
+      context small curlZ-sync ;;
     big)
       target "big: wharf ≤ 0.6x curl + openssl" "$(awk -v a="$w" -v b="${wall[big.curl]}" 'BEGIN { print a / b }')" 0.6 x
       target "big: wharf ≤ 1.25x curl -o alone (floor)" "$(awk -v a="$w" -v b="${wall[big.floor]}" 'BEGIN { print a / b }')" 1.25 x
+      context big floor-sync
       [ -z "${WHARF_BASELINE:-}" ] || target "big: wharf no slower than the baseline" "$(awk -v a="$w" -v b="${wall[big.baseline]}" 'BEGIN { print a / b }')" 1.0 x ;;
-    repo) target "repo: wharf ≤ 0.6x curl -Z + openssl" "$(awk -v a="$w" -v b="${wall[repo.curlZ]}" 'BEGIN { print a / b }')" 0.6 x ;;
+    repo)
+      target "repo: wharf ≤ 0.6x curl -Z + openssl" "$(awk -v a="$w" -v b="${wall[repo.curlZ]}" 'BEGIN { print a / b }')" 0.6 x
+      context repo curlZ-sync ;;
     capped) target "capped: wharf ≤ 1.1x best aria2c + openssl" "$(awk -v a="$w" -v b="${wall[capped.$(fastest capped aria2c-x8 aria2c-x16)]}" 'BEGIN { print a / b }')" 1.1 x ;;
     cached)
       target "cached, online: wharf < 10 ms" "$w" 0.010 " s"
